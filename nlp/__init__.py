@@ -1,0 +1,1 @@
+"""Pure functions of audio and text, and model wrappers loaded once per process."""
