@@ -1,0 +1,38 @@
+# Quick start: `make run` installs everything and starts visitlens at http://127.0.0.1:8000;
+# `make test` runs the test suite (PostgreSQL and Redis on their standard local ports).
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: install run test test-fast lint bench eval clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0  # the CPU build; unpinned pulls CUDA (GBs)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/visitlens models build
+	touch $@
+
+run: install
+	$(BIN)/visitlens up
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not integration and not browser"
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy nlp knowledge
+
+bench: install
+	$(BIN)/visitlens bench
+
+eval: install
+	$(BIN)/visitlens eval ../shared/corpus
+
+clean:
+	rm -rf $(VENV) data models

@@ -1,0 +1,50 @@
+"""The FastAPI app factory: one Settings in, routes, error handlers and shared clients wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
+
+from api import errors
+from api.deps import require_token
+from api.routes import analyze, system, visits
+from knowledge.db import make_engine, make_sessionmaker
+from knowledge.settings import Settings
+from workers.celery_app import make_celery
+
+WEB = Path(__file__).resolve().parent / "web"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        app.state.settings = settings
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.celery = make_celery(settings)
+        app.state.index = None
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="visitlens",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Customer-visit recordings turned into searchable knowledge.",
+    )
+    errors.install(app)
+    auth = [Depends(require_token)]
+    for module in (system, visits, analyze):
+        app.include_router(module.router, prefix="/api", dependencies=auth)
+
+    @app.get("/", include_in_schema=False)
+    def index_page() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html")
+
+    return app

@@ -1,0 +1,32 @@
+"""Dependencies handed to routes: database session, settings, task sender, auth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from knowledge.errors import Unauthorized
+from knowledge.settings import Settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as db:
+        yield db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def require_token(request: Request) -> None:
+    token = request.app.state.settings.api_token
+    if token and request.headers.get("authorization") != f"Bearer {token}":
+        raise Unauthorized("This server needs an API token: send 'Authorization: Bearer <token>'.")
+
+
+Db = Annotated[Session, Depends(get_db)]
+Config = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,7 @@
+"""ASGI entry point for uvicorn: the app built from the environment's settings."""
+
+from api.app import create_app
+from knowledge.logs import configure_logging
+
+configure_logging()
+app = create_app()

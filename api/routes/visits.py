@@ -1,0 +1,308 @@
+"""Visits: upload (audio or an existing transcript), status, listing, transcript, audio, delete."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import structlog
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import Config, Db
+from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
+from knowledge import audio_store, steps, visits
+from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
+from knowledge.models import Step, StepStatus, Visit, VisitStatus
+from nlp import transcript_formats
+from nlp.audio import AudioError, probe
+from workers import dispatch
+
+router = APIRouter(tags=["visits"])
+log = structlog.get_logger()
+
+SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
+TRANSCRIPT_SUFFIXES = {".json": "json", ".srt": "srt", ".vtt": "vtt", ".txt": "txt"}
+AUDIO_HINT = (
+    "Upload audio (mp3, m4a, wav, ogg, opus, flac, webm or mp4) "
+    "or a transcript (json, srt, vtt, txt)."
+)
+VisitId = Annotated[str, "visit id"]
+
+
+def _chunks(upload: UploadFile) -> Iterator[bytes]:
+    while chunk := upload.file.read(audio_store.CHUNK):
+        yield chunk
+
+
+def _optional(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _parse_date(value: str | None) -> date | None:
+    value = _optional(value)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise InvalidInput(
+            f"visit_date '{value}' is not a date like 2026-03-10.", code="invalid_field"
+        ) from e
+
+
+def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
+    value = _optional(value)
+    if value is not None and value not in allowed:
+        raise InvalidInput(
+            f"{name} '{value}' is not one of: {', '.join(allowed)}.", code="invalid_field"
+        )
+    return value
+
+
+def visit_out(db: Db, visit: Visit) -> VisitOut:
+    return VisitOut.from_row(visit, visits.steps_of(db, visit_id=visit.id))
+
+
+@router.post("/visits", status_code=202, response_model=VisitOut)
+def upload_visit(
+    request: Request,
+    db: Db,
+    settings: Config,
+    file: Annotated[UploadFile, File(description="a recording or a transcript")],
+    title: Annotated[str | None, Form()] = None,
+    rep: Annotated[str | None, Form()] = None,
+    customer: Annotated[str | None, Form()] = None,
+    industry: Annotated[str | None, Form()] = None,
+    segment: Annotated[str | None, Form()] = None,
+    visit_date: Annotated[str | None, Form()] = None,
+    language: Annotated[str | None, Form()] = None,
+    speakers: Annotated[str | None, Form()] = None,
+) -> Response:
+    seg = _choice("segment", segment, SEGMENTS)
+    lang = _choice("language", language, ("zh", "en", "auto")) or "auto"
+    when = _parse_date(visit_date)
+    n_speakers = None
+    if _optional(speakers) is not None:
+        if not str(speakers).strip().isdigit() or not 1 <= int(str(speakers)) <= 10:
+            raise InvalidInput(
+                "speakers must be a whole number from 1 to 10.", code="invalid_field"
+            )
+        n_speakers = int(str(speakers))
+    filename = Path(file.filename or "upload").name
+    suffix = Path(filename).suffix.lower()
+
+    staged = audio_store.stage(
+        settings.audio_dir, _chunks(file), max_bytes=settings.max_upload_bytes
+    )
+    try:
+        existing = visits.find_by_hash(db, sha256=staged.sha256)
+        if existing is not None:
+            log.info("upload.duplicate", visit_id=existing.id)
+            return JSONResponse(visit_out(db, existing).model_dump(mode="json"), status_code=200)
+
+        visit_id = uuid.uuid4().hex
+        visit = Visit(
+            id=visit_id,
+            title=_optional(title) or Path(filename).stem,
+            rep=_optional(rep),
+            customer=_optional(customer),
+            industry=_optional(industry),
+            segment=seg,
+            visit_date=when,
+            language_hint=lang,
+            speakers_hint=n_speakers,
+            filename=filename,
+            content_sha256=staged.sha256,
+            size_bytes=staged.size_bytes,
+            content_type=file.content_type,
+            status=VisitStatus.QUEUED,
+            warnings=[],
+        )
+        if suffix in TRANSCRIPT_SUFFIXES:
+            first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
+            audio_store.discard(staged)
+        else:
+            visit.duration_s = _check_audio(staged.path, settings.max_audio_s)
+            visit.audio_path = str(
+                audio_store.keep(
+                    settings.audio_dir, staged, visit_id=visit_id, suffix=suffix or ".audio"
+                )
+            )
+            visits.create(db, visit=visit, steps=dispatch.ORDER)
+            first = Step.TRANSCRIBE
+        try:
+            db.commit()
+        except IntegrityError:
+            db.rollback()
+            audio_store.delete(visit.audio_path)
+            existing = visits.find_by_hash(db, sha256=staged.sha256)
+            if existing is None:
+                raise
+            return JSONResponse(visit_out(db, existing).model_dump(mode="json"), status_code=200)
+    finally:
+        audio_store.discard(staged)
+
+    log.info("upload.accepted", visit_id=visit_id, bytes=staged.size_bytes, source=visit.source)
+    try:
+        dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=first)
+    except Exception:  # the reaper enqueues it later; the upload itself is safe
+        log.warning("upload.enqueue_failed", visit_id=visit_id, exc_info=True)
+    return JSONResponse(visit_out(db, visit).model_dump(mode="json"), status_code=202)
+
+
+def _check_audio(path: Path, max_audio_s: int) -> float:
+    try:
+        info = probe(path, max_duration_s=max_audio_s)
+    except AudioError as e:
+        if e.code in ("not_audio",):
+            raise UnsupportedMedia(f"{e.message} {AUDIO_HINT}", code=e.code) from e
+        raise InvalidInput(e.message, code=e.code) from e
+    return info.duration_s
+
+
+def _import_transcript(db: Db, visit: Visit, path: Path, fmt: str) -> Step:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UnsupportedMedia(
+            f"This file is neither audio nor UTF-8 text. {AUDIO_HINT}", code="not_audio"
+        ) from e
+    try:
+        segments = transcript_formats.parse_transcript(text, fmt)
+    except transcript_formats.TranscriptFormatError as e:
+        raise InvalidInput(
+            f"The transcript could not be read: {e}", code="invalid_transcript"
+        ) from e
+    visit.source = "transcript"
+    visit.duration_s = max(s.end for s in segments)
+    visit.language = None if visit.language_hint == "auto" else visit.language_hint
+    visits.create(db, visit=visit, steps=dispatch.ORDER)
+    visits.replace_segments(db, visit_id=visit.id, segments=segments)
+    steps.finish(db, visit_id=visit.id, step=Step.TRANSCRIBE, status=StepStatus.SKIPPED)
+    return Step.DIARIZE
+
+
+@router.get("/visits", response_model=VisitPage)
+def list_visits(
+    db: Db,
+    status: Literal["queued", "transcribing", "analysing", "indexing", "done", "failed"]
+    | None = None,
+    rep: str | None = None,
+    customer: str | None = None,
+    industry: str | None = None,
+    segment: Literal["strategic", "high_potential", "basic", "low_efficiency"] | None = None,
+    language: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> VisitPage:
+    rows, total = visits.listing(
+        db,
+        filters=visits.VisitFilters(
+            status=status,
+            rep=rep,
+            customer=customer,
+            industry=industry,
+            segment=segment,
+            language=language,
+            date_from=date_from,
+            date_to=date_to,
+            q=q,
+        ),
+        limit=limit,
+        offset=offset,
+    )
+    return VisitPage(
+        items=[visit_out(db, v) for v in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/visits/{visit_id}", response_model=VisitOut)
+def read_visit(visit_id: VisitId, db: Db) -> VisitOut:
+    return visit_out(db, visits.get(db, visit_id=visit_id))
+
+
+@router.post("/visits/{visit_id}/retry", status_code=202, response_model=VisitOut)
+def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
+    visit = visits.get(db, visit_id=visit_id)
+    if visit.status != VisitStatus.FAILED:
+        raise NotReady(f"Only a failed visit can be retried; this one is {visit.status}.")
+    rows = {r.step: r.status for r in visits.steps_of(db, visit_id=visit_id)}
+    again = [
+        s for s in dispatch.ORDER if rows.get(s) in (StepStatus.FAILED, StepStatus.PENDING, None)
+    ]
+    steps.reset(db, visit_id=visit_id, steps=again)
+    visit.status, visit.error_code, visit.error_message = VisitStatus.QUEUED, None, None
+    db.commit()
+    dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=again[0])
+    return visit_out(db, visit)
+
+
+@router.delete("/visits/{visit_id}", status_code=204)
+def delete_visit(visit_id: VisitId, db: Db, request: Request) -> Response:
+    visit = visits.remove(db, visit_id=visit_id)
+    index = request.app.state.index
+    if index is not None:
+        index.delete_visit(visit_id)
+    db.commit()
+    audio_store.delete(visit.audio_path)
+    log.info("visit.deleted", visit_id=visit_id)
+    return Response(status_code=204)
+
+
+@router.get("/visits/{visit_id}/transcript", response_model=TranscriptOut)
+def read_transcript(
+    visit_id: VisitId,
+    db: Db,
+    format: Literal["json", "txt", "srt", "vtt"] = "json",  # noqa: A002 (the public query name)
+) -> Response:
+    visit = visits.get(db, visit_id=visit_id)
+    segments = visits.segments_of(db, visit_id=visit_id)
+    if not segments:
+        if visit.status == VisitStatus.FAILED:
+            raise NotReady(
+                f"This visit failed ({visit.error_code}): {visit.error_message}",
+                code="visit_failed",
+            )
+        raise NotReady(f"The transcript is not ready yet; the visit is {visit.status}.")
+    if format == "json":
+        out = TranscriptOut(
+            visit_id=visit_id,
+            language=visit.language,
+            duration=visit.duration_s,
+            segments=[SegmentOut.from_segment(s) for s in segments],
+        )
+        return JSONResponse(out.model_dump(mode="json"))
+    render = {
+        "txt": transcript_formats.to_txt,
+        "srt": transcript_formats.to_srt,
+        "vtt": transcript_formats.to_vtt,
+    }[format]
+    media = {"txt": "text/plain", "srt": "application/x-subrip", "vtt": "text/vtt"}[format]
+    return PlainTextResponse(
+        render(segments),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{visit_id}.{format}"'},
+    )
+
+
+@router.get("/visits/{visit_id}/audio")
+def read_audio(visit_id: VisitId, db: Db) -> FileResponse:
+    visit = visits.get(db, visit_id=visit_id)
+    if not visit.audio_path or not Path(visit.audio_path).exists():
+        raise NotReady(
+            "This visit has no recording (it was imported as a transcript).", code="no_audio"
+        )
+    return FileResponse(
+        visit.audio_path,
+        filename=visit.filename,
+        media_type=visit.content_type or "application/octet-stream",
+    )

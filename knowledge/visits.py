@@ -1,0 +1,171 @@
+"""Storage functions for visits and their transcripts; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from knowledge.errors import VisitNotFound
+from knowledge.models import (
+    PipelineStep,
+    SegmentRow,
+    Step,
+    StepStatus,
+    Visit,
+    VisitResult,
+    VisitStatus,
+)
+from nlp.types import Segment, Word
+
+
+@dataclass(frozen=True)
+class VisitFilters:
+    status: str | None = None
+    rep: str | None = None
+    customer: str | None = None
+    segment: str | None = None
+    industry: str | None = None
+    language: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str | None = None  # substring of the title
+
+
+def get(db: Session, *, visit_id: str) -> Visit:
+    visit = db.get(Visit, visit_id)
+    if visit is None:
+        raise VisitNotFound(visit_id)
+    return visit
+
+
+def find_by_hash(db: Session, *, sha256: str) -> Visit | None:
+    return db.scalar(select(Visit).where(Visit.content_sha256 == sha256))
+
+
+def create(db: Session, *, visit: Visit, steps: Sequence[Step]) -> Visit:
+    db.add(visit)
+    db.flush()  # the steps' foreign key needs the visit row first
+    for step in steps:
+        db.add(PipelineStep(visit_id=visit.id, step=step, status=StepStatus.PENDING))
+    db.flush()
+    return visit
+
+
+def listing(
+    db: Session, *, filters: VisitFilters, limit: int, offset: int
+) -> tuple[list[Visit], int]:
+    query = select(Visit)
+    for column, value in (
+        (Visit.status, filters.status),
+        (Visit.rep, filters.rep),
+        (Visit.customer, filters.customer),
+        (Visit.segment, filters.segment),
+        (Visit.industry, filters.industry),
+        (Visit.language, filters.language),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.date_from is not None:
+        query = query.where(Visit.visit_date >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(Visit.visit_date <= filters.date_to)
+    if filters.q:
+        query = query.where(Visit.title.contains(filters.q, autoescape=True))
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.scalars(
+        query.order_by(Visit.created_at.desc(), Visit.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def remove(db: Session, *, visit_id: str) -> Visit:
+    visit = get(db, visit_id=visit_id)
+    for table in (SegmentRow, VisitResult, PipelineStep):
+        db.execute(delete(table).where(table.visit_id == visit_id))
+    db.delete(visit)
+    return visit
+
+
+def steps_of(db: Session, *, visit_id: str) -> list[PipelineStep]:
+    return list(db.scalars(select(PipelineStep).where(PipelineStep.visit_id == visit_id)).all())
+
+
+def set_status(
+    db: Session, *, visit_id: str, status: VisitStatus, progress: float | None = None
+) -> None:
+    visit = get(db, visit_id=visit_id)
+    visit.status = status
+    if progress is not None:
+        visit.progress = progress
+
+
+def fail(db: Session, *, visit_id: str, code: str, message: str) -> None:
+    visit = get(db, visit_id=visit_id)
+    visit.status = VisitStatus.FAILED
+    visit.error_code = code
+    visit.error_message = message
+
+
+def add_warning(db: Session, *, visit_id: str, warning: str) -> None:
+    visit = get(db, visit_id=visit_id)
+    if warning not in visit.warnings:
+        visit.warnings = [*visit.warnings, warning]
+
+
+def replace_segments(db: Session, *, visit_id: str, segments: Sequence[Segment]) -> None:
+    db.execute(delete(SegmentRow).where(SegmentRow.visit_id == visit_id))
+    db.add_all(
+        SegmentRow(
+            visit_id=visit_id,
+            idx=i,
+            start=round(s.start, 3),
+            end=round(s.end, 3),
+            text=s.text,
+            language=s.language,
+            speaker=s.speaker,
+            role=s.role,
+            words=[
+                [round(w.start, 3), round(w.end, 3), w.text, round(w.probability, 3)]
+                for w in s.words
+            ],
+        )
+        for i, s in enumerate(segments)
+    )
+    db.flush()
+
+
+def segments_of(db: Session, *, visit_id: str) -> list[Segment]:
+    rows = db.scalars(
+        select(SegmentRow).where(SegmentRow.visit_id == visit_id).order_by(SegmentRow.idx)
+    ).all()
+    return [
+        Segment(
+            start=r.start,
+            end=r.end,
+            text=r.text,
+            language=r.language,
+            words=[Word(w[0], w[1], w[2], w[3]) for w in r.words or []],
+            speaker=r.speaker,
+            role=r.role,
+        )
+        for r in rows
+    ]
+
+
+def put_result(db: Session, *, visit_id: str, kind: str, data: dict[str, Any]) -> None:
+    row = db.get(VisitResult, (visit_id, kind))
+    if row is None:
+        db.add(VisitResult(visit_id=visit_id, kind=kind, data=data))
+    else:
+        row.data = data
+    db.flush()
+
+
+def get_result(db: Session, *, visit_id: str, kind: str) -> dict[str, Any] | None:
+    row = db.get(VisitResult, (visit_id, kind))
+    return None if row is None else row.data

@@ -1,0 +1,40 @@
+"""The Celery app: broker from settings, late acks, one task at a time per process."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from knowledge.settings import Settings
+
+QUEUE = "visitlens"
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("visitlens", broker=settings.broker_url, include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,
+        worker_concurrency=settings.worker_concurrency,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(settings.broker_url),
+    )
+    return app
+
+
+def _transport_options(broker_url: str) -> dict[str, object]:
+    if broker_url.startswith(("redis://", "rediss://")):
+        # Redis redelivers an unacked task after this long; the step lease (knowledge/steps.py)
+        # takes over much sooner and makes the late copy a no-op.
+        return {"visibility_timeout": 6 * 3600}
+    if broker_url.startswith(("sqla+", "sqlalchemy+")):
+        return {"connect_args": {"timeout": 30}}
+    return {}
+
+
+app = make_celery(Settings())

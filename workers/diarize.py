@@ -1,0 +1,9 @@
+"""The diarize step."""
+
+from __future__ import annotations
+
+from workers.runner import StepContext
+
+
+def work(ctx: StepContext) -> None:
+    return None

@@ -1,0 +1,61 @@
+"""Celery tasks, one per pipeline step; each is thin and safe to run twice."""
+
+from __future__ import annotations
+
+import structlog
+from celery.signals import worker_process_init, worker_ready
+
+from knowledge.errors import TransientError
+from knowledge.models import Step
+from workers import analyse, diarize, dispatch, index, reaper, transcribe
+from workers.celery_app import app
+from workers.runner import run_step
+from workers.runtime import runtime
+
+log = structlog.get_logger()
+
+TASK_OPTIONS = dict(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+
+
+def send(visit_id: str, step: Step) -> None:
+    dispatch.enqueue(app, visit_id=visit_id, step=step)
+
+
+@app.task(name="pipeline.transcribe", **TASK_OPTIONS)
+def transcribe_task(visit_id: str) -> None:
+    run_step(visit_id, Step.TRANSCRIBE, transcribe.work, send=send)
+
+
+@app.task(name="pipeline.diarize", **TASK_OPTIONS)
+def diarize_task(visit_id: str) -> None:
+    run_step(visit_id, Step.DIARIZE, diarize.work, send=send)
+
+
+@app.task(name="pipeline.analyse", **TASK_OPTIONS)
+def analyse_task(visit_id: str) -> None:
+    run_step(visit_id, Step.ANALYSE, analyse.work, send=send)
+
+
+@app.task(name="pipeline.index", **TASK_OPTIONS)
+def index_task(visit_id: str) -> None:
+    run_step(visit_id, Step.INDEX, index.work, send=send)
+
+
+@worker_process_init.connect
+def warm_models(**_: object) -> None:
+    """Load the models once per worker process, before the first task."""
+    settings = runtime().settings
+    transcribe.whisper(settings)
+    log.info("worker.models_loaded", asr_model=settings.asr_model)
+
+
+@worker_ready.connect
+def start_reaper(**_: object) -> None:
+    reaper.start(runtime(), send, every_s=max(10.0, runtime().settings.stale_step_s / 3))
