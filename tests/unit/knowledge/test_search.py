@@ -1,0 +1,326 @@
+from datetime import date
+
+import numpy as np
+import pytest
+
+from knowledge.search import (
+    LABEL_IDS,
+    ROLES,
+    FusionWeights,
+    InvalidFilter,
+    InvalidQuery,
+    LabelExamples,
+    SearchFilters,
+    SearchIndex,
+    UtteranceDoc,
+    VisitDoc,
+    highlight,
+    visit_embedding_text,
+)
+
+DIM = 8
+
+
+def axis(i, noise=0.0, seed=0):
+    """A unit vector along axis i, optionally nudged so ties break."""
+    v = np.zeros(DIM, dtype=np.float32)
+    v[i] = 1.0
+    if noise:
+        v += noise * np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def utt(visit_id, index, text, **kw):
+    kw.setdefault("role", "customer")
+    kw.setdefault("language", "en")
+    return UtteranceDoc(
+        visit_id=visit_id, index=index, start=index * 10.0, end=index * 10.0 + 8, text=text, **kw
+    )
+
+
+def small_index(**kw):
+    index = SearchIndex(**kw)
+    docs = [
+        utt(
+            "v1",
+            0,
+            "The printer jams every morning",
+            labels=["pain.quality"],
+            sentiment="negative",
+            segment="strategic",
+            rep="ann",
+            visit_date=date(2026, 3, 2),
+        ),
+        utt(
+            "v1",
+            1,
+            "Can you send the invoice again",
+            labels=["need.price"],
+            segment="strategic",
+            rep="ann",
+            visit_date=date(2026, 3, 2),
+        ),
+        utt(
+            "v2",
+            0,
+            "Your engineer came a week late",
+            labels=["pain.service"],
+            sentiment="negative",
+            segment="basic",
+            rep="bob",
+            visit_date=date(2026, 5, 9),
+        ),
+        utt(
+            "v2",
+            1,
+            "Let me show you our new toner",
+            role="rep",
+            segment="basic",
+            rep="bob",
+            visit_date=date(2026, 5, 9),
+        ),
+        utt(
+            "v3",
+            0,
+            "We like the new dashboard",
+            sentiment="positive",
+            segment="basic",
+            rep="bob",
+            visit_date=date(2026, 6, 1),
+        ),
+    ]
+    vectors = np.stack([axis(0), axis(1), axis(2), axis(3), axis(4)])
+    index.add(docs, vectors)
+    return index
+
+
+def test_dense_search_ranks_the_nearest_utterance_first():
+    page = small_index().search("late engineer visit", axis(2), mode="dense")
+    assert page.hits[0].doc.text == "Your engineer came a week late"
+    assert page.hits[0].quote is page.hits[0].doc
+
+
+def test_bm25_mode_returns_only_utterances_with_a_query_term():
+    page = small_index().search("printer", axis(5), mode="bm25")
+    assert [h.doc.text for h in page.hits] == ["The printer jams every morning"]
+    assert page.total == 1
+
+
+def test_hybrid_prefers_the_keyword_match_among_equally_close_vectors():
+    index = SearchIndex()
+    same = axis(0)
+    index.add(
+        [utt("a", 0, "the boiler leaks"), utt("b", 0, "the compressor leaks oil")],
+        np.stack([same, same]),
+    )
+    page = index.search("compressor", same, mode="hybrid")
+    assert page.hits[0].visit_id == "b"
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (SearchFilters(label="pain.service"), {"v2:0"}),
+        (SearchFilters(sentiment="negative"), {"v1:0", "v2:0"}),
+        (SearchFilters(role="rep"), {"v2:1"}),
+        (SearchFilters(segment="strategic"), {"v1:0", "v1:1"}),
+        (SearchFilters(rep="bob", sentiment="positive"), {"v3:0"}),
+        (SearchFilters(date_from=date(2026, 5, 1), date_to=date(2026, 5, 31)), {"v2:0", "v2:1"}),
+        (SearchFilters(customer="nobody"), set()),
+    ],
+)
+def test_filters_keep_only_matching_utterances(filters, expected):
+    page = small_index().search("anything", axis(0), filters=filters, limit=50)
+    assert {h.doc.id for h in page.hits} == expected
+    assert page.total == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("label", "pain.weather"),
+        ("role", "boss"),
+        ("sentiment", "angry"),
+        ("segment", "gold"),
+        ("risk", "risk.fire"),
+    ],
+)
+def test_unknown_filter_values_raise_invalid_filter_naming_valid_values(field, value):
+    with pytest.raises(InvalidFilter) as err:
+        small_index().search("x", axis(0), filters=SearchFilters(**{field: value}))
+    assert err.value.field == field
+    assert err.value.value == value
+    assert err.value.valid_values
+    assert isinstance(err.value, ValueError)
+
+
+def test_invalid_filter_for_role_lists_the_roles():
+    with pytest.raises(InvalidFilter) as err:
+        small_index().search("x", axis(0), filters=SearchFilters(role="boss"))
+    assert err.value.valid_values == list(ROLES)
+    assert "rep" in str(err.value)
+
+
+def test_label_filter_accepts_every_taxonomy_label():
+    index = small_index()
+    for label in LABEL_IDS:
+        index.search("x", axis(0), filters=SearchFilters(label=label))
+
+
+@pytest.mark.parametrize("query", ["", "   ", "x" * 10_000])
+def test_empty_or_huge_queries_raise_invalid_query(query):
+    with pytest.raises(InvalidQuery):
+        small_index().search(query, axis(0))
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (101, 0), (10, -1)])
+def test_bad_page_parameters_raise_invalid_query(limit, offset):
+    with pytest.raises(InvalidQuery):
+        small_index().search("x", axis(0), limit=limit, offset=offset)
+
+
+def test_unknown_kind_or_mode_raise_invalid_filter():
+    with pytest.raises(InvalidFilter):
+        small_index().search("x", axis(0), kind="clip")  # type: ignore[arg-type]
+    with pytest.raises(InvalidFilter):
+        small_index().search("x", axis(0), mode="magic")  # type: ignore[arg-type]
+
+
+def test_pages_do_not_overlap_and_a_page_past_the_end_is_empty():
+    index = small_index()
+    first = index.search("x", axis(0), limit=2)
+    second = index.search("x", axis(0), limit=2, offset=2)
+    assert not {h.doc.id for h in first.hits} & {h.doc.id for h in second.hits}
+    assert first.total == second.total == 5
+    past = index.search("x", axis(0), limit=2, offset=10)
+    assert past.hits == [] and past.total == 5
+
+
+def test_remove_visit_drops_its_utterances_and_visit_doc():
+    index = small_index()
+    index.add([VisitDoc(visit_id="v2", title="Late engineer")], axis(2)[None])
+    assert index.remove_visit("v2") == 3
+    page = index.search("engineer", axis(2), limit=50)
+    assert all(h.visit_id != "v2" for h in page.hits)
+    assert index.search("engineer", axis(2), kind="visit").hits == []
+    assert index.remove_visit("v2") == 0
+
+
+def test_adding_an_utterance_again_replaces_it():
+    index = small_index()
+    index.add([utt("v1", 0, "The printer is fixed now")], axis(0)[None])
+    assert len(index) == 5
+    page = index.search("printer", axis(0), mode="bm25")
+    assert [h.doc.text for h in page.hits] == ["The printer is fixed now"]
+
+
+def test_many_removals_compact_without_changing_results():
+    index = SearchIndex()
+    for v in range(100):
+        index.add(
+            [utt(f"v{v}", i, f"note {v} {i}") for i in range(5)],
+            np.stack([axis(v % DIM, 0.1, seed=v * 5 + i) for i in range(5)]),
+        )
+    for v in range(0, 100, 2):
+        index.remove_visit(f"v{v}")
+    assert len(index) == 250
+    page = index.search("note", axis(1), limit=100)
+    assert all(int(h.visit_id[1:]) % 2 == 1 for h in page.hits)
+    assert page.total == 250
+
+
+def test_visit_kind_returns_visits_with_their_best_quote():
+    index = small_index()
+    index.add(
+        [
+            VisitDoc(visit_id="v1", title="Printer trouble", segment="strategic"),
+            VisitDoc(visit_id="v2", title="Late engineer", segment="basic"),
+        ],
+        np.stack([axis(0), axis(2)]),
+    )
+    page = index.search("engineer was late", axis(2), kind="visit")
+    assert [h.visit_id for h in page.hits] == ["v2", "v1"]
+    top = page.hits[0]
+    assert isinstance(top.doc, VisitDoc)
+    assert top.quote is not None and top.quote.text == "Your engineer came a week late"
+    assert top.quote.start == 0.0
+
+
+def test_visit_kind_applies_visit_and_utterance_filters():
+    index = small_index()
+    index.add(
+        [
+            VisitDoc(visit_id="v1", segment="strategic"),
+            VisitDoc(visit_id="v2", segment="basic"),
+            VisitDoc(visit_id="v3", segment="basic"),
+        ],
+        np.stack([axis(0), axis(2), axis(4)]),
+    )
+    basic = index.search("x", axis(0), kind="visit", filters=SearchFilters(segment="basic"))
+    assert {h.visit_id for h in basic.hits} == {"v2", "v3"}
+    negative = index.search(
+        "x", axis(0), kind="visit", filters=SearchFilters(sentiment="negative", segment="basic")
+    )
+    assert [h.visit_id for h in negative.hits] == ["v2"]
+    assert negative.hits[0].quote is not None
+    assert negative.hits[0].quote.sentiment == "negative"
+
+
+def test_utterance_hits_spread_over_visits_rather_than_one_visit_first():
+    docs = [utt("big", i, f"line {i}") for i in range(10)] + [utt("other", 0, "line x")]
+    vectors = np.stack([axis(0, 0.02, seed=i) for i in range(10)] + [axis(0, 0.1, seed=99)])
+    spread, clumped = SearchIndex(), SearchIndex(weights=FusionWeights(same_visit_penalty=0))
+    for index in (spread, clumped):
+        index.add(docs, vectors)
+    visits = [h.visit_id for h in spread.search("line", axis(0), limit=5, mode="dense").hits]
+    assert "other" in visits
+    visits = [h.visit_id for h in clumped.search("line", axis(0), limit=5, mode="dense").hits]
+    assert "other" not in visits
+
+
+def test_label_examples_lift_utterances_carrying_the_query_label():
+    examples = LabelExamples(
+        vectors=np.stack([axis(6), axis(6, 0.1, 1)]), labels=[["pain.service"], ["pain.service"]]
+    )
+    index = SearchIndex(label_examples=examples)
+    index.add(
+        [
+            utt("a", 0, "they never call back", labels=["pain.service"]),
+            utt("b", 0, "weather was nice"),
+        ],
+        np.stack([axis(5, 0.6, 1), axis(5, 0.6, 2)]),
+    )
+    query = axis(6, 0.3, 3)
+    assert index.search("support", query, mode="hybrid").hits[0].visit_id == "a"
+
+
+def test_hits_highlight_query_terms_with_character_spans():
+    page = small_index().search("printer jams", axis(0))
+    hit = page.hits[0]
+    assert hit.highlights == ["printer", "jam"]
+    assert [hit.doc.text[s:e] for s, e in hit.spans] == ["printer", "jam"]
+
+
+def test_highlight_merges_overlapping_spans_in_chinese():
+    terms, spans = highlight("售后工程师来得太慢", ["工程", "工程师", "慢"])
+    assert terms == ["工程", "工程师", "慢"]
+    assert spans == [(2, 5), (8, 9)]
+
+
+def test_query_vector_of_another_dimension_is_rejected():
+    with pytest.raises(ValueError, match="dimensions"):
+        small_index().search("printer", np.ones(DIM + 1, dtype=np.float32))
+
+
+def test_visit_embedding_text_describes_coaching_in_both_languages():
+    model = visit_embedding_text(VisitDoc(visit_id="v", summary="S", best_practice_hint=True))
+    weak = visit_embedding_text(VisitDoc(visit_id="v", summary="S", coaching_score=0.1))
+    plain = visit_embedding_text(VisitDoc(visit_id="v", summary="S", coaching_score=0.5))
+    assert "model visit" in model and "范例" in model
+    assert "closed questions" in weak and "封闭式" in weak
+    assert plain == "S"
+
+
+def test_empty_index_answers_with_no_hits():
+    page = SearchIndex().search("anything", axis(0))
+    assert page.hits == [] and page.total == 0
