@@ -1,0 +1,250 @@
+"""Durable vectors in a Chroma server: utterance and visit collections keyed by visit and index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.search import UtteranceDoc, VisitDoc
+
+FloatArray = npt.NDArray[np.float32]
+T = TypeVar("T")
+UTTERANCES = "utterances"
+VISITS = "visits"
+_PAGE = 2000  # rows per get() while warming the in-memory index
+
+
+class IndexUnavailable(RuntimeError):
+    """The Chroma server cannot be reached; retry later, nothing was written."""
+
+    code = "index_unavailable"
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    try:
+        yield
+    except (httpx.TransportError, ConnectionError) as exc:
+        raise IndexUnavailable(
+            "The search index (Chroma) is unreachable. Check that it runs, then retry."
+        ) from exc
+
+
+def connect(url: str) -> VectorIndex:
+    """VectorIndex over the Chroma server at url, e.g. http://127.0.0.1:8001."""
+    import chromadb
+
+    parts = urlsplit(url)
+    try:
+        client = chromadb.HttpClient(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (443 if parts.scheme == "https" else 8000),
+            ssl=parts.scheme == "https",
+        )
+    except ValueError as exc:  # chromadb's own "Could not connect" check at construction
+        raise IndexUnavailable(
+            f"The search index (Chroma) at {url} is unreachable. Start it, then retry."
+        ) from exc
+    return VectorIndex(client)
+
+
+class VectorIndex:
+    """Thin wrapper over a chromadb client; the database stays the source of truth."""
+
+    def __init__(self, client: Any, *, prefix: str = "") -> None:
+        self._client = client
+        self._names = (f"{prefix}{UTTERANCES}", f"{prefix}{VISITS}")
+        self._cols: dict[str, Any] = {}
+
+    def _col(self, name: str) -> Any:
+        col = self._cols.get(name)
+        if col is None:
+            with _reachable():
+                col = self._client.get_or_create_collection(
+                    name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+                )
+            self._cols[name] = col
+        return col
+
+    def upsert_utterances(self, docs: Sequence[UtteranceDoc], vectors: FloatArray) -> None:
+        """Write a visit's utterances; rows of these visits not in docs are deleted (replace)."""
+        if not docs:
+            return
+        col = self._col(self._names[0])
+        ids = [d.id for d in docs]
+        with _reachable():
+            for visit_id in {d.visit_id for d in docs}:
+                old = col.get(where={"visit_id": visit_id}, include=[])["ids"]
+                stale = sorted(set(old) - set(ids))
+                if stale:
+                    col.delete(ids=stale)
+            col.upsert(
+                ids=ids,
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                documents=[d.text for d in docs],
+                metadatas=[_utterance_meta(d) for d in docs],
+            )
+
+    def upsert_visit(self, doc: VisitDoc, vector: FloatArray) -> None:
+        """Write or replace one visit document."""
+        col = self._col(self._names[1])
+        with _reachable():
+            col.upsert(
+                ids=[doc.visit_id],
+                embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+                documents=[doc.text],
+                metadatas=[_visit_meta(doc)],
+            )
+
+    def delete_visit(self, visit_id: str) -> None:
+        """Remove a visit's utterances and visit document (no error when absent)."""
+        with _reachable():
+            self._col(self._names[0]).delete(where={"visit_id": visit_id})
+            self._col(self._names[1]).delete(ids=[visit_id])
+
+    def all_utterances(self) -> tuple[list[UtteranceDoc], FloatArray]:
+        """Every stored utterance and its vector, to warm the in-memory SearchIndex."""
+        return self._all(self._names[0], _utterance_from)
+
+    def all_visits(self) -> tuple[list[VisitDoc], FloatArray]:
+        """Every stored visit document and its vector."""
+        return self._all(self._names[1], _visit_from)
+
+    def count(self) -> tuple[int, int]:
+        """(utterances, visits) stored."""
+        with _reachable():
+            return int(self._col(self._names[0]).count()), int(self._col(self._names[1]).count())
+
+    def query_utterances(
+        self, vector: FloatArray, *, n: int = 20, where: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Ids of the n nearest utterances by Chroma's own (optionally filtered) search."""
+        with _reachable():
+            out = self._col(self._names[0]).query(
+                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+                n_results=n,
+                where=where,
+                include=[],
+            )
+        return list(out["ids"][0])
+
+    def reset(self) -> None:
+        """Drop both collections, before a full reindex (e.g. after an embedding-model change)."""
+        with _reachable():
+            for name in self._names:
+                if name in {c.name for c in self._client.list_collections()}:
+                    self._client.delete_collection(name)
+        self._cols.clear()
+
+    def _all(
+        self, name: str, build: Callable[[str, dict[str, Any]], T]
+    ) -> tuple[list[T], FloatArray]:
+        col = self._col(name)
+        docs: list[T] = []
+        chunks: list[FloatArray] = []
+        offset = 0
+        with _reachable():
+            while True:
+                page = col.get(
+                    include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset
+                )
+                if not page["ids"]:
+                    break
+                for text, meta in zip(page["documents"], page["metadatas"], strict=True):
+                    docs.append(build(text or "", dict(meta or {})))
+                chunks.append(np.asarray(page["embeddings"], dtype=np.float32))
+                offset += len(page["ids"])
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+        return docs, vectors
+
+
+def _common_meta(doc: UtteranceDoc | VisitDoc) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "visit_id": doc.visit_id,
+        "language": doc.language,
+        "rep": doc.rep,
+        "customer": doc.customer,
+        "industry": doc.industry,
+        "segment": doc.segment,
+    }
+    if doc.visit_date is not None:
+        meta["visit_date"] = doc.visit_date.isoformat()
+        meta["day"] = doc.visit_date.toordinal()  # numeric, so Chroma can filter ranges
+    if doc.labels:  # Chroma rejects empty lists
+        meta["labels"] = list(doc.labels)
+    return meta
+
+
+def _utterance_meta(doc: UtteranceDoc) -> dict[str, Any]:
+    meta = _common_meta(doc)
+    meta.update(
+        index=doc.index, start=doc.start, end=doc.end, role=doc.role, sentiment=doc.sentiment
+    )
+    if doc.risk:
+        meta["risk"] = list(doc.risk)
+    return meta
+
+
+def _visit_meta(doc: VisitDoc) -> dict[str, Any]:
+    meta = _common_meta(doc)
+    meta.update(
+        title=doc.title,
+        summary=doc.summary,
+        outcome=doc.outcome,
+        best_practice_hint=doc.best_practice_hint,
+    )
+    if doc.coaching_score is not None:
+        meta["coaching_score"] = float(doc.coaching_score)
+    return meta
+
+
+def _day(meta: dict[str, Any]) -> date | None:
+    raw = meta.get("visit_date")
+    return date.fromisoformat(raw) if raw else None
+
+
+def _utterance_from(text: str, meta: dict[str, Any]) -> UtteranceDoc:
+    return UtteranceDoc(
+        visit_id=str(meta["visit_id"]),
+        index=int(meta["index"]),
+        start=float(meta["start"]),
+        end=float(meta["end"]),
+        text=text,
+        role=str(meta.get("role", "other")),
+        labels=list(meta.get("labels", [])),
+        sentiment=str(meta.get("sentiment", "neutral")),
+        risk=list(meta.get("risk", [])),
+        language=str(meta.get("language", "")),
+        rep=str(meta.get("rep", "")),
+        customer=str(meta.get("customer", "")),
+        industry=str(meta.get("industry", "")),
+        segment=str(meta.get("segment", "")),
+        visit_date=_day(meta),
+    )
+
+
+def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
+    score = meta.get("coaching_score")
+    return VisitDoc(
+        visit_id=str(meta["visit_id"]),
+        title=str(meta.get("title", "")),
+        summary=str(meta.get("summary", "")),
+        labels=list(meta.get("labels", [])),
+        outcome=str(meta.get("outcome", "")),
+        rep=str(meta.get("rep", "")),
+        customer=str(meta.get("customer", "")),
+        industry=str(meta.get("industry", "")),
+        segment=str(meta.get("segment", "")),
+        language=str(meta.get("language", "")),
+        visit_date=_day(meta),
+        coaching_score=None if score is None else float(score),
+        best_practice_hint=bool(meta.get("best_practice_hint", False)),
+        text=text,
+    )

@@ -1,0 +1,185 @@
+"""VectorIndex against a real `chroma run` server on a free port with a temporary path."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.search import UtteranceDoc, VisitDoc
+from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
+
+CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+pytestmark = pytest.mark.skipif(not Path(CHROMA).exists(), reason="chroma CLI not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory):
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma")
+    proc = subprocess.Popen(
+        [CHROMA, "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            connect(url)
+            break
+        except IndexUnavailable:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start within 30 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def index(chroma_url, request):
+    import chromadb
+
+    port = int(chroma_url.rsplit(":", 1)[1])
+    prefix = f"t{abs(hash(request.node.name)) % 10**8}_"
+    return VectorIndex(chromadb.HttpClient(host="127.0.0.1", port=port), prefix=prefix)
+
+
+def utterances(visit_id, n, text="line"):
+    return [
+        UtteranceDoc(
+            visit_id=visit_id,
+            index=i,
+            start=i * 5.0,
+            end=i * 5.0 + 4,
+            text=f"{text} {i}",
+            role="customer",
+            labels=["pain.service"] if i else [],
+            sentiment="negative",
+            risk=["risk.churn"] if i == 1 else [],
+            language="en",
+            rep="ann",
+            customer="Acme",
+            industry="labs",
+            segment="basic",
+            visit_date=date(2026, 4, 1),
+        )
+        for i in range(n)
+    ]
+
+
+def vectors(n, seed=0):
+    v = np.random.default_rng(seed).standard_normal((n, 16)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_utterances_round_trip_with_their_metadata(index):
+    docs = utterances("v1", 3)
+    vecs = vectors(3)
+    index.upsert_utterances(docs, vecs)
+    back, back_vecs = index.all_utterances()
+    by_id = {d.id: (d, v) for d, v in zip(back, back_vecs, strict=True)}
+    assert set(by_id) == {"v1:0", "v1:1", "v1:2"}
+    doc, vec = by_id["v1:1"]
+    assert doc == docs[1]
+    np.testing.assert_allclose(vec, vecs[1], rtol=1e-5)
+
+
+def test_writing_a_visit_again_replaces_its_utterances(index):
+    index.upsert_utterances(utterances("v1", 4), vectors(4))
+    index.upsert_utterances(utterances("v1", 2, text="new"), vectors(2, seed=1))
+    back, _ = index.all_utterances()
+    assert sorted(d.text for d in back) == ["new 0", "new 1"]
+
+
+def test_visit_documents_round_trip(index):
+    doc = VisitDoc(
+        visit_id="v9",
+        title="Late engineer",
+        summary="S",
+        labels=["pain.service"],
+        outcome="open",
+        segment="basic",
+        visit_date=date(2026, 1, 2),
+        coaching_score=0.7,
+        best_practice_hint=True,
+        text="S and quotes",
+    )
+    index.upsert_visit(doc, vectors(1)[0])
+    index.upsert_visit(doc, vectors(1, seed=2)[0])
+    back, vecs = index.all_visits()
+    assert back == [doc]
+    assert vecs.shape == (1, 16)
+
+
+def test_delete_visit_removes_utterances_and_visit_doc(index):
+    index.upsert_utterances(utterances("v1", 2) + utterances("v2", 2), vectors(4))
+    index.upsert_visit(VisitDoc(visit_id="v1"), vectors(1)[0])
+    index.delete_visit("v1")
+    index.delete_visit("never-there")
+    back, _ = index.all_utterances()
+    assert {d.visit_id for d in back} == {"v2"}
+    assert index.count() == (2, 0)
+
+
+def test_chroma_filtered_query_matches_metadata(index):
+    index.upsert_utterances(utterances("v1", 3), vectors(3))
+    ids = index.query_utterances(
+        vectors(1, seed=5)[0], n=5, where={"labels": {"$contains": "pain.service"}}
+    )
+    assert sorted(ids) == ["v1:1", "v1:2"]
+
+
+def test_all_utterances_pages_through_large_collections(index, monkeypatch):
+    import knowledge.vector_index as vi
+
+    monkeypatch.setattr(vi, "_PAGE", 7)
+    index.upsert_utterances(utterances("big", 30), vectors(30))
+    back, vecs = index.all_utterances()
+    assert len(back) == 30 and vecs.shape == (30, 16)
+
+
+def test_unreachable_server_raises_index_unavailable():
+    with pytest.raises(IndexUnavailable, match="unreachable"):
+        connect(f"http://127.0.0.1:{free_port()}")
+
+
+def test_server_going_away_raises_index_unavailable(tmp_path):
+    import chromadb
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [CHROMA, "run", "--path", str(tmp_path), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                client = chromadb.HttpClient(host="127.0.0.1", port=port)
+                break
+            except ValueError:
+                if time.time() > deadline:
+                    pytest.fail("chroma run did not start")
+                time.sleep(0.3)
+        index = VectorIndex(client)
+        index.upsert_utterances(utterances("v1", 1), vectors(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    with pytest.raises(IndexUnavailable):
+        index.upsert_utterances(utterances("v1", 1), vectors(1))
