@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -172,6 +173,140 @@ def worker() -> None:
     """Run a Celery worker only (production: as many as the machines allow)."""
     settings = _settings()
     os.execv(worker_command(settings)[0], worker_command(settings))
+
+
+Url = Annotated[str, typer.Option(envvar="VISITLENS_URL", help="The visitlens server.")]
+Token = Annotated[str | None, typer.Option(envvar="VISITLENS_TOKEN", help="API token, if set.")]
+SHARED_CORPUS = Path("../shared/corpus")
+
+
+@cli.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow each visit until it is done.")
+    ] = False,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    rep: Annotated[str | None, typer.Option()] = None,
+    customer: Annotated[str | None, typer.Option()] = None,
+    segment: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str, typer.Option(help="zh, en or auto")] = "auto",
+) -> None:
+    """Upload recordings or transcripts, with a progress bar per file."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.client import Client, ServerError
+
+    client = Client(url, token)
+    failed = 0
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns) as bar:
+        accepted = []
+        for path in files:
+            task = bar.add_task(path.name, total=1.0, status="uploading")
+            try:
+                visit = client.upload(
+                    path,
+                    rep=rep or "",
+                    customer=customer or "",
+                    segment=segment or "",
+                    language=language,
+                )
+            except ServerError as e:
+                bar.update(task, status=f"[red]{e}")
+                failed += 1
+                continue
+            bar.update(task, status=f"{visit['status']} {visit['id']}")
+            accepted.append((task, visit["id"]))
+        for task, visit_id in accepted if wait else []:
+            visit = client.wait(
+                visit_id,
+                on_update=lambda v, t=task: bar.update(
+                    t, completed=float(v["progress"]), status=str(v["status"])
+                ),
+            )
+            if visit["status"] == "failed":
+                failed += 1
+                bar.update(task, status=f"[red]failed: {visit['error']['message']}")
+            else:
+                bar.update(task, completed=1.0, status=f"[green]done {visit_id}")
+    raise typer.Exit(1 if failed else 0)
+
+
+def _dump(result: dict[str, object], out: Path | None) -> None:
+    text = json.dumps(result, ensure_ascii=False, indent=1)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    typer.echo(text)
+
+
+@cli.command("eval")
+def evaluate(
+    corpus: Annotated[Path, typer.Argument(exists=True, file_okay=False)] = SHARED_CORPUS,
+    parts: Annotated[
+        str, typer.Option(help="Comma-separated: asr,labels,search")
+    ] = "asr,labels,search",
+    variant: Annotated[str, typer.Option(help="clean, noisy or hard recordings")] = "clean",
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
+) -> None:
+    """Measure a running server on a corpus-like folder: ASR, roles, labels, search."""
+    from api import evaluate as ev
+    from api.client import Client
+
+    client = Client(url, token)
+    client.call("GET", "/api/health")
+    chosen = {p.strip() for p in parts.split(",")}
+    result: dict[str, object] = {"corpus": str(corpus)}
+    if "asr" in chosen:
+        result["asr"] = ev.eval_asr(client, corpus, variant)
+    if "labels" in chosen:
+        result["labels"] = ev.eval_labels(client, corpus)
+    if "search" in chosen:
+        result["search"] = ev.eval_search(client, corpus)
+    _dump(result, out)
+
+
+@cli.command()
+def bench(
+    corpus: Annotated[Path, typer.Option("--dir", exists=True, file_okay=False)] = SHARED_CORPUS,
+    variants: Annotated[str, typer.Option(help="clean,noisy,hard")] = "clean",
+    minutes: Annotated[
+        str, typer.Option(help="Lengths for the memory run, e.g. 15,30,60; '' skips")
+    ] = "",
+    memory_modes: Annotated[str, typer.Option(help="visitlens and/or plain")] = "visitlens",
+    limit: Annotated[int | None, typer.Option(help="At most this many visits per variant.")] = None,
+    skip_asr: Annotated[bool, typer.Option(help="Only the memory run.")] = False,
+    url: Url = DEFAULT_URL,
+    token: Token = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
+) -> None:
+    """Compare visitlens with plain faster-whisper (same model, same run): error, time, memory."""
+    from api import bench as b
+    from api.client import Client
+
+    settings = _settings()
+    result: dict[str, object] = {"asr_model": settings.asr_model, "corpus": str(corpus)}
+    if not skip_asr:
+        client = Client(url, token)
+        client.call("GET", "/api/health")
+        result["asr"] = b.bench_asr(client, settings, corpus, variants.split(","), limit)
+    if minutes:
+        result["memory"] = b.bench_memory(
+            corpus,
+            [float(m) for m in minutes.split(",")],
+            settings.data_dir / "bench",
+            tuple(memory_modes.split(",")),
+        )
+    _dump(result, out)
 
 
 def main() -> None:

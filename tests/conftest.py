@@ -61,13 +61,17 @@ def redis_url() -> str:
 def settings_for(tmp: Path, kind: str, **overrides: Any) -> Settings:
     """Settings of one isolated stack: "embedded" (SQLite, SQL broker) or "production"."""
     values: dict[str, Any] = dict(
-        data_dir=tmp, audio_dir=tmp / "audio", models_dir=MODELS,
+        data_dir=tmp,
+        audio_dir=tmp / "audio",
+        models_dir=MODELS,
         chroma_url="http://127.0.0.1:1",  # no index unless a test starts one
         stale_step_s=8,
     )
     if kind == "embedded":
-        values |= dict(database_url=f"sqlite:///{tmp}/visitlens.db",
-                       broker_url=f"sqla+sqlite:///{tmp}/broker.db")
+        values |= dict(
+            database_url=f"sqlite:///{tmp}/visitlens.db",
+            broker_url=f"sqla+sqlite:///{tmp}/broker.db",
+        )
     values |= overrides
     return Settings(**values)
 
@@ -92,10 +96,27 @@ class Stack:
         name = f"t{len(self.workers)}-{uuid.uuid4().hex[:6]}@%h"
         log = (self.tmp / f"worker{len(self.workers)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-             "--loglevel", "INFO", "--concurrency", "1", "--hostname", name,
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env_of(self.settings), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--hostname",
+                name,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=env_of(self.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.workers.append(proc)
@@ -120,21 +141,24 @@ class Stack:
         with path.open("rb") as f:
             return self.client.post("/api/visits", files={"file": (path.name, f)}, data=fields)
 
-    def wait(self, visit_id: str, *, until: tuple[str, ...] = ("done", "failed"),
-             timeout: float = 180) -> dict[str, Any]:
+    def wait(
+        self, visit_id: str, *, until: tuple[str, ...] = ("done", "failed"), timeout: float = 180
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             visit: dict[str, Any] = self.client.get(f"/api/visits/{visit_id}").json()
             if visit["status"] in until:
                 return visit
             time.sleep(0.5)
-        logs = "\n".join((self.tmp / f"worker{i}.log").read_text()[-3000:]
-                         for i in range(len(self.workers)))
+        logs = "\n".join(
+            (self.tmp / f"worker{i}.log").read_text()[-3000:] for i in range(len(self.workers))
+        )
         raise AssertionError(f"visit {visit_id} still {visit['status']} after {timeout} s\n{logs}")
 
 
-def make_stack(tmp: Path, kind: str, pg_url: str | None = None, redis: str | None = None,
-               **overrides: Any) -> Stack:
+def make_stack(
+    tmp: Path, kind: str, pg_url: str | None = None, redis: str | None = None, **overrides: Any
+) -> Stack:
     if kind == "production":
         overrides = dict(database_url=pg_url, broker_url=redis) | overrides
     settings = settings_for(tmp, kind, **overrides)
@@ -145,7 +169,9 @@ def make_stack(tmp: Path, kind: str, pg_url: str | None = None, redis: str | Non
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """The API in-process and one real Celery worker, on embedded or production settings."""
     kind = request.param
     pg = request.getfixturevalue("pg_database") if kind == "production" else None

@@ -15,9 +15,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_upload_is_transcribed_to_done_with_timings_and_formats(stack: Stack) -> None:
-    res = stack.upload(FIXTURES / "en_short.mp3", title="Packing line", rep="Alex",
-                       customer="Acme", segment="strategic", visit_date="2026-03-03",
-                       language="auto")
+    res = stack.upload(
+        FIXTURES / "en_short.mp3",
+        title="Packing line",
+        rep="Alex",
+        customer="Acme",
+        segment="strategic",
+        visit_date="2026-03-03",
+        language="auto",
+    )
     assert res.status_code == 202, res.text
     body = res.json()
     assert body["status"] == "queued" and body["rep"] == "Alex"
@@ -33,7 +39,9 @@ def test_upload_is_transcribed_to_done_with_timings_and_formats(stack: Stack) ->
     segs = transcript["segments"]
     assert all({"start", "end", "speaker", "role", "text"} <= set(s) for s in segs)
     truth = json.loads((FIXTURES / "en_short.mp3.truth.json").read_text())
-    edits, n = wer_en(" ".join(t["text"] for t in truth["turns"]), " ".join(s["text"] for s in segs))
+    edits, n = wer_en(
+        " ".join(t["text"] for t in truth["turns"]), " ".join(s["text"] for s in segs)
+    )
     assert edits / n < 0.25
 
     srt = stack.client.get(f"/api/visits/{body['id']}/transcript?format=srt")
@@ -70,9 +78,11 @@ def test_silence_only_fails_with_no_speech(stack: Stack) -> None:
 
 def test_transcript_import_skips_transcription(stack: Stack, tmp_path: Path) -> None:
     srt = tmp_path / "call.srt"
-    srt.write_text("1\n00:00:00,000 --> 00:00:03,000\nRep: How is the new line running?\n\n"
-                   "2\n00:00:03,500 --> 00:00:08,000\nCustomer: Deliveries are always late.\n",
-                   encoding="utf-8")
+    srt.write_text(
+        "1\n00:00:00,000 --> 00:00:03,000\nRep: How is the new line running?\n\n"
+        "2\n00:00:03,500 --> 00:00:08,000\nCustomer: Deliveries are always late.\n",
+        encoding="utf-8",
+    )
     res = stack.upload(srt, language="en")
     assert res.status_code == 202, res.text
     visit = stack.wait(res.json()["id"])

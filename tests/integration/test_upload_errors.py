@@ -84,7 +84,14 @@ def test_bad_upload_leaves_stored_visits_untouched(api: TestClient) -> None:
 
 
 def test_every_supported_format_is_accepted(api: TestClient) -> None:
-    for name in ("tone.ogg", "tone.flac", "tone.m4a", "tone.webm", "tone.mp4", "en_one_speaker.mp3"):
+    for name in (
+        "tone.ogg",
+        "tone.flac",
+        "tone.m4a",
+        "tone.webm",
+        "tone.mp4",
+        "en_one_speaker.mp3",
+    ):
         res = upload(api, name, (FIXTURES / name).read_bytes())
         assert res.status_code == 202, (name, res.text)
         assert res.json()["duration_s"] > 2

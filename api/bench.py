@@ -1,0 +1,170 @@
+"""`visitlens bench`: speed, memory and accuracy against plain faster-whisper in one run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api.client import Client
+from api.evaluate import _visits, audio_of, upload_fields
+from knowledge.settings import Settings
+from nlp.audio import SAMPLE_RATE, decode_chunks
+from nlp.errorrate import cer_zh, wer_en
+
+
+def _error(lang: str, ref: str, hyp: str) -> tuple[int, int]:
+    return cer_zh(ref, hyp) if lang == "zh" else wer_en(ref, hyp)
+
+
+def fresh_upload(
+    client: Client, path: Path, fields: dict[str, str]
+) -> tuple[dict[str, Any], float]:
+    """Upload as new (deleting an earlier copy of the same file) and time it until done."""
+    visit = client.upload(path, **fields)
+    if visit["status"] != "queued":
+        client.call("DELETE", f"/api/visits/{visit['id']}")
+    started = time.monotonic()
+    if visit["status"] != "queued":
+        visit = client.upload(path, **fields)
+    done = client.wait(visit["id"])
+    return done, time.monotonic() - started
+
+
+def bench_asr(
+    client: Client, settings: Settings, corpus: Path, variants: list[str], limit: int | None = None
+) -> dict[str, Any]:
+    """Per file: plain faster-whisper (in this process) against visitlens end to end (server)."""
+    from nlp.asr import transcribe_plain
+    from workers.transcribe import whisper
+
+    model = whisper(settings)
+    rows: list[dict[str, Any]] = []
+    for variant in variants:
+        for meta in list(_visits(corpus))[:limit]:
+            path = audio_of(corpus, meta["id"], variant)
+            if not path.exists():
+                continue
+            truth = json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
+            ref = " ".join(t["text"] for t in truth["turns"])
+            lang = meta["language"]
+            started = time.monotonic()
+            plain = transcribe_plain(model, path)
+            plain_s = time.monotonic() - started
+            plain_err = _error(lang, ref, " ".join(s.text for s in plain.segments))
+            visit, e2e_s = fresh_upload(client, path, upload_fields(meta))
+            if visit["status"] != "done":
+                rows.append({"id": meta["id"], "variant": variant, "error": visit["error"]})
+                continue
+            segs = client.call("GET", f"/api/visits/{visit['id']}/transcript")["segments"]
+            ours = _error(lang, ref, " ".join(s["text"] for s in segs))
+            rows.append(
+                {
+                    "id": meta["id"],
+                    "variant": variant,
+                    "lang": lang,
+                    "duration_s": truth["duration"],
+                    "plain_edits": plain_err[0],
+                    "ours_edits": ours[0],
+                    "ref_len": ours[1],
+                    "plain_s": round(plain_s, 2),
+                    "e2e_s": round(e2e_s, 2),
+                    "transcribe_s": visit["timings"].get("transcribe"),
+                    "steps_s": visit["timings"],
+                }
+            )
+    return {"rows": rows, "summary": summarise_asr(rows)}
+
+
+def summarise_asr(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for variant in sorted({r["variant"] for r in rows}):
+        for lang in ("zh", "en"):
+            sel = [r for r in rows if r["variant"] == variant and r.get("lang") == lang]
+            if not sel:
+                continue
+            n = sum(r["ref_len"] for r in sel)
+            audio = sum(r["duration_s"] for r in sel)
+            out[f"{variant}/{lang}"] = {
+                "files": len(sel),
+                "plain_error": round(sum(r["plain_edits"] for r in sel) / n, 4),
+                "visitlens_error": round(sum(r["ours_edits"] for r in sel) / n, 4),
+                "e2e_over_plain": round(
+                    sum(r["e2e_s"] for r in sel) / sum(r["plain_s"] for r in sel), 3
+                ),
+                "rtf_e2e": round(sum(r["e2e_s"] for r in sel) / audio, 3),
+                "rtf_plain": round(sum(r["plain_s"] for r in sel) / audio, 3),
+            }
+    return out
+
+
+def join_recordings(corpus: Path, minutes: float, out: Path) -> Path:
+    """A long WAV made by repeating the corpus recordings, for memory and speed at length."""
+    if out.exists():
+        return out
+    files = sorted((corpus / "audio").glob("*.mp3"))
+    files = [f for f in files if f.name.count(".") == 1]
+    target = int(minutes * 60 * SAMPLE_RATE)
+    written = 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        while written < target:
+            for f in files:
+                for _, samples in decode_chunks(f):
+                    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[: target - written]
+                    w.writeframes(pcm.tobytes())
+                    written += len(pcm)
+                if written >= target:
+                    break
+    return out
+
+
+CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from knowledge.settings import Settings
+from nlp import asr
+from workers.transcribe import whisper
+model = whisper(Settings())
+started = time.monotonic()
+fn = asr.transcribe_plain if sys.argv[2] == "plain" else asr.transcribe
+t = fn(model, Path(sys.argv[1]))
+print(json.dumps({"seconds": time.monotonic() - started, "segments": len(t.segments),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def bench_memory(
+    corpus: Path, minutes: list[float], work_dir: Path, modes: tuple[str, ...] = ("visitlens",)
+) -> list[dict[str, Any]]:
+    """Peak RSS and time of the transcription step, in a fresh process, at growing lengths."""
+    rows = []
+    for m in minutes:
+        path = join_recordings(corpus, m, work_dir / f"joined-{int(m)}min.wav")
+        for mode in modes:
+            res = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            data = json.loads(res.stdout.strip().splitlines()[-1])
+            rows.append(
+                {
+                    "minutes": m,
+                    "mode": mode,
+                    "peak_rss_mb": round(data["peak_rss_mb"]),
+                    "seconds": round(data["seconds"], 1),
+                    "rtf": round(data["seconds"] / (m * 60), 3),
+                }
+            )
+    return rows

@@ -1,0 +1,222 @@
+"""`visitlens eval`: the product's figures on any folder laid out like the corpus, over HTTP.
+
+It measures what a user gets from a running server, the way ../shared/tools/score.py does, and
+adds the figures that need the project's own code (per-label tables, question types)."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from api.client import Client
+from nlp.errorrate import cer_zh, strip_latin, wer_en
+
+
+def _visits(corpus: Path) -> Iterator[dict[str, Any]]:
+    for path in sorted((corpus / "visits").glob("*.json")):
+        yield json.loads(path.read_text(encoding="utf-8"))
+
+
+def audio_of(corpus: Path, visit_id: str, variant: str) -> Path:
+    name = f"{visit_id}.mp3" if variant == "clean" else f"{visit_id}.{variant}.mp3"
+    return corpus / "audio" / name
+
+
+def upload_fields(meta: dict[str, Any]) -> dict[str, str]:
+    customer = meta.get("customer") or {}
+    return {
+        "title": meta["id"],
+        "language": "auto",
+        "rep": meta.get("rep", ""),
+        "customer": customer.get("company", ""),
+        "segment": customer.get("segment", ""),
+        "industry": customer.get("industry", ""),
+        "visit_date": meta.get("date", ""),
+    }
+
+
+def role_accuracy(truth_turns: list[dict[str, Any]], segments: list[dict[str, Any]]) -> float:
+    """Share of ground-truth speech time whose overlapping transcript segment has the right role."""
+    total = right = 0.0
+    for t in truth_turns:
+        total += t["end"] - t["start"]
+        for s in segments:
+            overlap = min(t["end"], s["end"]) - max(t["start"], s["start"])
+            if overlap > 0 and s.get("role") == t["speaker"]:
+                right += overlap
+    return right / total if total else 0.0
+
+
+def eval_asr(client: Client, corpus: Path, variant: str = "clean") -> dict[str, Any]:
+    """Upload each recording, wait, and score transcript error and role attribution."""
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, list[float]] = {}
+    for meta in _visits(corpus):
+        path = audio_of(corpus, meta["id"], variant)
+        if not path.exists():
+            continue
+        truth = json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
+        started = time.monotonic()
+        visit = client.wait(client.upload(path, **upload_fields(meta))["id"])
+        seconds = time.monotonic() - started
+        if visit["status"] != "done":
+            rows.append({"id": meta["id"], "error": visit.get("error")})
+            continue
+        segments = client.call("GET", f"/api/visits/{visit['id']}/transcript")["segments"]
+        hyp = " ".join(s["text"] for s in segments)
+        ref = " ".join(t["text"] for t in truth["turns"])
+        lang = meta["language"]
+        edits, n = cer_zh(ref, hyp) if lang == "zh" else wer_en(ref, hyp)
+        roles = role_accuracy(truth["turns"], segments)
+        row = {
+            "id": meta["id"],
+            "lang": lang,
+            "error_rate": round(edits / n, 4),
+            "role_accuracy": round(roles, 3),
+            "seconds": round(seconds, 1),
+        }
+        if lang == "zh":
+            e2, n2 = cer_zh(strip_latin(ref), strip_latin(hyp))
+            row["error_rate_no_latin"] = round(e2 / n2, 4)
+        rows.append(row)
+        acc = totals.setdefault(lang, [0, 0, 0.0, 0.0])
+        acc[0] += edits
+        acc[1] += n
+        acc[2] += roles * truth["duration"]
+        acc[3] += truth["duration"]
+    summary = {
+        lang: {"error_rate": round(a[0] / a[1], 4), "role_accuracy": round(a[2] / a[3], 3)}
+        for lang, a in totals.items()
+    }
+    return {
+        "variant": variant,
+        "rows": rows,
+        "summary": summary,
+        "failures": sum("error" in r for r in rows),
+    }
+
+
+def labelled_utterances(corpus: Path) -> list[dict[str, Any]]:
+    """utterances.json plus every labelled customer turn of the visits."""
+    path = corpus / "utterances.json"
+    utts: list[dict[str, Any]] = (
+        json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    )
+    for meta in _visits(corpus):
+        for i, turn in enumerate(meta["turns"]):
+            if turn["speaker"] == "customer" and "labels" in turn:
+                utts.append(
+                    {
+                        "id": f"{meta['id']}#{i}",
+                        "language": meta["language"],
+                        "text": turn["text"],
+                        "labels": turn["labels"],
+                        "sentiment": turn.get("sentiment"),
+                        "risk": turn.get("risk", []),
+                    }
+                )
+    return utts
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _ids(items: Any) -> set[str]:
+    return {x if isinstance(x, str) else (x.get("id") or x.get("label")) for x in items or []}
+
+
+def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
+    """Per-label P/R/F1, macro/micro-F1, sentiment accuracy and risk P/R via /api/analyze/text."""
+    utts = labelled_utterances(corpus)
+    preds: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    started = time.monotonic()
+    for lang in ("zh", "en"):
+        batch = [u for u in utts if u["language"] == lang]
+        for i in range(0, len(batch), 50):
+            chunk = batch[i : i + 50]
+            out = client.call(
+                "POST",
+                "/api/analyze/text",
+                json={"texts": [u["text"] for u in chunk], "language": lang},
+            )
+            preds += list(zip(chunk, out["results"], strict=True))
+    seconds = time.monotonic() - started
+    per: dict[str, list[int]] = {}
+    sentiment_ok = risk_tp = risk_fp = risk_fn = 0
+    for u, p in preds:
+        gold = set(u["labels"])
+        got = {x for x in _ids(p.get("labels")) if x and x.split(".")[0] in ("need", "pain")}
+        for label in gold | got:
+            c = per.setdefault(label, [0, 0, 0])
+            c[0] += label in gold and label in got
+            c[1] += label in got and label not in gold
+            c[2] += label in gold and label not in got
+        s = p.get("sentiment")
+        sentiment_ok += (s.get("label") if isinstance(s, dict) else s) == u["sentiment"]
+        gold_risk, got_risk = set(u.get("risk", [])), _ids(p.get("risk"))
+        risk_tp += len(gold_risk & got_risk)
+        risk_fp += len(got_risk - gold_risk)
+        risk_fn += len(gold_risk - got_risk)
+    table = {k: [round(x, 3) for x in _prf(*c)] for k, c in sorted(per.items())}
+    sums = [sum(c[i] for c in per.values()) for i in range(3)]
+    rp, rr, _ = _prf(risk_tp, risk_fp, risk_fn)
+    n = max(len(preds), 1)
+    return {
+        "n": len(preds),
+        "per_label_prf": table,
+        "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
+        "micro_f1": round(_prf(*sums)[2], 3),
+        "sentiment_acc": round(sentiment_ok / n, 3),
+        "risk_p": round(rp, 3),
+        "risk_r": round(rr, 3),
+        "ms_per_utterance": round(1000 * seconds / n, 1),
+    }
+
+
+def eval_search(client: Client, corpus: Path) -> dict[str, Any]:
+    """recall@5 and MRR of relevant visits for queries.json (visits ingested by eval_asr)."""
+    path = corpus / "queries.json"
+    if not path.exists():
+        return {}
+    queries = json.loads(path.read_text(encoding="utf-8"))
+    listed = client.call("GET", "/api/visits?limit=200")["items"]
+    title_of = {v["id"]: v["title"] for v in listed}
+    out: dict[str, Any] = {}
+    for mode in ("hybrid", "dense", "bm25"):
+        recall = rr = 0.0
+        latencies = []
+        for q in queries:
+            params = {
+                "q": q["query"],
+                "kind": q.get("kind", "utterance"),
+                "limit": 20,
+                "mode": mode,
+            }
+            params.update(q.get("filters") or {})
+            started = time.monotonic()
+            res = client.call("GET", "/api/search?" + urllib.parse.urlencode(params))
+            latencies.append(time.monotonic() - started)
+            ranked: list[str | None] = []
+            for hit in res.get("results", []):
+                key = title_of.get(hit.get("visit_id")) or (hit.get("visit") or {}).get("title")
+                if key not in ranked:
+                    ranked.append(key)
+            relevant = set(q["relevant"])
+            recall += len(set(ranked[:5]) & relevant) / len(relevant)
+            rank = next((i + 1 for i, k in enumerate(ranked) if k in relevant), None)
+            rr += 1 / rank if rank else 0.0
+        latencies.sort()
+        n = len(queries)
+        out[mode] = {
+            "recall@5": round(recall / n, 3),
+            "mrr": round(rr / n, 3),
+            "p95_ms": round(1000 * latencies[int(0.95 * (n - 1))], 1),
+        }
+    return out
