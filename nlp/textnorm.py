@@ -121,3 +121,99 @@ def zh_punctuation(text: str) -> str:
 def normalize_zh(text: str) -> str:
     """Simplified characters, spoken numerals and full-width punctuation for a Mandarin segment."""
     return zh_punctuation(zh_numbers_to_hanzi(to_simplified(text)))
+
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_ORDINAL_WORDS = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
+_EN_NUMBER = re.compile(
+    r"(?<![\w.:-])(\$)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(%)|(st|nd|rd|th)\b)?"
+    r"(?![\w.]*\d)(?![:-]\d)"
+)
+
+
+def _below_thousand(n: int) -> str:
+    words: list[str] = []
+    if n >= 100:
+        words += [_ONES[n // 100], "hundred"]
+        n %= 100
+        if n:
+            words.append("and")
+    if n >= 20:
+        words.append(_TENS[n // 10])
+        n %= 10
+        if n:
+            words.append(_ONES[n])
+    elif n or not words:
+        words.append(_ONES[n])
+    return " ".join(words)
+
+
+def int_to_words(n: int) -> str:
+    """Spoken English for 0 <= n < 10**12, British "and": 120 -> one hundred and twenty."""
+    if n < 1000:
+        return _below_thousand(n)
+    parts: list[str] = []
+    for scale, name in _SCALES:
+        if n >= scale:
+            parts.append(f"{_below_thousand(n // scale)} {name}")
+            n %= scale
+    if n:
+        parts.append(("and " if n < 100 else "") + _below_thousand(n))
+    return " ".join(parts)
+
+
+def _year_to_words(n: int) -> str:
+    if 2000 <= n <= 2009:
+        return int_to_words(n)
+    high, low = divmod(n, 100)
+    if low == 0:
+        return f"{int_to_words(high)} hundred"
+    return f"{int_to_words(high)} {'oh ' if low < 10 else ''}{int_to_words(low)}"
+
+
+def _ordinal(words: str) -> str:
+    head, _, last = words.rpartition(" ")
+    if last in _ORDINAL_WORDS:
+        last = _ORDINAL_WORDS[last]
+    elif last.endswith("y"):
+        last = last[:-1] + "ieth"
+    else:
+        last += "th"
+    return f"{head} {last}".strip()
+
+
+def _en_number(match: re.Match[str]) -> str:
+    dollar, whole, fraction, percent, ordinal = match.groups()
+    digits = whole.replace(",", "")
+    if len(digits) > 12 or (len(digits) > 1 and digits.startswith("0")):
+        return match.group(0)
+    value = int(digits)
+    is_year = len(whole) == 4 and 1100 <= value <= 2099 and not (dollar or fraction or percent)
+    words = _year_to_words(value) if is_year and not ordinal else int_to_words(value)
+    if fraction:
+        words += " point " + " ".join(_ONES[int(d)] for d in fraction[1:])
+    if ordinal:
+        words = _ordinal(words)
+    if percent:
+        words += " percent"
+    if dollar:
+        words += " dollar" if value == 1 and not fraction else " dollars"
+    return words
+
+
+def en_numbers_to_words(text: str) -> str:
+    """Write numbers in English text as spoken words: 48 -> forty eight, 15% -> fifteen percent."""
+    return _EN_NUMBER.sub(_en_number, text)

@@ -6,7 +6,9 @@ import pytest
 
 from nlp.textnorm import (
     digits_to_hanzi,
+    en_numbers_to_words,
     int_to_hanzi,
+    int_to_words,
     normalize_zh,
     script_language,
     to_simplified,
@@ -88,3 +90,33 @@ def test_normalize_zh_does_all_three() -> None:
 )
 def test_script_language_by_majority_script(text: str, language: str | None) -> None:
     assert script_language(text) == language
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("line 3 reads 1 label in 20", "line three reads one label in twenty"),
+        (
+            "about 400 samples within 48 hours",
+            "about four hundred samples within forty eight hours",
+        ),
+        ("120 trucks", "one hundred and twenty trucks"),
+        ("2,600 seats", "two thousand six hundred seats"),
+        ("a 15% discount", "a fifteen percent discount"),
+        ("$30 a month", "thirty dollars a month"),
+        ("the 3rd visit and the 40th", "the third visit and the fortieth"),
+        ("renewed in 2019 and 2005", "renewed in twenty nineteen and two thousand and five"),
+        ("up 2.5 points", "up two point five points"),
+    ],
+)
+def test_english_numbers_become_spoken_words(text: str, spoken: str) -> None:
+    assert en_numbers_to_words(text) == spoken
+
+
+@pytest.mark.parametrize("text", ["call 555-1234", "at 9:30", "version 2.0.1", "room 007"])
+def test_english_codes_times_and_phone_numbers_are_left_alone(text: str) -> None:
+    assert en_numbers_to_words(text) == text
+
+
+def test_int_to_words_large_numbers() -> None:
+    assert int_to_words(1_250_003) == "one million two hundred and fifty thousand and three"
