@@ -84,10 +84,10 @@ def listing(
 
 
 def remove(db: Session, *, visit_id: str) -> Visit:
+    """Delete a visit; the database cascades to every row derived from it."""
     visit = get(db, visit_id=visit_id)
-    for table in (SegmentRow, VisitResult, PipelineStep):
-        db.execute(delete(table).where(table.visit_id == visit_id))
     db.delete(visit)
+    db.flush()
     return visit
 
 
