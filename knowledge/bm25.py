@@ -205,7 +205,8 @@ def is_chinese(text: str) -> bool:
 def tokenize(text: str) -> list[str]:
     """Search tokens: jieba search-mode words for Chinese, lower-cased S-stemmed English words."""
     tokens: list[str] = []
-    for piece in _jieba().lcut_for_search(text):
+    pieces = _jieba().lcut_for_search(text) if _CJK.search(text) else [text]
+    for piece in pieces:
         for word in _WORD.findall(piece.lower()):
             if _CJK.search(word):
                 if word not in _STOP_ZH:

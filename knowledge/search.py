@@ -490,12 +490,13 @@ class SearchIndex:
     ) -> None:
         """Subtract each document language's mean similarity: cross-lingual pairs score lower."""
         langs = table.codes["language"][: table.size]
-        present = np.unique(langs[mask])
-        if len(present) < 2:
+        rows = np.flatnonzero(mask)
+        counts = np.bincount(langs[rows])
+        if np.count_nonzero(counts) < 2:
             return
-        for code in present.tolist():
-            group = mask & (langs == code)
-            dense[group] -= float(dense[group].mean())
+        sums = np.bincount(langs[rows], weights=dense[rows], minlength=len(counts))
+        means = (sums / np.maximum(counts, 1)).astype(np.float32)
+        dense[rows] -= means[langs[rows]]
 
     def label_affinity(self, qvec: FloatArray) -> FloatArray | None:
         """Query affinity per label bit from its nearest label examples (None without examples)."""
