@@ -1,0 +1,103 @@
+"""The web page in headless Chromium: upload a transcript, see it listed, read it, delete it."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from api.app import create_app
+from knowledge.db import migrate
+from tests.conftest import settings_for
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    settings = settings_for(tmp_path, "embedded")
+    migrate(settings.database_url)
+    port = free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    while not srv.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    transcript = tmp_path / "花园酒店回访.srt"
+    transcript.write_text(
+        "1\n00:00:00,000 --> 00:00:04,000\n销售: 您好，最近设备用得怎么样？\n\n"
+        "2\n00:00:04,500 --> 00:00:09,000\n客户: 售后响应太慢了，工程师三天才来。\n",
+        encoding="utf-8",
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server)
+        expect(page.locator("h1")).to_have_text("visitlens")
+
+        page.set_input_files("#file", str(transcript))
+        page.fill("input[name=rep]", "王磊")
+        page.select_option("select[name=segment]", "strategic")
+        page.click("button[type=submit]")
+        expect(page.locator("#upload-msg")).to_have_text("Queued.")
+        expect(page.locator(".visit")).to_have_count(1)
+        expect(page.locator(".visit")).to_contain_text("花园酒店回访")
+
+        expect(page.locator("#detail .seg")).to_have_count(2)
+        expect(page.locator("#detail .seg").nth(1)).to_contain_text("售后响应太慢了")
+        expect(page.locator("#detail .role-customer")).to_have_count(1)
+        page.screenshot(path=str(tmp_path / "page.png"))
+
+        page.set_input_files("#file", str(transcript))
+        page.click("button[type=submit]")
+        expect(page.locator("#upload-msg")).to_contain_text("Already uploaded")
+        expect(page.locator(".visit")).to_have_count(1)
+
+        page.on("dialog", lambda d: d.accept())
+        page.click("#delete")
+        expect(page.locator("#detail")).to_contain_text("Deleted.")
+        expect(page.locator(".visit")).to_have_count(0)
+
+        page.set_input_files("#file", str(tmp_path / "花园酒店回访.srt"))
+        bad = tmp_path / "fake.mp3"
+        bad.write_bytes(b"%PDF-1.4 not audio")
+        page.set_input_files("#file", str(bad))
+        page.click("button[type=submit]")
+        expect(page.locator("#upload-msg .error")).to_contain_text("not audio")
+        browser.close()
+    assert errors == []
