@@ -150,7 +150,7 @@ def _who(s: Segment) -> str:
 def to_srt(segments: Sequence[Segment]) -> str:
     blocks = []
     for i, s in enumerate(segments, 1):
-        who = f"[{_who(s)}] " if _who(s) else ""
+        who = f"{_who(s)}: " if _who(s) else ""
         blocks.append(f"{i}\n{_stamp(s.start, ',')} --> {_stamp(s.end, ',')}\n{who}{s.text}\n")
     return "\n".join(blocks)
 
