@@ -209,6 +209,9 @@ class _Table:
         self.row_of: dict[str, int] = {}
         self.size = 0
         self.dead = 0
+        self.proj: FloatArray | None = None  # (dim, r) top right-singular vectors of the rows
+        self.reduced = np.zeros((0, 0), dtype=np.float32)  # rows projected on proj
+        self.fitted_at = 0
 
     def append(
         self, keys: Sequence[str], docs: Sequence[Any], vectors: FloatArray, visit_codes: list[int]
@@ -223,6 +226,9 @@ class _Table:
             raise ValueError(f"Vectors have {dim} dimensions; this index holds {self.dim}.")
         self.vectors = _grow_rows(self.vectors, start + n, dim)
         self.vectors[start : start + n] = vectors
+        if self.proj is not None:
+            self.reduced = _grow_rows(self.reduced, start + n, self.proj.shape[1])
+            self.reduced[start : start + n] = vectors @ self.proj
         self.alive = _grow(self.alive, start + n)
         self.alive[start : start + n] = True
         self.visit_code = _grow(self.visit_code, start + n)
@@ -260,6 +266,36 @@ class _Table:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def maybe_fit(self, *, exact_below: int, reduced_dim: int) -> None:
+        """(Re)fit the low-rank projection once the table is large, and again each doubling."""
+        live = self.size - self.dead
+        if live < max(exact_below, 4 * reduced_dim) or reduced_dim >= self.dim:
+            return
+        if live < 2 * self.fitted_at:
+            return
+        rows = np.flatnonzero(self.alive[: self.size])
+        sample = np.random.default_rng(0).choice(rows, size=min(len(rows), 8192), replace=False)
+        _, _, vt = np.linalg.svd(self.vectors[np.sort(sample)], full_matrices=False)
+        self.proj = np.ascontiguousarray(vt[:reduced_dim].T, dtype=np.float32)
+        self.reduced = np.zeros((len(self.vectors), reduced_dim), dtype=np.float32)
+        self.reduced[: self.size] = self.vectors[: self.size] @ self.proj
+        self.fitted_at = live
+
+    def dense(self, qvec: FloatArray, mask: npt.NDArray[np.bool_], *, rescore: int) -> FloatArray:
+        """Cosine of every masked row with qvec; large tables score a projection, then rescore."""
+        n = self.size
+        out = np.zeros(n, dtype=np.float32)
+        rows = np.flatnonzero(mask)
+        if len(rows) < n // 8:
+            out[rows] = self.vectors[rows] @ qvec
+        elif self.proj is None or len(rows) <= rescore:
+            out[:] = self.vectors[:n] @ qvec
+        else:
+            out[:] = self.reduced[:n] @ (qvec @ self.proj)
+            best = rows[np.argpartition(-out[rows], rescore)[:rescore]]
+            out[best] = self.vectors[best] @ qvec
+        return out
+
 
 class SearchIndex:
     """Everything search needs, in memory per API process; warm it from the vector index."""
@@ -270,8 +306,14 @@ class SearchIndex:
         weights: FusionWeights | None = None,
         label_ids: Sequence[str] = LABEL_IDS,
         label_examples: LabelExamples | None = None,
+        exact_below: int = 20_000,
+        reduced_dim: int = 128,
+        rescore: int = 2000,
     ) -> None:
         self.weights = weights or FusionWeights()
+        self.exact_below = exact_below  # below this many rows every score is exact
+        self.reduced_dim = reduced_dim
+        self.rescore = rescore  # rows rescored exactly after the low-rank pass
         self.label_examples = label_examples
         self.label_ids = tuple(label_ids)
         bit_of = {x: i for i, x in enumerate((*self.label_ids, *RISK_IDS))}
@@ -307,6 +349,8 @@ class SearchIndex:
             codes = [self._visit_code(d.visit_id) for d in vdocs]
             self._vis.append([d.visit_id for d in vdocs], vdocs, vectors[vis], codes)
         self._maybe_compact()
+        for table in (self._utt, self._vis):
+            table.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
 
     def remove_visit(self, visit_id: str) -> int:
         """Drop a visit's utterances and visit document; returns how many documents went."""
@@ -462,11 +506,7 @@ class SearchIndex:
         if n == 0 or not mask.any():
             return out
         if dense_weight and table.dim == qvec.shape[0]:
-            rows = np.flatnonzero(mask)
-            if len(rows) < n // 8:
-                out[rows] = table.vectors[rows] @ qvec
-            else:
-                out += table.vectors[:n] @ qvec
+            out += table.dense(qvec, mask, rescore=self.rescore)
             if self.weights.center_by_language:
                 self._center_by_language(table, mask, out)
             out *= dense_weight
@@ -609,6 +649,7 @@ class SearchIndex:
                 docs = [table.docs[r] for r in rows]
                 keys = [d.id if isinstance(d, UtteranceDoc) else d.visit_id for d in docs]
                 fresh.append(keys, docs, table.vectors[rows], table.visit_code[rows].tolist())
+                fresh.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
                 setattr(self, name, fresh)
 
 

@@ -273,13 +273,19 @@ def synthetic_docs(n: int, *, seed: int = 0, per_visit: int = 40) -> list[Uttera
 
 
 def bench_search(
-    n: int, embedder: Encoder | None = None, *, queries: int = 60, seed: int = 0
+    n: int,
+    embedder: Encoder | None = None,
+    *,
+    queries: int = 60,
+    seed: int = 0,
+    prompts_dir: Path = PROMPTS_DIR,
 ) -> dict[str, Any]:
     """Indexing throughput and search p50/p95 (ms) at n synthetic utterances, random vectors."""
     docs = synthetic_docs(n, seed=seed)
     rng = np.random.default_rng(seed)
     vectors = rng.standard_normal((n, 512), dtype=np.float32)
-    index = SearchIndex()
+    examples = embed_label_examples(prompts_dir, embedder) if embedder is not None else None
+    index = SearchIndex(label_examples=examples)
     t0 = time.perf_counter()
     for start in range(0, n, 40):
         index.add(docs[start : start + 40], vectors[start : start + 40])

@@ -324,3 +324,22 @@ def test_visit_embedding_text_describes_coaching_in_both_languages():
 def test_empty_index_answers_with_no_hits():
     page = SearchIndex().search("anything", axis(0))
     assert page.hits == [] and page.total == 0
+
+
+def test_low_rank_first_pass_returns_the_exact_top_hits():
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((6, 64)).astype(np.float32)
+    vectors = rng.standard_normal((3000, 6)).astype(np.float32) @ basis
+    vectors += 0.05 * rng.standard_normal((3000, 64)).astype(np.float32)
+    docs = [utt(f"v{i // 30}", i % 30, f"row {i}") for i in range(3000)]
+    exact = SearchIndex(weights=FusionWeights(same_visit_penalty=0))
+    approx = SearchIndex(
+        weights=FusionWeights(same_visit_penalty=0), exact_below=0, reduced_dim=8, rescore=200
+    )
+    for index in (exact, approx):
+        for start in range(0, 3000, 300):
+            index.add(docs[start : start + 300], vectors[start : start + 300])
+    for q in rng.standard_normal((5, 6)).astype(np.float32) @ basis:
+        want = [h.doc.id for h in exact.search("row", q, limit=10, mode="dense").hits]
+        got = [h.doc.id for h in approx.search("row", q, limit=10, mode="dense").hits]
+        assert got == want
