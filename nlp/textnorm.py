@@ -16,11 +16,15 @@ def _t2s() -> OpenCC:
     return OpenCC("t2s")
 
 
+# OpenCC keeps 著, right in 著名 or 显著 but Traditional for the particle 着 that Whisper writes.
+_ZHE_PARTICLE = re.compile(r"(?<![显卓土编原论巨专名遗译合拙昭])著(?![名作称述录者书])")
+
+
 def to_simplified(text: str) -> str:
     """Convert Traditional Chinese characters to Simplified (OpenCC t2s); other text unchanged."""
     if not _CJK.search(text):
         return text
-    return str(_t2s().convert(text))
+    return _ZHE_PARTICLE.sub("着", str(_t2s().convert(text)))
 
 
 def script_language(text: str) -> str | None:

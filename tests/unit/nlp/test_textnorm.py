@@ -21,6 +21,11 @@ def test_traditional_characters_become_simplified() -> None:
     assert to_simplified("這台機器的維護費用") == "这台机器的维护费用"
 
 
+def test_particle_zhe_is_simplified_but_famous_words_keep_zhu() -> None:
+    assert to_simplified("照著查，接著說") == "照着查，接着说"
+    assert to_simplified("效果顯著，這是名著") == "效果显著，这是名著"
+
+
 def test_simplified_and_english_text_is_unchanged() -> None:
     assert to_simplified("这台机器") == "这台机器"
     assert to_simplified("Renewal price, 3 years") == "Renewal price, 3 years"
