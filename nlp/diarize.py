@@ -1,0 +1,292 @@
+"""Speaker diarization of ASR segments: voice windows, spectral clustering, per-word labels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from resemblyzer import VoiceEncoder
+
+from nlp.types import Segment, Word
+from nlp.voiceprint import FRAME_S, embed_windows, mel_frames, speech_frames
+
+WINDOW_S = 1.0  # voice window length; shorter resolves turns better, longer embeds better
+HOP_S = 0.5
+MAX_CLUSTER_WINDOWS = 1500  # subsample for the N x N affinity on long recordings
+SAME_SPEAKER_COS = 0.99  # two-cluster centroids closer than this are one voice
+SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x seconds)
+SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
+MIN_WINDOW_S = 0.5
+MAX_FILL_S = 2.0  # a pause shorter than this between one speaker's segments belongs to the turn
+_SEED = 0
+
+
+@dataclass
+class Diarization:
+    """Speaker-labelled copies of the ASR segments, one centroid voice print per speaker."""
+
+    segments: list[Segment]
+    speaker_embeddings: dict[str, np.ndarray]
+    num_speakers: int
+
+
+@dataclass(frozen=True)
+class _Windows:
+    start_s: np.ndarray  # (n,) window starts in seconds
+    end_s: np.ndarray  # (n,) window ends in seconds
+    segment: np.ndarray  # (n,) index of the ASR segment the window lies in
+    embeddings: np.ndarray  # (n, 256)
+    voiced: np.ndarray  # (n,) bool: enough speech energy to trust for clustering
+
+
+def _window_spans(segments: Sequence[Segment], n_frames: int) -> list[tuple[int, int, int]]:
+    """(segment index, start, end) frame spans tiling each segment without leaving it."""
+    win = round(WINDOW_S / FRAME_S)
+    hop = round(HOP_S / FRAME_S)
+    shortest = round(MIN_WINDOW_S / FRAME_S)
+    spans = []
+    for si, seg in enumerate(segments):
+        first = max(0, round(seg.start / FRAME_S))
+        last = min(n_frames, round(seg.end / FRAME_S))
+        if last - first < shortest:
+            mid = (first + last) // 2
+            first = max(0, min(mid - shortest // 2, n_frames - shortest))
+            last = first + shortest
+        if last - first <= win:
+            # round short lengths so windows batch together
+            length = max(shortest, (last - first) // 10 * 10)
+            spans.append((si, first, first + length))
+            continue
+        starts = list(range(first, last - win + 1, hop))
+        if starts[-1] != last - win:
+            starts.append(last - win)
+        spans.extend((si, s, s + win) for s in starts)
+    return spans
+
+
+def _embed(encoder: VoiceEncoder, samples: np.ndarray, segments: Sequence[Segment]) -> _Windows:
+    mel = mel_frames(samples)
+    spans = _window_spans(segments, mel.shape[0])
+    emb = embed_windows(encoder, mel, [(s, e) for _, s, e in spans])
+    loud = speech_frames(mel)
+    voiced = np.array([loud[s:e].mean() >= 0.5 if loud[s:e].size else False for _, s, e in spans])
+    return _Windows(
+        start_s=np.array([s for _, s, _ in spans]) * FRAME_S,
+        end_s=np.array([e for _, _, e in spans]) * FRAME_S,
+        segment=np.array([si for si, _, _ in spans], dtype=np.int64),
+        embeddings=emb,
+        voiced=voiced.astype(bool),
+    )
+
+
+def _affinity(emb: np.ndarray) -> np.ndarray:
+    """Cosine affinity refined as in Wang et al. 2018: keep each row's strong links, symmetrise."""
+    sim = np.clip(emb @ emb.T, 0.0, 1.0)
+    n = sim.shape[0]
+    keep = max(2, min(n - 1, int(0.2 * n)))
+    thresh = np.sort(sim, axis=1)[:, -keep][:, None]
+    pruned = np.where(sim >= thresh, sim, 0.01 * sim)
+    sym: np.ndarray = np.maximum(pruned, pruned.T)
+    np.fill_diagonal(sym, 0.0)
+    return sym
+
+
+def _spectral(affinity: np.ndarray, k_min: int, k_max: int) -> tuple[int, np.ndarray]:
+    """Number of clusters by eigengap within [k_min, k_max], and the spectral embedding rows."""
+    deg = affinity.sum(axis=1)
+    d = 1.0 / np.sqrt(np.maximum(deg, 1e-10))
+    lap = np.eye(len(deg)) - d[:, None] * affinity * d[None, :]
+    vals, vecs = np.linalg.eigh(lap)
+    k_max = max(k_min, min(k_max, len(vals) - 1))
+    gaps = np.diff(vals[: k_max + 1])
+    k = k_min + int(np.argmax(gaps[k_min - 1 : k_max])) if k_max > k_min else k_min
+    rows = vecs[:, :k]
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-10)
+    return k, rows
+
+
+def _kmeans(x: np.ndarray, k: int) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    labels: np.ndarray = KMeans(n_clusters=k, n_init=10, random_state=_SEED).fit_predict(x)
+    return labels
+
+
+def _centroids(emb: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    cents = np.stack([emb[labels == i].mean(axis=0) for i in range(k) if np.any(labels == i)])
+    result: np.ndarray = cents / np.maximum(np.linalg.norm(cents, axis=1, keepdims=True), 1e-10)
+    return result
+
+
+def _cluster(
+    emb: np.ndarray, num_speakers: int | None, min_speakers: int, max_speakers: int
+) -> np.ndarray:
+    """Speaker centroids (k, 256) for the voiced window embeddings."""
+    if len(emb) < 4:
+        return _centroids(emb, np.zeros(len(emb), dtype=int), 1)
+    if len(emb) > MAX_CLUSTER_WINDOWS:
+        pick = np.linspace(0, len(emb) - 1, MAX_CLUSTER_WINDOWS).round().astype(int)
+        emb = emb[pick]
+    aff = _affinity(emb)
+    if num_speakers is not None:
+        k_lo = k_hi = max(1, min(num_speakers, len(emb) - 1))
+    else:
+        k_lo, k_hi = max(2, min_speakers), max(2, max_speakers)
+    if k_hi == 1:
+        return _centroids(emb, np.zeros(len(emb), dtype=int), 1)
+    k, rows = _spectral(aff, min(k_lo, k_hi), k_hi)
+    labels = _kmeans(rows, k)
+    if num_speakers is None:
+        labels = _merge_close(emb, labels)
+    return _centroids(emb, labels, int(labels.max()) + 1)
+
+
+def _merge_close(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Merge clusters whose centroids are closer than SAME_SPEAKER_COS (down to one voice)."""
+    labels = np.unique(labels, return_inverse=True)[1]
+    while labels.max() > 0:
+        cents = _centroids(emb, labels, int(labels.max()) + 1)
+        sim = cents @ cents.T
+        np.fill_diagonal(sim, -1.0)
+        i, j = np.unravel_index(int(np.argmax(sim)), sim.shape)
+        if sim[i, j] <= SAME_SPEAKER_COS:
+            break
+        labels = np.where(labels == max(i, j), min(i, j), labels)
+        labels = np.unique(labels, return_inverse=True)[1]
+    return labels
+
+
+def _viterbi(scores: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Best label path for (n, k) scores with penalty[i] for a change before step i."""
+    n, k = scores.shape
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    total = scores[0].copy()
+    back = np.zeros((n, k), dtype=int)
+    for i in range(1, n):
+        stay = total
+        best_prev = int(np.argmax(total))
+        switch = total[best_prev] - penalty[i]
+        use_switch = switch > stay
+        back[i] = np.where(use_switch, best_prev, np.arange(k))
+        total = np.where(use_switch, switch, stay) + scores[i]
+    path = np.zeros(n, dtype=int)
+    path[-1] = int(np.argmax(total))
+    for i in range(n - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return path
+
+
+def _units(segments: Sequence[Segment]) -> list[tuple[int, int, float, float]]:
+    """(segment index, word index or -1, start, end) per word, or per segment without words."""
+    units: list[tuple[int, int, float, float]] = []
+    for si, seg in enumerate(segments):
+        if seg.words:
+            units.extend((si, wi, w.start, w.end) for wi, w in enumerate(seg.words))
+        else:
+            units.append((si, -1, seg.start, seg.end))
+    return units
+
+
+def _unit_scores(
+    units: list[tuple[int, int, float, float]], win: _Windows, sims: np.ndarray
+) -> np.ndarray:
+    """Per unit: mean similarity of its segment's windows that cover it, times its duration (s)."""
+    scores = np.zeros((len(units), sims.shape[1]))
+    for i, (si, _, start, end) in enumerate(units):
+        own = np.flatnonzero(win.segment == si)
+        if own.size == 0:
+            continue
+        mid = (start + end) / 2
+        cover = own[(win.start_s[own] <= mid) & (win.end_s[own] >= mid)]
+        if cover.size == 0:
+            cover = own[[int(np.argmin(np.abs((win.start_s[own] + win.end_s[own]) / 2 - mid)))]]
+        scores[i] = sims[cover].mean(axis=0) * max(end - start, 0.05)
+    return scores
+
+
+def _switch_costs(units: list[tuple[int, int, float, float]]) -> np.ndarray:
+    """Cost of a speaker change before each unit: low at a segment boundary, high inside one."""
+    costs = np.full(len(units), SWITCH_PENALTY_INSIDE)
+    for i in range(1, len(units)):
+        if units[i][0] != units[i - 1][0]:
+            costs[i] = SWITCH_PENALTY
+    return costs
+
+
+def _join_words(words: Sequence[Word]) -> str:
+    return "".join(w.text for w in words).strip()
+
+
+def _split(seg: Segment, labels: Sequence[str]) -> list[Segment]:
+    """Copies of one segment, split where the word speaker changes; boundaries between words."""
+    if not seg.words:
+        return [replace(seg, speaker=labels[0] if labels else None)]
+    runs: list[tuple[str, list[Word]]] = []
+    for word, label in zip(seg.words, labels, strict=True):
+        if runs and runs[-1][0] == label:
+            runs[-1][1].append(word)
+        else:
+            runs.append((label, [word]))
+    if len(runs) == 1:
+        return [replace(seg, speaker=runs[0][0], words=list(seg.words))]
+    out = []
+    for i, (label, words) in enumerate(runs):
+        start = seg.start if i == 0 else (runs[i - 1][1][-1].end + words[0].start) / 2
+        end = seg.end if i == len(runs) - 1 else (words[-1].end + runs[i + 1][1][0].start) / 2
+        out.append(
+            replace(seg, start=start, end=end, text=_join_words(words), words=words, speaker=label)
+        )
+    return out
+
+
+def _fill_pauses(segments: list[Segment]) -> list[Segment]:
+    """Stretch each segment over a short pause before the same speaker's next one (one turn)."""
+    out = list(segments)
+    for i in range(len(out) - 1):
+        cur, nxt = out[i], out[i + 1]
+        gap = nxt.start - cur.end
+        if cur.speaker == nxt.speaker and 0 < gap <= MAX_FILL_S:
+            out[i] = replace(cur, end=nxt.start)
+    return out
+
+
+def diarize(
+    encoder: VoiceEncoder,
+    samples: np.ndarray,
+    segments: Sequence[Segment],
+    *,
+    num_speakers: int | None = None,
+    min_speakers: int = 2,
+    max_speakers: int = 6,
+) -> Diarization:
+    """Label each ASR segment with a speaker S1..Sn (first to talk is S1), splitting at changes."""
+    if num_speakers is not None and num_speakers < 1:
+        raise ValueError("num_speakers must be at least 1.")
+    if min_speakers > max_speakers:
+        raise ValueError("min_speakers must not exceed max_speakers.")
+    if not segments:
+        return Diarization(segments=[], speaker_embeddings={}, num_speakers=0)
+    win = _embed(encoder, samples, segments)
+    if len(win.embeddings) == 0:
+        only = [replace(s, speaker="S1") for s in segments]
+        return Diarization(segments=only, speaker_embeddings={}, num_speakers=1)
+    voiced = win.embeddings[win.voiced] if win.voiced.sum() >= 4 else win.embeddings
+    cents = _cluster(voiced, num_speakers, min_speakers, max_speakers)
+    sims = win.embeddings @ cents.T
+    units = _units(segments)
+    path = _viterbi(_unit_scores(units, win, sims), _switch_costs(units))
+
+    order: dict[int, str] = {}
+    for label in path:
+        order.setdefault(int(label), f"S{len(order) + 1}")
+    per_segment: list[list[str]] = [[] for _ in segments]
+    for (si, _, _, _), label in zip(units, path, strict=True):
+        per_segment[si].append(order[int(label)])
+    out: list[Segment] = []
+    for seg, labels in zip(segments, per_segment, strict=True):
+        out.extend(_split(seg, labels))
+    out = _fill_pauses(sorted(out, key=lambda seg: seg.start))
+    embeddings = {name: cents[idx].astype(np.float32) for idx, name in order.items()}
+    return Diarization(segments=out, speaker_embeddings=embeddings, num_speakers=len(order))
