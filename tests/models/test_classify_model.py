@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from nlp.classify import Classifier, TextAnalysis, load_classifier
 from nlp.embed import load_embedder
+from nlp.labels import UnknownLabelError
 
 pytestmark = pytest.mark.slow
 
@@ -27,3 +32,100 @@ def test_embedder_puts_translations_closer_than_unrelated_texts() -> None:
 def test_embedder_bounds_a_huge_text() -> None:
     vecs = load_embedder().encode(["报价" * 50_000])
     assert vecs.shape == (1, 512)
+
+
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return load_classifier(PROMPTS)
+
+
+def _ids(result: TextAnalysis) -> set[str]:
+    return {s.id for s in result.labels}
+
+
+def test_clear_complaints_get_their_pain_label(classifier: Classifier) -> None:
+    zh, en = classifier.analyze(
+        [
+            "你们的货又晚到了两个星期，我们产线都停了。",
+            "Your support line never picks up and tickets sit for days.",
+        ]
+    )
+    assert "pain.delivery" in _ids(zh) and zh.sentiment == "negative"
+    assert "pain.service" in _ids(en) and en.sentiment == "negative"
+    assert all(0.0 <= s.confidence <= 1.0 for s in zh.labels + en.labels)
+
+
+def test_a_clear_need_gets_its_need_label(classifier: Classifier) -> None:
+    (result,) = classifier.analyze(["We'd like an on-site training day for our new operators."])
+    assert "need.training" in _ids(result)
+
+
+def test_rep_turn_never_gets_need_or_pain_labels(classifier: Classifier) -> None:
+    text = "我们的交货确实晚了，价格上我们也可以再谈。"
+    as_rep, as_customer = classifier.analyze([text, text], roles=["rep", "customer"])
+    assert as_rep.labels == [] and as_rep.risk == []
+    assert as_customer.labels
+
+
+def test_empty_text_and_backchannels_get_no_labels_and_neutral(classifier: Classifier) -> None:
+    for result in classifier.analyze(["", "   ", "嗯，对", "Mm-hmm."]):
+        assert result.labels == [] and result.risk == []
+        assert result.sentiment == "neutral" and result.sentiment_score == 0.0
+        assert not result.unsupported
+
+
+def test_other_languages_are_marked_unsupported_without_guesses(classifier: Classifier) -> None:
+    results = classifier.analyze(
+        [
+            "Der Preis ist viel zu hoch und die Lieferung ist nicht pünktlich.",
+            "Цена слишком высокая.",
+        ]
+    )
+    for r in results:
+        assert r.unsupported and r.labels == [] and r.risk == []
+    (forced,) = classifier.analyze(["价格太高了"], language="fr")
+    assert forced.unsupported and forced.labels == []
+
+
+def test_competitor_talk_raises_churn_risk(classifier: Classifier) -> None:
+    (result,) = classifier.analyze(["说实话，另一家供应商报价低了两成，合同到期我们可能就换了。"])
+    assert "risk.churn" in {s.id for s in result.risk}
+
+
+def test_huge_text_is_truncated_and_answered_quickly(classifier: Classifier) -> None:
+    start = time.perf_counter()
+    (result,) = classifier.analyze(["交货太慢了。" * 20_000])
+    assert time.perf_counter() - start < 5
+    assert -1.0 <= result.sentiment_score <= 1.0
+
+
+def test_a_thousand_texts_are_analysed_in_batches(classifier: Classifier) -> None:
+    texts = [
+        f"第{i}批货又晚到了，我们很着急。" if i % 2 else f"Order {i} arrived late again."
+        for i in range(1000)
+    ]
+    start = time.perf_counter()
+    results = classifier.analyze(texts)
+    assert len(results) == 1000
+    assert time.perf_counter() - start < 120
+
+
+def test_correction_is_used_at_once_for_the_same_text(classifier: Classifier) -> None:
+    fresh = Classifier(classifier.labels, classifier.rules, classifier.embedder, classifier.weights)
+    text = "这个事情我们还得跟集团那边再确认一下流程。"
+    fresh.add_corrections([(text, ["pain.process", "need.communication"])])
+    (result,) = fresh.analyze([text])
+    assert _ids(result) == {"pain.process", "need.communication"}
+
+
+def test_invalid_correction_labels_are_rejected_naming_valid_ids(classifier: Classifier) -> None:
+    with pytest.raises(UnknownLabelError, match="need.price"):
+        classifier.add_corrections([("text", ["need.unicorns"])])
+
+
+def test_mismatched_previous_length_is_rejected(classifier: Classifier) -> None:
+    with pytest.raises(ValueError, match="previous"):
+        classifier.analyze(["a", "b"], previous=["x"])

@@ -1,0 +1,489 @@
+"""Action items (who promised what, by when) from visit utterances, zh/en due dates resolved."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+
+Owner = Literal["rep", "customer"]
+
+
+@dataclass
+class ActionItem:
+    owner: Owner
+    text: str  # the promise itself, one clause
+    due: date | None
+    start: float | None  # seconds into the recording of the utterance that made it
+    quote: str  # the utterance it was said in (with the request it answers, when it is a bare yes)
+
+
+_MAX_CHARS = 4000
+_MAX_QUOTE = 500
+_ZH_NUM = {
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "俩": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+    "半": 0,
+}
+_ZH_DAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 4}
+_EN_DAY = {d.lower(): i for i, d in enumerate(calendar.day_name)}
+_EN_DAY.update({d.lower(): i for i, d in enumerate(calendar.day_abbr)})
+_EN_MONTH = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_EN_MONTH.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_EN_NUM = {
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "couple of": 2,
+    "few": 3,
+}
+
+_ZH_N = r"(\d+|[一二两俩三四五六七八九十]+|半)"
+_EN_N = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a couple of|a few)"
+_DAY_NAMES = "|".join(sorted(_EN_DAY, key=len, reverse=True))
+_MONTH_NAMES = "|".join(sorted(_EN_MONTH, key=len, reverse=True))
+
+# One pattern per kind of phrase; each names its groups so _resolve knows what it has.
+_ZH_PATTERNS = [
+    (
+        "zh_md",
+        r"(?:(\d{4})年)?(\d{1,2}|[一二三四五六七八九十]+)月(\d{1,2}|[一二三四五六七八九十]+)[日号]",
+    ),
+    ("zh_month_part", r"(\d{1,2}|[一二三四五六七八九十]+)月(?:份)?(上旬|中旬|下旬|初|底|末)"),
+    ("zh_next_weekday", r"下(?:个)?(?:周|星期|礼拜)([一二三四五六日天末])"),
+    ("zh_weekday", r"(?:这|本)?(?:个)?(?:周|星期|礼拜)([一二三四五六日天末])"),
+    ("zh_next_week", r"下(?:个)?(?:周|星期|礼拜)"),
+    ("zh_this_week", r"(?:这|本)(?:个)?(?:周|星期|礼拜)"),
+    ("zh_next_month_end", r"下(?:个)?月(?:底|末)"),
+    ("zh_month_end", r"(?:这个|本)?月(?:底|末)"),
+    ("zh_next_month_start", r"下(?:个)?月(?:初)?"),
+    ("zh_quarter_end", r"(?:这个|本)?季度(?:末|底)"),
+    ("zh_year_end", r"(?:今|这)?年(?:底|末)"),
+    ("zh_in_days", rf"{_ZH_N}(?:个)?(?:工作日|天)(?:之内|以内|内|后|之后)?"),
+    ("zh_in_weeks", rf"{_ZH_N}(?:个)?(?:周|星期|礼拜)(?:之内|以内|内|后|之后)"),
+    ("zh_day_of_month", r"(\d{1,2})[号日](?:之前|以前|前)"),
+    ("zh_day_after_tomorrow", r"大后天|后天"),
+    ("zh_tomorrow", r"明天|明日|明早|明儿"),
+    ("zh_today", r"今天|今日|当天|今晚|马上|下班前"),
+]
+_EN_PATTERNS = [
+    ("en_month_day", rf"\b({_MONTH_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b"),
+    ("en_day_month", rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})\b"),
+    ("en_month_part", rf"\b(?:(mid|early|late)[- ]|end of\s+)({_MONTH_NAMES})\b"),
+    ("en_next_weekday", rf"\bnext\s+({_DAY_NAMES})\b"),
+    ("en_weekday", rf"\b(?:this\s+)?({_DAY_NAMES})\b"),
+    ("en_end_next_month", r"\bend of next month\b"),
+    ("en_month_end", r"\b(?:the\s+)?(?:end of (?:the|this) month|month[- ]end|end of month)\b"),
+    ("en_end_week", r"\b(?:end of (?:the|this) week|end of week)\b"),
+    ("en_next_week", r"\bnext week\b"),
+    ("en_this_week", r"\bthis week\b"),
+    ("en_next_month", r"\bnext month\b"),
+    ("en_quarter_end", r"\b(?:end of (?:the|this) quarter|quarter[- ]end)\b"),
+    ("en_year_end", r"\b(?:end of (?:the|this) year|year[- ]end)\b"),
+    ("en_in_business_days", rf"\b(?:within|in)\s+{_EN_N}\s+(?:business|working)\s+days?\b"),
+    ("en_in_days", rf"\b(?:within|in)\s+(?:the\s+next\s+)?{_EN_N}\s+days?\b"),
+    ("en_in_weeks", rf"\b(?:within|in)\s+(?:the\s+next\s+)?{_EN_N}\s+weeks?\b"),
+    ("en_day_of_month", r"\bby the (\d{1,2})(?:st|nd|rd|th)\b"),
+    ("en_tomorrow", r"\btomorrow\b"),
+    (
+        "en_today",
+        r"\b(?:today|tonight|end of (?:the )?day|eod|this afternoon|this morning|"
+        r"right away|straight away)\b",
+    ),
+]
+_N_GROUPS = {name: re.compile(rx).groups for name, rx in _ZH_PATTERNS + _EN_PATTERNS}
+_DATE_RE = re.compile(
+    "|".join(f"(?P<{name}>{rx})" for name, rx in _ZH_PATTERNS + _EN_PATTERNS), re.IGNORECASE
+)
+
+
+def _zh_int(s: str) -> int:
+    if s.isdigit():
+        return int(s)
+    if s == "半":
+        return 0
+    if "十" in s:
+        left, _, right = s.partition("十")
+        return (_ZH_NUM.get(left, 1) if left else 1) * 10 + (_ZH_NUM.get(right, 0) if right else 0)
+    return sum(_ZH_NUM.get(ch, 0) for ch in s)
+
+
+def _en_int(s: str) -> int:
+    s = s.lower().removeprefix("a ").strip() if s.lower().startswith("a ") else s.lower()
+    return int(s) if s.isdigit() else _EN_NUM.get(s, 1)
+
+
+def _month_end(d: date) -> date:
+    return d.replace(day=calendar.monthrange(d.year, d.month)[1])
+
+
+def _add_months(d: date, n: int) -> date:
+    m = d.month - 1 + n
+    y = d.year + m // 12
+    return date(y, m % 12 + 1, 1)
+
+
+def _upcoming(d: date, weekday: int) -> date:
+    """The next `weekday` on or after d (today counts)."""
+    return d + timedelta(days=(weekday - d.weekday()) % 7)
+
+
+def _next_week(d: date, weekday: int) -> date:
+    """`weekday` of the calendar week (Monday first) after d's."""
+    return d - timedelta(days=d.weekday()) + timedelta(days=7 + weekday)
+
+
+def _business_days(d: date, n: int) -> date:
+    while n > 0:
+        d += timedelta(days=1)
+        if d.weekday() < 5:
+            n -= 1
+    return d
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _dated(visit: date, month: int, day: int, year: int | None) -> date | None:
+    got = _safe_date(year or visit.year, month, day)
+    if got is not None and year is None and got < visit - timedelta(days=60):
+        got = _safe_date(visit.year + 1, month, day)
+    return got
+
+
+def _resolve(kind: str, groups: Sequence[str | None], visit: date, phrase: str) -> date | None:
+    g = [x for x in groups if x is not None]
+    if kind == "zh_md":
+        year = int(groups[0]) if groups[0] else None
+        return _dated(visit, _zh_int(g[-2]), _zh_int(g[-1]), year)
+    if kind == "zh_month_part":
+        first = _dated(visit, _zh_int(g[0]), 1, None) or visit
+        part_day = {"上旬": 10, "初": 5, "中旬": 15}.get(g[1])
+        return first.replace(day=part_day) if part_day else _month_end(first)
+    if kind == "en_month_part":
+        part = (groups[0] or "end").lower()
+        month = _EN_MONTH[g[-1].lower()]
+        first = _dated(visit, month, 1, None) or visit
+        part_day = {"early": 10, "mid": 15}.get(part)
+        return first.replace(day=part_day) if part_day else _month_end(first)
+    if kind in ("zh_next_weekday", "zh_weekday"):
+        wd = _ZH_DAY[g[0]]
+        return _next_week(visit, wd) if kind == "zh_next_weekday" else _upcoming(visit, wd)
+    if kind in ("en_next_weekday", "en_weekday"):
+        wd = _EN_DAY[g[0].lower()]
+        return _next_week(visit, wd) if kind == "en_next_weekday" else _upcoming(visit, wd)
+    if kind in ("zh_next_week", "en_next_week"):
+        return _next_week(visit, 4)
+    if kind in ("zh_this_week", "en_this_week", "en_end_week"):
+        return _upcoming(visit, 4) if visit.weekday() <= 4 else visit
+    if kind in ("zh_month_end", "en_month_end"):
+        return _month_end(visit)
+    if kind in ("zh_next_month_end", "en_end_next_month"):
+        return _month_end(_add_months(visit, 1))
+    if kind in ("zh_next_month_start", "en_next_month"):
+        return (
+            _add_months(visit, 1)
+            if kind == "zh_next_month_start"
+            else _month_end(_add_months(visit, 1))
+        )
+    if kind in ("zh_quarter_end", "en_quarter_end"):
+        q_end_month = ((visit.month - 1) // 3 + 1) * 3
+        return _month_end(date(visit.year, q_end_month, 1))
+    if kind in ("zh_year_end", "en_year_end"):
+        return date(visit.year, 12, 31)
+    if kind == "zh_in_days":
+        n = _zh_int(g[0])
+        return _business_days(visit, n) if "工作日" in phrase else visit + timedelta(days=n)
+    if kind == "zh_in_weeks":
+        return visit + timedelta(days=7 * max(_zh_int(g[0]), 1))
+    if kind == "en_in_business_days":
+        return _business_days(visit, _en_int(g[0]))
+    if kind == "en_in_days":
+        return visit + timedelta(days=_en_int(g[0]))
+    if kind == "en_in_weeks":
+        return visit + timedelta(days=7 * _en_int(g[0]))
+    if kind in ("zh_day_of_month", "en_day_of_month"):
+        day = int(g[0])
+        got = _safe_date(visit.year, visit.month, day)
+        if got is not None and got < visit:
+            nxt = _add_months(visit, 1)
+            got = _safe_date(nxt.year, nxt.month, day)
+        return got
+    if kind == "en_month_day":
+        return _dated(visit, _EN_MONTH[g[0].lower().rstrip(".")], int(g[1]), None)
+    if kind == "en_day_month":
+        return _dated(visit, _EN_MONTH[g[1].lower()], int(g[0]), None)
+    if kind == "zh_day_after_tomorrow":
+        return visit + timedelta(days=3 if g[0].startswith("大") else 2)
+    if kind in ("zh_tomorrow", "en_tomorrow"):
+        return visit + timedelta(days=1)
+    if kind in ("zh_today", "en_today"):
+        return visit
+    return None
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int
+    end: int
+    text: str
+    due: date
+
+
+def find_dates(text: str, visit_date: date) -> list[DateMention]:
+    """Every date phrase in text, resolved against the visit date (in order of appearance)."""
+    out: list[DateMention] = []
+    for m in _DATE_RE.finditer(text[:_MAX_CHARS]):
+        kind = m.lastgroup
+        if kind is None:
+            continue
+        inner = m.re.groupindex[kind]
+        groups = m.groups()[inner : inner + _N_GROUPS[kind]] or (m.group(kind),)
+        due = _resolve(kind, groups, visit_date, m.group(kind))
+        if due is not None:
+            out.append(DateMention(m.start(), m.end(), m.group(0), due))
+    return out
+
+
+def resolve_due(phrase: str, visit_date: date) -> date | None:
+    """The first date phrase in `phrase` as a date ("下周五之前", "by end of month"), or None."""
+    found = find_dates(phrase, visit_date)
+    return found[0].due if found else None
+
+
+_SENTENCE = re.compile(
+    r"(?<=[。！？!?；;])|(?<=[.])\s+|(?:第[一二三四五六七八九十]|首先|其次|另外|还有|最后)[，,、：:]?"
+)
+_CLAUSE = re.compile(r"[，,]\s*(?:and\s+)?|\s+and\s+(?=(?:our|the|a|an|we|I|I'll|we'll)\b)")
+_NEW_SUBJECT = re.compile(
+    r"(?:[，,]\s*|\s+and\s+)"
+    r"(?=(?:I'll|I will|we'll|we will|let me)\b|(?:我|我们)(?:这边)?(?:会|来|把|回去|让))",
+    re.IGNORECASE,
+)
+_ZH_COMMIT = re.compile(
+    r"(?:我|我们|咱们|我这边|我们这边|我方|我司|这边)(?:这边)?(?:回去|马上|尽快|今天|明天|这周|下周|本周|"
+    r"就|会|来|去|负责|一定|保证|先|再|争取|立刻|随后|稍后|回头|把|给|让|安排|帮|跟|找|约|发|提交|寄)"
+    r"|给您|发您|帮您|给你|发你|帮你|就发|就给|就安排|就寄|就送|发过去|寄过去|没问题，我"
+)
+_EN_COMMIT = re.compile(
+    r"\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|let me|i can|we can|"
+    r"i'd be happy to|you'll (?:have|get)|our (?:engineer|team|technician|project lead|"
+    r"manager)s? will|i promise|will do|i'll make sure|i shall|we shall)\b",
+    re.IGNORECASE,
+)
+_SUMMARY = re.compile(
+    r"总结一下|确认一下|我们说好|就这么定|to recap|let me confirm|to summarize|so:|"
+    r"so to confirm|next steps",
+    re.IGNORECASE,
+)
+_NOT_COMMIT = re.compile(
+    r"^(?:would|could|can|shall|do|does|is|are)\b.*\?$|[吗呢？?]$", re.IGNORECASE
+)
+_ACCEPT = re.compile(
+    r"^(?:好的|好|行|可以|没问题|放心|ok|okay|sure|will do|no problem|absolutely|of course)"
+    r"(?:[，,.!！。\s]|$)",
+    re.IGNORECASE,
+)
+_TO_OTHER = re.compile(
+    r"^(?:麻烦|请)?(?:您|你们|你)(?:这边|那边)?|麻烦(?:您|你)|(?:发|给)(?:我|我们)(?:一份|一下)?$|"
+    r"\b(?:you'll send|you will send|could you|can you|please send|send me|send us|get me|"
+    r"if you (?:could|can))\b",
+    re.IGNORECASE,
+)
+_DEMAND = re.compile(
+    r"^(?:我们?)?(?:希望|要求|需要|想要)|^你们?(?:先|最好|得|要)?把|发过来|给我们?(?:一个|一份)?$|"
+    r"\b(?:i want|we want|we need|i need)\b|^(?:please\s+)?(?:send|give|get|include|tell|make)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_commitment(clause: str, in_summary: bool, has_date: bool) -> bool:
+    c = clause.strip()
+    if not c or _NOT_COMMIT.search(c):
+        return False
+    if has_date and _ACCEPT.match(c):
+        return True
+    if _ZH_COMMIT.search(c) or _EN_COMMIT.search(c):
+        return not _DEMAND.search(c) or bool(re.search(r"我(会|来|把)|i'll|we'll", c, re.I))
+    return in_summary and has_date
+
+
+def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
+    """One item per date: a sentence naming two dates is split at commas between them."""
+    dates = find_dates(sentence, visit)
+    if len(dates) <= 1:
+        return [(sentence, dates[0].due if dates else None)]
+    out: list[tuple[str, date | None]] = []
+    for part in (p for p in _CLAUSE.split(sentence) if p and p.strip()):
+        d = find_dates(part, visit)
+        if out and not d and out[-1][1] is not None and len(part) < 40:
+            out[-1] = (out[-1][0] + "，" + part, out[-1][1])
+        else:
+            out.append((part, d[0].due if d else None))
+    return out
+
+
+def extract_actions(
+    utterances: Sequence[tuple[str | None, str, float | None]],
+    visit_date: date,
+    language: str | None,
+) -> list[ActionItem]:
+    """Promises in (role, text, start_s) utterances; the speaker's role owns each one."""
+    items: list[ActionItem] = []
+    previous = ""
+    made_at: list[int] = []  # utterance index of each item
+    for turn, (role, text, start) in enumerate(utterances):
+        if role not in ("rep", "customer") or not text:
+            previous = text or ""
+            continue
+        owner: Owner = "rep" if role == "rep" else "customer"
+        body = text[:_MAX_CHARS]
+        in_summary = bool(_SUMMARY.search(body))
+        turn_commits = bool(_ZH_COMMIT.search(body) or _EN_COMMIT.search(body))
+        sentences = [s.strip() for s in _SENTENCE.split(body) if s and s.strip()]
+        pieces = [p.strip() for s in sentences for p in _NEW_SUBJECT.split(s) if p and p.strip()]
+        for sentence in pieces:
+            for clause, due in _split_items(sentence, visit_date):
+                summary_like = in_summary or (turn_commits and due is not None)
+                clause_owner = owner
+                if due is not None and _TO_OTHER.search(clause.strip()) and "?" not in clause:
+                    clause_owner = "customer" if owner == "rep" else "rep"  # asked of the other
+                elif not _is_commitment(clause, summary_like, due is not None):
+                    continue
+                quote = body[:_MAX_QUOTE]
+                thin = _is_thin(clause)
+                if thin and previous:
+                    quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
+                item = ActionItem(clause_owner, clause.strip(" ，,。.;；"), due, start, quote)
+                if thin and due is not None:
+                    items += _dated_copies(items, made_at, clause_owner, turn, due)
+                if not any(_same_item(item, other) for other in items):
+                    items.append(item)
+                    made_at.append(turn)
+        previous = body
+    return items
+
+
+def _is_thin(clause: str) -> bool:
+    """A promise with no object of its own ("好的，明天就发", "Will do, by Monday")."""
+    rest = _DATE_RE.sub("", clause.lower())
+    cjk = re.sub(r"[^\u4e00-\u9fff]", "", rest)
+    words = set(re.findall(r"[a-z]{3,}", rest)) - _EN_STOP - {"will", "i'll", "okay", "sure"}
+    return len(cjk) <= 8 and len(words) <= 3
+
+
+def _dated_copies(
+    items: list[ActionItem], made_at: list[int], owner: Owner, turn: int, due: date
+) -> list[ActionItem]:
+    """A bare dated yes ("好的，这周之内发给您") dates the owner's latest undated promise."""
+    for item, at in zip(reversed(items), reversed(made_at), strict=True):
+        if turn - at > 4:
+            break
+        if item.owner == owner and item.due is None:
+            made_at.append(turn)
+            return [ActionItem(owner, item.text, due, item.start, item.quote)]
+    return []
+
+
+def _tokens(text: str) -> set[str]:
+    t = text.lower()
+    words = set(re.findall(r"[a-z0-9]{3,}", t)) - _EN_STOP
+    cjk = re.sub(r"[^\u4e00-\u9fff]", "", t)
+    return words | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
+
+
+_EN_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "you",
+        "your",
+        "our",
+        "will",
+        "can",
+        "this",
+        "that",
+        "have",
+        "from",
+        "send",
+        "get",
+        "all",
+        "any",
+        "are",
+        "was",
+        "were",
+        "been",
+        "their",
+        "them",
+        "they",
+        "who",
+        "what",
+        "when",
+        "which",
+        "into",
+        "about",
+        "also",
+        "just",
+    ]
+)
+
+
+def text_overlap(gold: str, got: str) -> float:
+    """Share of the gold text's words (en) or character bigrams (zh) found in the other text."""
+    g = _tokens(gold)
+    return len(g & _tokens(got)) / len(g) if g else 0.0
+
+
+def _same_item(a: ActionItem, b: ActionItem) -> bool:
+    return (
+        a.owner == b.owner
+        and a.due == b.due
+        and (text_overlap(a.text, b.text) > 0.7 or text_overlap(b.text, a.text) > 0.7)
+    )
+
+
+def match_actions(
+    gold: Sequence[Mapping[str, Any]], got: Sequence[ActionItem], min_overlap: float = 0.2
+) -> int:
+    """Gold actions ({owner, text, due}) that some extracted item matches in owner, due, text."""
+    hits = 0
+    for g in gold:
+        due = date.fromisoformat(g["due"]) if g.get("due") else None
+        best, best_score = -1, min_overlap
+        for i, item in enumerate(got):
+            if item.owner != g["owner"] or item.due != due:
+                continue
+            score = max(text_overlap(g["text"], item.text), text_overlap(g["text"], item.quote))
+            if score >= best_score:
+                best, best_score = i, score
+        hits += best >= 0  # one sentence may promise two things
+    return hits

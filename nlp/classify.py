@@ -1,0 +1,758 @@
+"""Customer-utterance analysis: need/pain labels, sentiment and risk from embeddings plus rules."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from nlp.embed import DEFAULT_EMBEDDER, Embedder, load_embedder
+from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, load_labels
+from nlp.textrules import Rules, is_backchannel, load_rules, rule_features
+
+Sentiment = Literal["positive", "neutral", "negative"]
+F32 = npt.NDArray[np.float32]
+
+WEIGHTS_FILE = Path("classifier") / "weights.npz"
+_MAX_CHARS = 2000  # analysed prefix of a text: longer ones are truncated, keeping time bounded
+_BATCH = 128  # texts per embedding batch
+_RULE_WEIGHT = 0.5  # rule hits are noisy: they nudge the 512 unit-norm embedding dims
+_DIRECT_SHARE = 0.5  # weight of the per-label head against the topic x kind factorisation
+_C_LABELS = 8.0  # inverse L2 strength of the label heads
+_SHORT_CHARS = 14  # a text this short borrows context from the previous turn
+_PREV_WEIGHT = 0.35
+_NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model outright
+_NEIGHBOUR = 0.72  # cosine above which corrections vote next to the model
+_SEED = 13
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_LATIN_WORD = re.compile(r"[a-zA-Z\u00c0-\u024f']+")
+_OTHER_SCRIPTS = {
+    "ru": re.compile(r"[\u0400-\u04ff]"),
+    "ar": re.compile(r"[\u0600-\u06ff]"),
+    "he": re.compile(r"[\u0590-\u05ff]"),
+    "th": re.compile(r"[\u0e00-\u0e7f]"),
+    "hi": re.compile(r"[\u0900-\u097f]"),
+    "el": re.compile(r"[\u0370-\u03ff]"),
+}
+_EN_WORDS = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "we",
+        "you",
+        "they",
+        "i",
+        "our",
+        "your",
+        "their",
+        "my",
+        "me",
+        "us",
+        "them",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "there",
+        "here",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "which",
+        "who",
+        "if",
+        "so",
+        "very",
+        "just",
+        "also",
+        "about",
+        "than",
+        "then",
+        "too",
+        "more",
+        "most",
+        "all",
+        "any",
+        "some",
+    ]
+)
+_FOREIGN_WORDS = {
+    "fr": frozenset(
+        [
+            "le",
+            "la",
+            "les",
+            "des",
+            "est",
+            "une",
+            "et",
+            "pour",
+            "dans",
+            "avec",
+            "nous",
+            "vous",
+            "pas",
+            "que",
+            "qui",
+            "sur",
+            "au",
+            "du",
+            "ce",
+        ]
+    ),
+    "de": frozenset(
+        [
+            "der",
+            "die",
+            "das",
+            "und",
+            "ist",
+            "nicht",
+            "ein",
+            "eine",
+            "mit",
+            "für",
+            "wir",
+            "sie",
+            "ich",
+            "auf",
+            "den",
+            "dem",
+            "zu",
+            "es",
+        ]
+    ),
+    "es": frozenset(
+        [
+            "el",
+            "los",
+            "las",
+            "es",
+            "una",
+            "y",
+            "para",
+            "con",
+            "nosotros",
+            "que",
+            "por",
+            "del",
+            "muy",
+            "pero",
+            "está",
+            "son",
+            "su",
+        ]
+    ),
+    "it": frozenset(
+        [
+            "il",
+            "gli",
+            "della",
+            "è",
+            "una",
+            "e",
+            "per",
+            "con",
+            "noi",
+            "che",
+            "non",
+            "sono",
+            "del",
+            "molto",
+            "ma",
+            "questo",
+        ]
+    ),
+    "pt": frozenset(
+        [
+            "os",
+            "uma",
+            "para",
+            "com",
+            "nós",
+            "que",
+            "não",
+            "são",
+            "muito",
+            "mas",
+            "isso",
+            "está",
+            "do",
+            "da",
+            "em",
+        ]
+    ),
+    "nl": frozenset(
+        [
+            "het",
+            "een",
+            "en",
+            "is",
+            "niet",
+            "met",
+            "wij",
+            "voor",
+            "van",
+            "dat",
+            "zijn",
+            "op",
+            "ook",
+            "maar",
+        ]
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LabelScore:
+    id: str
+    confidence: float  # probability in [0, 1]
+
+
+@dataclass
+class TextAnalysis:
+    labels: list[LabelScore] = field(default_factory=list)  # need.* / pain.*, best first
+    sentiment: Sentiment = "neutral"
+    sentiment_score: float = 0.0  # P(positive) - P(negative), in [-1, 1]
+    risk: list[LabelScore] = field(default_factory=list)
+    language: str = "und"  # "zh", "en", another ISO code, or "und" when there is no text
+    unsupported: bool = False  # a language other than zh/en: no labels were guessed
+
+
+def detect_language(text: str) -> str:
+    """Cheap script and stop-word language guess: "zh", "en", another code, or "und"."""
+    sample = text[:_MAX_CHARS]
+    cjk = len(_CJK.findall(sample))
+    kana = len(_KANA.findall(sample))
+    if kana and kana >= 0.1 * (cjk + kana):
+        return "ja"
+    if len(_HANGUL.findall(sample)) > cjk:
+        return "ko"
+    words = [w.lower() for w in _LATIN_WORD.findall(sample)]
+    other = {code: len(rx.findall(sample)) for code, rx in _OTHER_SCRIPTS.items()}
+    best_other = max(other, key=lambda c: other[c])
+    latin_chars = sum(len(w) for w in words)
+    if cjk >= 2 or (cjk and cjk >= latin_chars / 4):
+        return "zh"
+    if other[best_other] > latin_chars and other[best_other] >= 2:
+        return best_other
+    if not words:
+        return "und"
+    en_hits = sum(w in _EN_WORDS for w in words)
+    foreign = {c: sum(w in ws for w in words) for c, ws in _FOREIGN_WORDS.items()}
+    best_foreign = max(foreign, key=lambda c: foreign[c])
+    accented = sum(ch in "àâäçéèêëîïôöùûüñáíóúãõßœ" for ch in sample.lower())
+    if foreign[best_foreign] > en_hits or (accented >= 2 and en_hits == 0):
+        return best_foreign
+    return "en"
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Linear heads over [embedding, rule features]; thresholds calibrated out of fold."""
+
+    label_ids: tuple[str, ...]
+    risk_ids: tuple[str, ...]
+    label_w: F32  # (n_features, n_labels)
+    label_b: F32
+    label_thr: F32
+    topic_w: F32  # (n_features, n_topics): the topic is mentioned at all
+    topic_b: F32
+    kind_w: F32  # (n_features, 2): some need / some pain is expressed
+    kind_b: F32
+    sent_w: F32  # (n_features, 3) in SENTIMENTS order
+    sent_b: F32
+    risk_w: F32
+    risk_b: F32
+    risk_thr: F32
+    embedder: str
+    examples_sha: str
+
+
+def _save_weights(path: Path, w: Weights) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "label_ids": w.label_ids,
+        "risk_ids": w.risk_ids,
+        "embedder": w.embedder,
+        "examples_sha": w.examples_sha,
+    }
+    with path.open("wb") as f:
+        np.savez_compressed(
+            f,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            label_w=w.label_w.astype(np.float16),
+            label_b=w.label_b,
+            label_thr=w.label_thr,
+            topic_w=w.topic_w.astype(np.float16),
+            topic_b=w.topic_b,
+            kind_w=w.kind_w.astype(np.float16),
+            kind_b=w.kind_b,
+            sent_w=w.sent_w.astype(np.float16),
+            sent_b=w.sent_b,
+            risk_w=w.risk_w.astype(np.float16),
+            risk_b=w.risk_b,
+            risk_thr=w.risk_thr,
+        )
+
+
+def _load_weights(path: Path) -> Weights:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        arr = {k: np.asarray(z[k], dtype=np.float32) for k in z.files if k != "meta"}
+    return Weights(
+        label_ids=tuple(meta["label_ids"]),
+        risk_ids=tuple(meta["risk_ids"]),
+        label_w=arr["label_w"],
+        label_b=arr["label_b"],
+        label_thr=arr["label_thr"],
+        topic_w=arr["topic_w"],
+        topic_b=arr["topic_b"],
+        kind_w=arr["kind_w"],
+        kind_b=arr["kind_b"],
+        sent_w=arr["sent_w"],
+        sent_b=arr["sent_b"],
+        risk_w=arr["risk_w"],
+        risk_b=arr["risk_b"],
+        risk_thr=arr["risk_thr"],
+        embedder=str(meta["embedder"]),
+        examples_sha=str(meta["examples_sha"]),
+    )
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    labels: tuple[str, ...]
+    sentiment: str
+    risk: tuple[str, ...]
+    language: str
+
+
+def load_examples(prompts_dir: Path, labels: LabelSet) -> list[Example]:
+    """Every example in prompts_dir/examples/*.jsonl, validated against the label set."""
+    out: list[Example] = []
+    for path in sorted((prompts_dir / "examples").glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                ex = Example(
+                    text=str(row["text"]),
+                    labels=tuple(row.get("labels", [])),
+                    sentiment=str(row.get("sentiment", "neutral")),
+                    risk=tuple(row.get("risk", [])),
+                    language=str(row.get("language", "")),
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise LabelFileError(f"{path}:{n}: malformed example ({exc})") from exc
+            labels.validate(ex.labels, allow_risk=False)
+            labels.validate(ex.risk)
+            if ex.sentiment not in SENTIMENTS:
+                raise LabelFileError(f"{path}:{n}: unknown sentiment {ex.sentiment!r}")
+            out.append(ex)
+    return out
+
+
+def label_probs(w: Weights, x: F32) -> F32:
+    """Per-label scores: the direct head averaged with P(topic) x P(need or pain)."""
+    direct = _sigmoid(x @ w.label_w + w.label_b)
+    topic = _sigmoid(x @ w.topic_w + w.topic_b)
+    kind = _sigmoid(x @ w.kind_w + w.kind_b)
+    factored = np.hstack([topic * kind[:, :1], topic * kind[:, 1:]])
+    return np.asarray(_DIRECT_SHARE * direct + (1 - _DIRECT_SHARE) * factored, dtype=np.float32)
+
+
+def _sigmoid(x: F32) -> F32:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -30, 30))), dtype=np.float32)
+
+
+def _softmax(x: F32) -> F32:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float32)
+
+
+def featurize(
+    embedder: Embedder,
+    rules: Rules,
+    texts: Sequence[str],
+    previous: Sequence[str | None] | None = None,
+) -> F32:
+    """Rows of [embedding, scaled rule features]; short texts borrow the previous turn's meaning."""
+    texts = [t[:_MAX_CHARS] for t in texts]
+    emb = embedder.encode(texts)
+    if previous is not None:
+        idx = [
+            i
+            for i, (t, p) in enumerate(zip(texts, previous, strict=True))
+            if p and len(t.strip()) <= _SHORT_CHARS and not is_backchannel(t)
+        ]
+        if idx:
+            prev = embedder.encode([str(previous[i])[:_MAX_CHARS] for i in idx])
+            mixed = (1 - _PREV_WEIGHT) * emb[idx] + _PREV_WEIGHT * prev
+            emb[idx] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+    feats = (
+        np.stack([rule_features(rules, t) for t in texts])
+        if texts
+        else np.zeros((0, rules.n_features), dtype=np.float32)
+    )
+    return np.asarray(np.hstack([emb, _RULE_WEIGHT * feats]), dtype=np.float32)
+
+
+class Classifier:
+    """Trained heads, rules and corrections; `analyze` is safe to call from several threads."""
+
+    def __init__(self, labels: LabelSet, rules: Rules, embedder: Embedder, weights: Weights):
+        if weights.label_ids != labels.need_pain_ids or weights.risk_ids != labels.risk_ids:
+            raise LabelFileError("classifier weights do not match prompts/labels.yaml: retrain")
+        self.labels = labels
+        self.rules = rules
+        self.embedder = embedder
+        self.weights = weights
+        self._lock = threading.Lock()
+        self._corr_vecs: F32 = np.zeros((0, embedder.dim), dtype=np.float32)
+        self._corr_labels: list[frozenset[str]] = []
+
+    def add_corrections(self, items: Sequence[tuple[str, list[str]]]) -> None:
+        """Use corrected label sets at once: near texts take (or lean towards) their labels."""
+        if not items:
+            return
+        for _, ids in items:
+            self.labels.validate(ids, allow_risk=False)
+        vecs = self.embedder.encode([t for t, _ in items])
+        with self._lock:
+            self._corr_vecs = np.vstack([self._corr_vecs, vecs])
+            self._corr_labels.extend(frozenset(ids) for _, ids in items)
+
+    def _label_probs(self, x: F32, emb: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
+        w = self.weights
+        probs = label_probs(w, x)
+        keep = probs >= w.label_thr
+        with self._lock:
+            corr_vecs, corr_labels = self._corr_vecs, list(self._corr_labels)
+        if not corr_labels:
+            return probs, keep
+        sims = emb @ corr_vecs.T
+        ids = w.label_ids
+        for i in range(len(x)):
+            j = int(np.argmax(sims[i]))
+            if sims[i, j] >= _NEAR_DUPLICATE:
+                target = np.array([lid in corr_labels[j] for lid in ids])
+                probs[i] = np.where(target, np.maximum(probs[i], 0.95), np.minimum(probs[i], 0.05))
+                keep[i] = target
+                continue
+            near = np.flatnonzero(sims[i] >= _NEIGHBOUR)
+            if near.size == 0:
+                continue
+            weight = sims[i, near] - _NEIGHBOUR + 0.05
+            vote = (
+                np.array(
+                    [
+                        sum(wt for wt, n in zip(weight, near, strict=True) if lid in corr_labels[n])
+                        for lid in ids
+                    ]
+                )
+                / weight.sum()
+            )
+            share = min(1.0, 0.5 + near.size / 10)
+            probs[i] = (1 - share) * probs[i] + share * vote.astype(np.float32)
+            keep[i] = probs[i] >= w.label_thr
+        return probs, keep
+
+    def analyze(
+        self,
+        texts: Sequence[str],
+        *,
+        language: str | None = None,
+        previous: Sequence[str | None] | None = None,
+        roles: Sequence[str | None] | None = None,
+    ) -> list[TextAnalysis]:
+        """Analyse texts in batches; rep turns never get need/pain labels."""
+        if previous is not None and len(previous) != len(texts):
+            raise ValueError("previous must have one entry per text")
+        if roles is not None and len(roles) != len(texts):
+            raise ValueError("roles must have one entry per text")
+        results: list[TextAnalysis] = []
+        for start in range(0, len(texts), _BATCH):
+            stop = start + _BATCH
+            results += self._analyze_batch(
+                [t or "" for t in texts[start:stop]],
+                language,
+                None if previous is None else previous[start:stop],
+                None if roles is None else roles[start:stop],
+            )
+        return results
+
+    def _analyze_batch(
+        self,
+        texts: list[str],
+        language: str | None,
+        previous: Sequence[str | None] | None,
+        roles: Sequence[str | None] | None,
+    ) -> list[TextAnalysis]:
+        out = [TextAnalysis() for _ in texts]
+        todo: list[int] = []
+        for i, text in enumerate(texts):
+            detected = detect_language(text)
+            if detected == "und":
+                out[i].language = language if language in ("zh", "en") else "und"
+                continue  # empty or punctuation only: nothing to say
+            if language not in (None, "", "auto", "zh", "en"):
+                out[i].language, out[i].unsupported = str(language), True
+                continue
+            out[i].language = detected
+            if detected not in ("zh", "en"):
+                out[i].unsupported = True
+                continue
+            todo.append(i)
+        if not todo:
+            return out
+        prev = None if previous is None else [previous[i] for i in todo]
+        x = featurize(self.embedder, self.rules, [texts[i] for i in todo], prev)
+        emb = x[:, : self.embedder.dim]
+        w = self.weights
+        probs, keep = self._label_probs(x, emb)
+        sent = _softmax(x @ w.sent_w + w.sent_b)
+        risk = _sigmoid(x @ w.risk_w + w.risk_b)
+        for row, i in enumerate(todo):
+            res = out[i]
+            p = sent[row]
+            res.sentiment = SENTIMENTS[int(np.argmax(p))]  # type: ignore[assignment]  # closed set
+            res.sentiment_score = round(float(p[0] - p[2]), 3)
+            if is_backchannel(texts[i]):
+                res.sentiment, res.sentiment_score = "neutral", 0.0
+                continue
+            if roles is not None and roles[i] == "rep":
+                continue
+            res.labels = sorted(
+                (
+                    LabelScore(w.label_ids[j], round(float(probs[row, j]), 3))
+                    for j in np.flatnonzero(keep[row])
+                ),
+                key=lambda s: -s.confidence,
+            )
+            res.risk = [
+                LabelScore(w.risk_ids[j], round(float(risk[row, j]), 3))
+                for j in range(len(w.risk_ids))
+                if risk[row, j] >= w.risk_thr[j]
+            ]
+        return out
+
+
+def examples_digest(
+    examples: Sequence[Example], corrections: Sequence[tuple[str, list[str]]]
+) -> str:
+    """A stable hash of the training data, stored with the weights."""
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps([ex.text, ex.labels, ex.sentiment, ex.risk]).encode())
+    for text, ids in corrections:
+        h.update(json.dumps([text, sorted(ids)]).encode())
+    return h.hexdigest()[:16]
+
+
+def _fit_heads(x: F32, y: npt.NDArray[np.bool_], c: float) -> tuple[F32, F32]:
+    """One balanced logistic head per column of y; a column with no positives never fires."""
+    from sklearn.linear_model import LogisticRegression
+
+    ws = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
+    bs = np.full(y.shape[1], -30.0, dtype=np.float32)
+    for j in range(y.shape[1]):
+        if 0 < y[:, j].sum() < len(y):
+            m = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y[:, j])
+            ws[:, j], bs[j] = m.coef_[0], m.intercept_[0]
+    return ws, bs
+
+
+def _label_heads(x: F32, y: npt.NDArray[np.bool_], n_topics: int) -> dict[str, F32]:
+    topic_y = y[:, :n_topics] | y[:, n_topics:]
+    kind_y = np.stack([y[:, :n_topics].any(axis=1), y[:, n_topics:].any(axis=1)], axis=1)
+    heads: dict[str, F32] = {}
+    heads["label_w"], heads["label_b"] = _fit_heads(x, y, _C_LABELS)
+    heads["topic_w"], heads["topic_b"] = _fit_heads(x, topic_y, _C_LABELS)
+    heads["kind_w"], heads["kind_b"] = _fit_heads(x, kind_y, _C_LABELS)
+    return heads
+
+
+def _best_thresholds(probs: F32, y: npt.NDArray[np.bool_], floor: float, cap: float) -> F32:
+    """Per-column F1-best threshold over out-of-fold scores, shrunk halfway to 0.5."""
+    grid = np.arange(floor, cap + 1e-6, 0.025)
+    out = np.full(y.shape[1], 0.5, dtype=np.float32)
+    for j in range(y.shape[1]):
+        n_pos = int(y[:, j].sum())
+        if n_pos < 5:
+            continue
+        f1 = [
+            2 * float((probs[:, j] >= t)[y[:, j]].sum()) / (float((probs[:, j] >= t).sum()) + n_pos)
+            for t in grid
+        ]
+        out[j] = 0.5 * (float(grid[int(np.argmax(f1))]) + 0.5)
+    return out
+
+
+def _folds(n: int, folds: int = 5) -> list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]]:
+    from sklearn.model_selection import KFold
+
+    split = KFold(folds, shuffle=True, random_state=_SEED).split(np.zeros((n, 1)))
+    return [(np.asarray(tr), np.asarray(te)) for tr, te in split]
+
+
+def train_weights(
+    labels: LabelSet,
+    rules: Rules,
+    embedder: Embedder,
+    examples: Sequence[Example],
+    corrections: Sequence[tuple[str, list[str]]] = (),
+    *,
+    calibrate: bool = True,
+) -> Weights:
+    """Fit every head on the examples (+ corrections as extra examples); deterministic."""
+    from sklearn.linear_model import LogisticRegression
+
+    texts = [e.text for e in examples] + [t for t, _ in corrections]
+    label_sets = [set(e.labels) for e in examples] + [set(ids) for _, ids in corrections]
+    x = featurize(embedder, rules, texts)
+    n = len(examples)
+    ids = labels.need_pain_ids
+    nt = len(labels.topics)
+    y = np.array([[lid in s for lid in ids] for s in label_sets])
+    heads = _label_heads(x, y, nt)
+    xs = x[:n]
+    risk_y = np.array([[r in e.risk for r in labels.risk_ids] for e in examples])
+    risk_w, risk_b = _fit_heads(xs, risk_y, 2.0)
+    blank = np.zeros(len(labels.risk_ids), dtype=np.float32)
+    sent_y = np.array([SENTIMENTS.index(e.sentiment) for e in examples])
+    sm = LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000).fit(xs, sent_y)
+    weights = Weights(
+        label_ids=ids,
+        risk_ids=labels.risk_ids,
+        label_w=heads["label_w"],
+        label_b=heads["label_b"],
+        label_thr=np.full(len(ids), 0.5, dtype=np.float32),
+        topic_w=heads["topic_w"],
+        topic_b=heads["topic_b"],
+        kind_w=heads["kind_w"],
+        kind_b=heads["kind_b"],
+        sent_w=np.asarray(sm.coef_.T, dtype=np.float32),
+        sent_b=np.asarray(sm.intercept_, dtype=np.float32),
+        risk_w=risk_w,
+        risk_b=risk_b,
+        risk_thr=blank + 0.5,
+        embedder=embedder.name,
+        examples_sha=examples_digest(examples, corrections),
+    )
+    if not calibrate:
+        return weights
+
+    oof = np.zeros(y.shape, dtype=np.float32)
+    oof_risk = np.zeros(risk_y.shape, dtype=np.float32)
+    for tr, te in _folds(len(y)):
+        h = _label_heads(x[tr], y[tr], nt)
+        fold = dataclasses.replace(
+            weights,
+            label_w=h["label_w"],
+            label_b=h["label_b"],
+            topic_w=h["topic_w"],
+            topic_b=h["topic_b"],
+            kind_w=h["kind_w"],
+            kind_b=h["kind_b"],
+        )
+        oof[te] = label_probs(fold, x[te])
+    for tr, te in _folds(len(risk_y)):
+        rw, rb = _fit_heads(xs[tr], risk_y[tr], 2.0)
+        oof_risk[te] = _sigmoid(xs[te] @ rw + rb)
+    return dataclasses.replace(
+        weights,
+        label_thr=_best_thresholds(oof, y, 0.2, 0.8),
+        risk_thr=_best_thresholds(oof_risk, risk_y, 0.15, 0.8),
+    )
+
+
+def train_classifier(
+    prompts_dir: Path,
+    corrections: Sequence[tuple[str, list[str]]] = (),
+    embedder_name: str = DEFAULT_EMBEDDER,
+) -> None:
+    """Rebuild prompts_dir/classifier/weights.npz from prompts_dir/examples (+ corrections)."""
+    labels = load_labels(prompts_dir)
+    rules = load_rules(prompts_dir, labels.topics, labels.risk_ids)
+    for _, ids in corrections:
+        labels.validate(ids, allow_risk=False)
+    weights = train_weights(
+        labels, rules, load_embedder(embedder_name), load_examples(prompts_dir, labels), corrections
+    )
+    _save_weights(prompts_dir / WEIGHTS_FILE, weights)
+    load_classifier.cache_clear()
+
+
+@cache
+def load_classifier(prompts_dir: Path, embedder_name: str = DEFAULT_EMBEDDER) -> Classifier:
+    """The classifier for prompts_dir, cached per process (trained first if no weights exist)."""
+    path = prompts_dir / WEIGHTS_FILE
+    if not path.exists():
+        train_classifier(prompts_dir, embedder_name=embedder_name)
+    labels = load_labels(prompts_dir)
+    weights = _load_weights(path)
+    if weights.embedder != embedder_name:
+        raise LabelFileError(
+            f"{path} was trained with embedder {weights.embedder!r}, not {embedder_name!r}: retrain"
+        )
+    return Classifier(
+        labels,
+        load_rules(prompts_dir, labels.topics, labels.risk_ids),
+        load_embedder(embedder_name),
+        weights,
+    )

@@ -1,0 +1,144 @@
+"""Figures of the text analysis on a folder laid out like the evaluation corpus."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from nlp.classify import Classifier, TextAnalysis
+
+
+@dataclass(frozen=True)
+class GoldUtterance:
+    id: str
+    language: str
+    text: str
+    labels: frozenset[str]
+    sentiment: str | None
+    risk: frozenset[str]
+    previous: str | None
+
+
+def load_gold_utterances(corpus_dir: Path) -> list[GoldUtterance]:
+    """utterances.json plus customer turns of visits/*.json, read as the reference scorer does."""
+    out: list[GoldUtterance] = []
+    path = corpus_dir / "utterances.json"
+    if path.exists():
+        for u in json.loads(path.read_text(encoding="utf-8")):
+            out.append(
+                GoldUtterance(
+                    str(u["id"]),
+                    str(u["language"]),
+                    str(u["text"]),
+                    frozenset(u.get("labels", [])),
+                    u.get("sentiment"),
+                    frozenset(u.get("risk", [])),
+                    None,
+                )
+            )
+    for vf in sorted((corpus_dir / "visits").glob("*.json")):
+        v = json.loads(vf.read_text(encoding="utf-8"))
+        prev: str | None = None
+        for i, t in enumerate(v["turns"]):
+            if t["speaker"] == "customer" and "labels" in t:
+                out.append(
+                    GoldUtterance(
+                        f"{v['id']}#{i}",
+                        str(v["language"]),
+                        str(t["text"]),
+                        frozenset(t["labels"]),
+                        t.get("sentiment"),
+                        frozenset(t.get("risk", [])),
+                        prev,
+                    )
+                )
+            prev = str(t["text"])
+    return out
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def score_labels(gold: Sequence[GoldUtterance], preds: Sequence[TextAnalysis]) -> dict[str, Any]:
+    """Per-label P/R/F1, macro/micro-F1, sentiment accuracy, risk P/R (like score.py labels)."""
+    per: dict[str, list[int]] = {}
+    sent_ok = risk_tp = risk_fp = risk_fn = 0
+    for g, p in zip(gold, preds, strict=True):
+        got = {s.id for s in p.labels}
+        for label in g.labels | got:
+            c = per.setdefault(label, [0, 0, 0])
+            c[0] += label in g.labels and label in got
+            c[1] += label in got and label not in g.labels
+            c[2] += label in g.labels and label not in got
+        sent_ok += p.sentiment == g.sentiment
+        pr = {s.id for s in p.risk}
+        risk_tp += len(g.risk & pr)
+        risk_fp += len(pr - g.risk)
+        risk_fn += len(g.risk - pr)
+    table = {k: [round(x, 3) for x in _prf(*c)] for k, c in sorted(per.items())}
+    sums = [sum(c[i] for c in per.values()) for i in range(3)]
+    rp, rr, _ = _prf(risk_tp, risk_fp, risk_fn)
+    return {
+        "n": len(gold),
+        "per_label_prf": table,
+        "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
+        "micro_f1": round(_prf(sums[0], sums[1], sums[2])[2], 3),
+        "sentiment_acc": round(sent_ok / max(len(gold), 1), 3),
+        "risk_p": round(rp, 3),
+        "risk_r": round(rr, 3),
+    }
+
+
+def evaluate_labels(
+    corpus_dir: Path, classifier: Classifier, *, use_context: bool = False
+) -> dict[str, Any]:
+    """Label, sentiment and risk figures over the corpus, plus time per utterance (ms)."""
+    gold = load_gold_utterances(corpus_dir)
+    t0 = time.perf_counter()
+    preds: list[TextAnalysis] = [TextAnalysis() for _ in gold]
+    for lang in ("zh", "en"):
+        idx = [i for i, g in enumerate(gold) if g.language == lang]
+        got = classifier.analyze(
+            [gold[i].text for i in idx],
+            language=lang,
+            previous=[gold[i].previous for i in idx] if use_context else None,
+        )
+        for i, p in zip(idx, got, strict=True):
+            preds[i] = p
+    seconds = time.perf_counter() - t0
+    figures = score_labels(gold, preds)
+    figures["ms_per_utterance"] = round(1000 * seconds / max(len(gold), 1), 2)
+    return figures
+
+
+def evaluate_actions(corpus_dir: Path) -> dict[str, Any]:
+    """Action-item recall and precision against visits' "actions" (owner + due date + text)."""
+    from nlp.actions import extract_actions, match_actions
+
+    found = total = extracted = 0
+    rows = []
+    for vf in sorted((corpus_dir / "visits").glob("*.json")):
+        v = json.loads(vf.read_text(encoding="utf-8"))
+        turns = [(t["speaker"], t["text"], None) for t in v["turns"]]
+        got = extract_actions(turns, date.fromisoformat(v["date"]), v.get("language"))
+        gold = v.get("actions", [])
+        hits = match_actions(gold, got)
+        found += hits
+        total += len(gold)
+        extracted += len(got)
+        rows.append({"id": v["id"], "gold": len(gold), "found": hits, "extracted": len(got)})
+    return {
+        "visits": rows,
+        "recall": round(found / total, 3) if total else 0.0,
+        "precision": round(found / extracted, 3) if extracted else 0.0,
+        "gold": total,
+        "extracted": extracted,
+    }

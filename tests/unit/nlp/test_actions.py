@@ -1,0 +1,162 @@
+"""Action items and date phrases resolved against the visit date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from nlp.actions import ActionItem, extract_actions, match_actions, resolve_due
+
+TUESDAY = date(2026, 3, 10)
+THURSDAY = date(2026, 3, 5)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("下周五之前", date(2026, 3, 20)),
+        ("这周五之前", date(2026, 3, 13)),
+        ("周三", date(2026, 3, 11)),
+        ("下周三", date(2026, 3, 18)),
+        ("明天", date(2026, 3, 11)),
+        ("后天", date(2026, 3, 12)),
+        ("月底", date(2026, 3, 31)),
+        ("下个月底", date(2026, 4, 30)),
+        ("三天内", date(2026, 3, 13)),
+        ("两周内", date(2026, 3, 24)),
+        ("五个工作日内", date(2026, 3, 17)),
+        ("3月15日", date(2026, 3, 15)),
+        ("四月中旬前", date(2026, 4, 15)),
+        ("20号之前", date(2026, 3, 20)),
+        ("年底", date(2026, 12, 31)),
+        ("今天", TUESDAY),
+    ],
+)
+def test_chinese_date_phrases_resolve_against_the_visit_date(phrase: str, expected: date) -> None:
+    assert resolve_due(phrase, TUESDAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("by Friday", date(2026, 3, 6)),
+        ("on Tuesday", date(2026, 3, 10)),
+        ("next Tuesday", date(2026, 3, 10)),
+        ("next Monday", date(2026, 3, 9)),
+        ("by end of month", date(2026, 3, 31)),
+        ("by the end of the month", date(2026, 3, 31)),
+        ("within two weeks", date(2026, 3, 19)),
+        ("in 3 days", date(2026, 3, 8)),
+        ("within 5 business days", date(2026, 3, 12)),
+        ("on March 3", date(2026, 3, 3)),
+        ("by April 2nd", date(2026, 4, 2)),
+        ("tomorrow", date(2026, 3, 6)),
+        ("today", THURSDAY),
+        ("by mid-April", date(2026, 4, 15)),
+        ("next week", date(2026, 3, 13)),
+    ],
+)
+def test_english_date_phrases_resolve_against_the_visit_date(phrase: str, expected: date) -> None:
+    assert resolve_due(phrase, THURSDAY) == expected
+
+
+def test_text_without_a_date_phrase_has_no_due_date() -> None:
+    assert resolve_due("我们再商量一下", TUESDAY) is None
+    assert resolve_due("We'll think about it", THURSDAY) is None
+
+
+def test_a_dated_date_in_january_said_in_december_means_next_year() -> None:
+    assert resolve_due("1月5日", date(2026, 12, 20)) == date(2027, 1, 5)
+
+
+def test_rep_promise_in_chinese_becomes_a_rep_action_with_due_date() -> None:
+    items = extract_actions(
+        [
+            ("customer", "报价单什么时候能给我们？", 10.0),
+            ("rep", "我回去整理一下，下周五之前把新的报价单发给您。", 12.5),
+        ],
+        TUESDAY,
+        "zh",
+    )
+    assert len(items) == 1
+    assert items[0].owner == "rep"
+    assert items[0].due == date(2026, 3, 20)
+    assert items[0].start == 12.5
+    assert "报价单" in items[0].text
+
+
+def test_customer_promise_in_english_is_owned_by_the_customer() -> None:
+    items = extract_actions(
+        [("customer", "I'll send you the floor plans by Friday.", 40.0)], THURSDAY, "en"
+    )
+    assert [(i.owner, i.due) for i in items] == [("customer", date(2026, 3, 6))]
+
+
+def test_summary_turn_with_several_dates_gives_one_item_per_date() -> None:
+    items = extract_actions(
+        [
+            (
+                "rep",
+                "我总结一下：明天我把测试报告发给您，下周三安排工程师上门，月底之前完成培训。",
+                None,
+            )
+        ],
+        TUESDAY,
+        "zh",
+    )
+    assert [i.due for i in items] == [date(2026, 3, 11), date(2026, 3, 18), date(2026, 3, 31)]
+
+
+def test_request_to_the_customer_in_a_rep_turn_is_a_customer_action() -> None:
+    items = extract_actions(
+        [("rep", "那麻烦您这周四之前把设备清单发我一份。", None)], TUESDAY, "zh"
+    )
+    assert [(i.owner, i.due) for i in items] == [("customer", date(2026, 3, 12))]
+
+
+def test_bare_dated_yes_dates_the_earlier_promise() -> None:
+    items = extract_actions(
+        [
+            ("rep", "那我先把样品寄给您试用。", None),
+            ("customer", "什么时候能到？", None),
+            ("rep", "好的，这周之内寄出。", None),
+        ],
+        TUESDAY,
+        "zh",
+    )
+    assert any(i.due == date(2026, 3, 13) and "样品" in i.text for i in items)
+
+
+def test_questions_small_talk_and_demands_are_not_promises() -> None:
+    items = extract_actions(
+        [
+            ("rep", "Would a weekly call help?", None),
+            ("customer", "We need better support.", None),
+            ("customer", "今天天气不错。", None),
+            ("rep", "您觉得这个方案怎么样？", None),
+        ],
+        THURSDAY,
+        "en",
+    )
+    assert items == []
+
+
+def test_utterances_without_a_known_role_are_skipped() -> None:
+    assert extract_actions([(None, "I'll send it tomorrow.", None)], THURSDAY, "en") == []
+
+
+def test_long_text_is_handled_in_bounded_time() -> None:
+    items = extract_actions([("rep", "我明天把方案发给您。" * 20_000, None)], TUESDAY, "zh")
+    assert items and items[0].due == date(2026, 3, 11)
+
+
+def test_match_actions_needs_same_owner_due_and_similar_text() -> None:
+    got = [ActionItem("rep", "明天把测试报告发给您", date(2026, 3, 11), None, "")]
+    gold = [
+        {"owner": "rep", "text": "发送测试报告", "due": "2026-03-11"},
+        {"owner": "customer", "text": "发送测试报告", "due": "2026-03-11"},
+        {"owner": "rep", "text": "发送测试报告", "due": None},
+        {"owner": "rep", "text": "安排上门维修", "due": "2026-03-11"},
+    ]
+    assert match_actions(gold, got) == 1

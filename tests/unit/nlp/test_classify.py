@@ -1,0 +1,93 @@
+"""Pure parts of the text analysis: language detection, keyword/negation rules, examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlp.classify import detect_language, load_examples
+from nlp.labels import load_labels
+from nlp.textrules import is_backchannel, load_rules, rule_features
+
+PROMPTS = Path(__file__).resolve().parents[3] / "prompts"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("交货总是延迟，我们很头疼。", "zh"),
+        ("我们的ERP对接一直没搞定", "zh"),
+        ("The price is too high for us.", "en"),
+        ("OK", "en"),
+        ("Der Preis ist uns zu hoch und die Lieferung ist nicht pünktlich.", "de"),
+        ("Le prix est trop élevé pour nous et la livraison est en retard.", "fr"),
+        ("Цена слишком высокая.", "ru"),
+        ("価格が高すぎます。", "ja"),
+        ("가격이 너무 비쌉니다.", "ko"),
+        ("", "und"),
+        ("。。。!!!", "und"),
+    ],
+)
+def test_detect_language_tells_zh_en_from_other_languages(text: str, expected: str) -> None:
+    assert detect_language(text) == expected
+
+
+def _hits(text: str) -> tuple[set[str], set[str]]:
+    labels = load_labels(PROMPTS)
+    rules = load_rules(PROMPTS, labels.topics, labels.risk_ids)
+    f = rule_features(rules, text)
+    n = len(labels.topics)
+    plain = {t for i, t in enumerate(labels.topics) if f[i] > 0}
+    negated = {t for i, t in enumerate(labels.topics) if f[n + i] > 0}
+    return plain, negated
+
+
+def test_price_keyword_counts_as_price_topic() -> None:
+    plain, negated = _hits("这个报价太贵了")
+    assert "price" in plain and "price" not in negated
+
+
+@pytest.mark.parametrize(
+    "text", ["价格倒不是问题，我们更关心交期", "Price isn't really the issue for us."]
+)
+def test_negated_topic_counts_as_negated_not_as_a_hit(text: str) -> None:
+    plain, negated = _hits(text)
+    assert "price" in negated and "price" not in plain
+
+
+def test_negation_does_not_reach_across_a_clause() -> None:
+    plain, _ = _hits("价格太贵了，交货倒没问题")
+    assert "price" in plain
+
+
+@pytest.mark.parametrize(
+    "text", ["嗯，对", "嗯嗯。", "好的，您接着说", "Mm-hmm, right.", "OK, go on"]
+)
+def test_backchannels_are_recognised(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["对，交货太慢了", "Right, the support is awful."])
+def test_short_answers_with_content_are_not_backchannels(text: str) -> None:
+    assert not is_backchannel(text)
+
+
+def test_rule_features_are_bounded_for_a_huge_text() -> None:
+    labels = load_labels(PROMPTS)
+    rules = load_rules(PROMPTS, labels.topics, labels.risk_ids)
+    f = rule_features(rules, "价格太贵了" * 50_000)
+    assert f.shape == (rules.n_features,)
+    assert float(f.min()) >= 0.0 and float(f.max()) <= 1.0
+
+
+def test_project_examples_are_valid_and_cover_every_label_in_both_languages() -> None:
+    labels = load_labels(PROMPTS)
+    examples = load_examples(PROMPTS, labels)
+    for label_id in labels.need_pain_ids:
+        langs = {e.language for e in examples if label_id in e.labels}
+        assert langs == {"zh", "en"}, label_id
+        assert sum(label_id in e.labels for e in examples) >= 15, label_id
+    assert any(not e.labels for e in examples)
+    for risk_id in labels.risk_ids:
+        assert sum(risk_id in e.risk for e in examples) >= 10, risk_id
