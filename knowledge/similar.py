@@ -14,7 +14,8 @@ import numpy.typing as npt
 from knowledge.search import LabelExamples, UtteranceDoc, VisitDoc, guess_labels
 
 if TYPE_CHECKING:
-    from knowledge.searcheval import CorpusVisit, Encoder
+    from knowledge.search import Encoder
+    from knowledge.searcheval import CorpusVisit
 
 FloatArray = npt.NDArray[np.float32]
 
