@@ -32,7 +32,7 @@ _C_LABELS = 8.0  # inverse L2 strength of the label heads
 _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
 _PREV_WEIGHT = 0.35
 _NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model outright
-_NEIGHBOUR = 0.72  # cosine above which corrections vote next to the model
+_NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never lower one)
 _SEED = 13
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -507,8 +507,8 @@ class Classifier:
                 )
                 / weight.sum()
             )
-            share = min(1.0, 0.5 + near.size / 10)
-            probs[i] = (1 - share) * probs[i] + share * vote.astype(np.float32)
+            share = min(1.0, 0.6 + near.size / 10)  # more agreeing neighbours, more say
+            probs[i] = np.maximum(probs[i], share * vote.astype(np.float32))
             keep[i] = probs[i] >= w.label_thr
         return probs, keep
 

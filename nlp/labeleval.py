@@ -142,3 +142,38 @@ def evaluate_actions(corpus_dir: Path) -> dict[str, Any]:
         "gold": total,
         "extracted": extracted,
     }
+
+
+def load_corrections(path: Path) -> list[tuple[str, list[str]]]:
+    """(text, label ids) pairs from a jsonl file of {"text", "labels"} rows."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [(str(r["text"]), [str(x) for x in r["labels"]]) for r in rows]
+
+
+def evaluate_corrections(
+    corpus_dir: Path,
+    classifier: Classifier,
+    corrections: Sequence[tuple[str, list[str]]],
+    label_id: str,
+) -> dict[str, Any]:
+    """F1 of one label and macro-F1 before and after corrections are added (nearest neighbours)."""
+    before = evaluate_labels(corpus_dir, classifier)
+    corrected = Classifier(
+        classifier.labels, classifier.rules, classifier.embedder, classifier.weights
+    )
+    corrected.add_corrections(corrections)
+    after = evaluate_labels(corpus_dir, corrected)
+
+    def pick(fig: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "label_prf": fig["per_label_prf"].get(label_id),
+            "macro_f1": fig["macro_f1"],
+            "micro_f1": fig["micro_f1"],
+        }
+
+    return {
+        "label": label_id,
+        "n_corrections": len(corrections),
+        "before": pick(before),
+        "after": pick(after),
+    }

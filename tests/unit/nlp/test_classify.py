@@ -91,3 +91,27 @@ def test_project_examples_are_valid_and_cover_every_label_in_both_languages() ->
     assert any(not e.labels for e in examples)
     for risk_id in labels.risk_ids:
         assert sum(risk_id in e.risk for e in examples) >= 10, risk_id
+
+
+def test_summary_names_top_pains_risk_and_follow_ups() -> None:
+    from datetime import date
+
+    from nlp.actions import ActionItem
+    from nlp.classify import LabelScore, TextAnalysis
+    from nlp.summary import summarize
+
+    utterances = [("rep", "Hello", 0.0), ("customer", "Late again and support never calls.", 2.0)]
+    analyses = [
+        TextAnalysis(labels=[LabelScore("pain.price", 0.9)], language="en"),
+        TextAnalysis(
+            labels=[LabelScore("pain.delivery", 0.9)],
+            sentiment="negative",
+            sentiment_score=-0.8,
+            risk=[LabelScore("risk.churn", 0.7)],
+            language="en",
+        ),
+    ]
+    actions = [ActionItem("rep", "send plan", date(2026, 3, 6), 5.0, "I'll send the plan.")]
+    text = summarize(utterances, analyses, "en", actions, load_labels(PROMPTS))
+    assert "Delivery" in text and "Price" not in text  # the rep's turn is not the customer's pain
+    assert "negative" in text and "Churn" in text and "1 follow-up" in text
