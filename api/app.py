@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.deps import require_token
-from api.routes import analyze, system, visits
+from api.routes import analysis, speakers, system, visits
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.settings import Settings
 from workers.celery_app import make_celery
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.celery = make_celery(settings)
         app.state.index = None
+        app.state.corrections_seen = 0
         yield
         engine.dispose()
 
@@ -40,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     auth = [Depends(require_token)]
-    for module in (system, visits, analyze):
+    for module in (system, visits, analysis, speakers):
         app.include_router(module.router, prefix="/api", dependencies=auth)
 
     @app.get("/", include_in_schema=False)

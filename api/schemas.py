@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -133,12 +132,3 @@ class TranscriptOut(BaseModel):
     language: str | None
     duration: float | None
     segments: list[SegmentOut]
-
-
-class AnalyzeTextIn(BaseModel):
-    texts: list[str]
-    language: str = "auto"
-
-
-class AnalyzeTextOut(BaseModel):
-    results: list[dict[str, Any]]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.evaluate import role_accuracy
 from nlp.errorrate import wer_en
 from tests.conftest import FIXTURES, Stack
 
@@ -133,3 +134,30 @@ def test_killed_worker_leaves_the_visit_to_another_worker(stack: Stack) -> None:
     segs = stack.client.get(f"/api/visits/{visit['id']}/transcript").json()["segments"]
     starts = [s["start"] for s in segs]
     assert starts == sorted(starts) and len(starts) == len(set(starts))
+
+
+def test_visit_gets_speakers_roles_and_analysis(stack: Stack) -> None:
+    res = stack.upload(
+        FIXTURES / "zh_short.mp3",
+        title="备件回访",
+        rep="王磊",
+        visit_date="2026-03-03",
+        language="zh",
+    )
+    visit = stack.wait(res.json()["id"])
+    assert visit["status"] == "done", visit["error"]
+    segs = stack.client.get(f"/api/visits/{visit['id']}/transcript").json()["segments"]
+    truth = json.loads((FIXTURES / "zh_short.mp3.truth.json").read_text())
+    assert role_accuracy(truth["turns"], segs) > 0.8
+    speakers = stack.client.get(f"/api/visits/{visit['id']}/speakers").json()
+    assert speakers["num_speakers"] == 2
+    assert sorted(speakers["roles"].values()) == ["customer", "rep"]
+
+    report = stack.client.get(f"/api/visits/{visit['id']}/analysis").json()
+    assert report["summary"]
+    assert -1 <= report["sentiment_score"] <= 1 and report["curve"]
+    customer = [u for u in report["utterances"] if u["role"] == "customer"]
+    assert any(u["labels"] for u in customer)
+    assert all(not u["labels"] for u in report["utterances"] if u["role"] == "rep")
+    due = [a["due"] for a in report["actions"] if a["owner"] == "rep"]
+    assert "2026-03-13" in due

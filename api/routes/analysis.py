@@ -1,0 +1,198 @@
+"""Analysis: free text, a visit's analysis, and people's corrections of labels."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+
+from api.deps import Config, Db
+from knowledge import analysis, steps, visits
+from knowledge.errors import InvalidInput, NotReady
+from knowledge.models import Step, VisitStatus
+from nlp.classify import Classifier, load_classifier
+from nlp.labels import UnknownLabelError, load_labels
+from workers import dispatch
+
+router = APIRouter(tags=["analysis"])
+MAX_TEXTS = 1000
+MAX_CHARS = 100_000
+
+
+class AnalyzeTextIn(BaseModel):
+    texts: list[str]
+    language: Literal["zh", "en", "auto"] = "auto"
+
+
+class CorrectionBody(BaseModel):
+    labels: list[str] = Field(description="the complete, corrected need/pain label set")
+    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    risk: list[str] = []
+    author: str | None = None
+
+
+def shared_classifier(request: Request) -> Classifier:
+    """The API process's classifier, loaded on first use and kept up to date with corrections."""
+    state = request.app.state
+    settings = state.settings
+    model = load_classifier(settings.prompts_dir, settings.embedding_model)
+    with state.sessionmaker() as db:
+        new = analysis.corrections(db, after_id=state.corrections_seen)
+        if new:
+            model.add_corrections([(c.text, list(c.labels)) for c in new])
+            state.corrections_seen = new[-1].id
+    return model
+
+
+def result_out(res: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "labels": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in res.labels],
+        "sentiment": res.sentiment,
+        "sentiment_score": round(res.sentiment_score, 3),
+        "risk": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in res.risk],
+        "language": res.language,
+    }
+    if res.unsupported:
+        out["unsupported"] = {
+            "code": "unsupported_language",
+            "message": f"Only Chinese and English are analysed ({res.language}).",
+        }
+    return out
+
+
+@router.post("/analyze/text")
+def analyze_text(body: AnalyzeTextIn, request: Request) -> dict[str, list[dict[str, Any]]]:
+    if len(body.texts) > MAX_TEXTS:
+        raise InvalidInput(
+            f"Send at most {MAX_TEXTS} texts per request ({len(body.texts)} sent).",
+            code="too_many_texts",
+        )
+    if any(len(t) > MAX_CHARS for t in body.texts):
+        raise InvalidInput(
+            f"A text is longer than {MAX_CHARS} characters; split it.", code="text_too_long"
+        )
+    model = shared_classifier(request)
+    language = None if body.language == "auto" else body.language
+    return {"results": [result_out(r) for r in model.analyze(body.texts, language=language)]}
+
+
+@router.get("/labels")
+def list_labels(settings: Config) -> dict[str, Any]:
+    labels = load_labels(settings.prompts_dir)
+    return {
+        "labels": [asdict(x) for x in labels.need_pain],
+        "risk": [asdict(x) for x in labels.risks],
+        "sentiments": list(labels.sentiments),
+        "topics": list(labels.topics),
+    }
+
+
+def _ready_document(db: Db, visit_id: str) -> dict[str, Any]:
+    visit = visits.get(db, visit_id=visit_id)
+    document = visits.get_result(db, visit_id=visit_id, kind="analysis")
+    if document is None:
+        if visit.status == VisitStatus.FAILED:
+            raise NotReady(
+                f"This visit failed ({visit.error_code}): {visit.error_message}",
+                code="visit_failed",
+            )
+        raise NotReady(f"The analysis is not ready yet; the visit is {visit.status}.")
+    return document
+
+
+@router.get("/visits/{visit_id}/analysis")
+def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
+    document = _ready_document(db, visit_id)
+    utterances = [
+        {
+            "idx": u.idx,
+            "start": u.start,
+            "end": u.end,
+            "role": u.role,
+            "text": u.text,
+            "labels": u.labels,
+            "sentiment": u.sentiment,
+            "sentiment_score": u.sentiment_score,
+            "risk": u.risk,
+            "corrected": u.corrected,
+        }
+        for u in analysis.utterances_of(db, visit_id=visit_id)
+    ]
+    quotes: dict[str, list[dict[str, Any]]] = {}
+    for u in utterances:
+        for label in u["labels"]:
+            quotes.setdefault(label["id"], []).append(
+                {"idx": u["idx"], "start": u["start"], "text": u["text"]}
+            )
+    return {
+        "visit_id": visit_id,
+        **{k: v for k, v in document.items() if k != "alerted"},
+        "alerts_sent": document.get("alerted", False),
+        "quotes": quotes,
+        "utterances": utterances,
+    }
+
+
+@router.put("/visits/{visit_id}/utterances/{idx}/labels")
+def correct_labels(
+    visit_id: str,
+    idx: Annotated[int, Path(ge=0)],
+    body: CorrectionBody,
+    db: Db,
+    settings: Config,
+    request: Request,
+) -> dict[str, Any]:
+    _ready_document(db, visit_id)
+    label_set = load_labels(settings.prompts_dir)
+    try:
+        labels = label_set.validate(body.labels, allow_risk=False)
+        risk = label_set.validate(body.risk)
+    except UnknownLabelError as e:
+        raise InvalidInput(str(e), code="invalid_label") from e
+    if not set(risk) <= set(label_set.risk_ids):
+        raise InvalidInput(
+            f"risk takes only {', '.join(label_set.risk_ids)}.", code="invalid_label"
+        )
+    utterance = analysis.get_utterance(db, visit_id=visit_id, idx=idx)
+    correction = analysis.add_correction(
+        db,
+        utterance=utterance,
+        correction=analysis.CorrectionIn(
+            labels=labels, sentiment=body.sentiment, risk=tuple(risk), author=body.author
+        ),
+    )
+    steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
+    db.commit()
+    dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
+    return {
+        "correction_id": correction.id,
+        "visit_id": visit_id,
+        "idx": idx,
+        "labels": labels,
+        "sentiment": utterance.sentiment,
+        "risk": risk,
+        "corrected": True,
+    }
+
+
+@router.get("/corrections")
+def list_corrections(db: Db, visit_id: str | None = None) -> dict[str, Any]:
+    rows = analysis.corrections(db, visit_id=visit_id)
+    return {
+        "items": [
+            {
+                "id": c.id,
+                "visit_id": c.visit_id,
+                "idx": c.idx,
+                "text": c.text,
+                "labels": c.labels,
+                "sentiment": c.sentiment,
+                "risk": c.risk,
+                "author": c.author,
+                "created_at": c.created_at,
+            }
+            for c in rows
+        ]
+    }

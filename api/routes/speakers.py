@@ -1,0 +1,165 @@
+"""Speakers and roles: rep voice enrolment, a visit's speakers, and corrections of them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, File, Path, Request, Response, UploadFile
+from pydantic import BaseModel
+
+from api.deps import Config, Db
+from knowledge import audio_store, reps, steps, visits
+from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
+from knowledge.models import Step
+from nlp.audio import AudioError, decode_chunks, probe
+from nlp.voiceprint import load_encoder, voiceprint
+from workers import dispatch
+
+router = APIRouter(tags=["speakers"])
+Role = Literal["rep", "customer", "other"]
+MAX_SAMPLE_S = 300
+
+
+class RolesIn(BaseModel):
+    roles: dict[str, Role]
+
+
+class SegmentFix(BaseModel):
+    speaker: str | None = None
+    role: Role | None = None
+
+
+@router.post("/reps/{name}/voice", status_code=201)
+def enrol_voice(
+    name: Annotated[str, Path(min_length=1, max_length=200)],
+    file: Annotated[UploadFile, File()],
+    db: Db,
+    settings: Config,
+) -> dict[str, Any]:
+    """Store a rep's voice print from a short recording of the rep alone (10-60 s is plenty)."""
+    staged = audio_store.stage(
+        settings.audio_dir, iter(lambda: file.file.read(1 << 20), b""), max_bytes=50 * 1024 * 1024
+    )
+    try:
+        try:
+            info = probe(staged.path, max_duration_s=MAX_SAMPLE_S)
+            samples = np.concatenate([c for _, c in decode_chunks(staged.path)])
+        except AudioError as e:
+            cls = UnsupportedMedia if e.code == "not_audio" else InvalidInput
+            raise cls(e.message, code=e.code) from e
+        try:
+            vector = voiceprint(load_encoder(), samples)
+        except ValueError as e:
+            raise InvalidInput(str(e), code="too_little_speech") from e
+    finally:
+        audio_store.discard(staged)
+    rep = reps.enrol(db, name=name, voiceprint=vector, sample_s=info.duration_s)
+    db.commit()
+    return {"name": rep.name, "enrolled": True, "sample_s": rep.sample_s}
+
+
+@router.get("/reps")
+def list_reps(db: Db) -> dict[str, Any]:
+    return {
+        "items": [
+            {"name": r.name, "enrolled": r.voiceprint is not None, "sample_s": r.sample_s}
+            for r in reps.listing(db)
+        ]
+    }
+
+
+@router.delete("/reps/{name}/voice", status_code=204)
+def forget_voice(name: str, db: Db) -> Response:
+    reps.forget(db, name=name)
+    db.commit()
+    return Response(status_code=204)
+
+
+def _rerun_downstream(db: Db, request: Request, visit_id: str) -> None:
+    """A correction upstream re-runs analysis and indexing with it."""
+    steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
+    db.commit()
+    dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
+
+
+def _segments_or_409(db: Db, visit_id: str) -> list[Any]:
+    visit = visits.get(db, visit_id=visit_id)
+    segments = visits.segments_of(db, visit_id=visit_id)
+    if not segments:
+        raise NotReady(f"The transcript is not ready yet; the visit is {visit.status}.")
+    return segments
+
+
+@router.get("/visits/{visit_id}/speakers")
+def read_speakers(visit_id: str, db: Db) -> dict[str, Any]:
+    _segments_or_409(db, visit_id)
+    document = visits.get_result(db, visit_id=visit_id, kind="speakers")
+    if document is None:
+        raise NotReady("Speakers are not known yet for this visit.")
+    return {"visit_id": visit_id, **document}
+
+
+@router.put("/visits/{visit_id}/speakers")
+def correct_roles(visit_id: str, body: RolesIn, db: Db, request: Request) -> dict[str, Any]:
+    """Name the role of each speaker (e.g. {"S1": "customer", "S2": "rep"})."""
+    segments = _segments_or_409(db, visit_id)
+    known = {s.speaker for s in segments if s.speaker}
+    unknown = sorted(set(body.roles) - known)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown speaker(s) {', '.join(unknown)}; this visit has "
+            f"{', '.join(sorted(known)) or 'no speaker labels'}.",
+            code="unknown_speaker",
+        )
+    fixed = [
+        s if s.speaker not in body.roles else replace(s, role=body.roles[s.speaker])
+        for s in segments
+    ]
+    visits.replace_segments(db, visit_id=visit_id, segments=fixed)
+    document = visits.get_result(db, visit_id=visit_id, kind="speakers") or {}
+    document = {
+        **document,
+        "roles": {**document.get("roles", {}), **body.roles},
+        "method": "corrected",
+        "confidence": 1.0,
+    }
+    visits.put_result(db, visit_id=visit_id, kind="speakers", data=document)
+    _rerun_downstream(db, request, visit_id)
+    return {"visit_id": visit_id, **document}
+
+
+@router.patch("/visits/{visit_id}/segments/{idx}")
+def correct_segment(
+    visit_id: str, idx: Annotated[int, Path(ge=0)], body: SegmentFix, db: Db, request: Request
+) -> dict[str, Any]:
+    """Correct who said one segment."""
+    segments = _segments_or_409(db, visit_id)
+    if idx >= len(segments):
+        raise InvalidInput(
+            f"Segment {idx} does not exist; this visit has {len(segments)}.",
+            code="segment_not_found",
+        )
+    changes = body.model_dump(exclude_unset=True)
+    segments[idx] = replace(segments[idx], **changes)
+    visits.replace_segments(db, visit_id=visit_id, segments=segments)
+    _rerun_downstream(db, request, visit_id)
+    s = segments[idx]
+    return {
+        "idx": idx,
+        "start": s.start,
+        "end": s.end,
+        "speaker": s.speaker,
+        "role": s.role,
+        "text": s.text,
+    }
+
+
+@router.get("/visits/{visit_id}/coaching")
+def read_coaching(visit_id: str, db: Db) -> dict[str, Any]:
+    visit = visits.get(db, visit_id=visit_id)
+    document = visits.get_result(db, visit_id=visit_id, kind="coaching")
+    if document is None:
+        raise NotReady(f"Coaching is not ready yet; the visit is {visit.status}.")
+    return {"visit_id": visit_id, **document}
