@@ -7,14 +7,14 @@ from datetime import date
 
 import httpx
 import structlog
-from nlp.actions import extract_actions
-from nlp.summary import summarize
 
 from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.settings import Settings
+from nlp.actions import extract_actions
 from nlp.classify import Classifier, LabelScore, TextAnalysis, load_classifier
 from nlp.labels import load_labels
+from nlp.summary import summarize
 from nlp.visit_report import visit_report
 from workers.runner import StepContext
 
