@@ -175,6 +175,29 @@ def worker() -> None:
     os.execv(worker_command(settings)[0], worker_command(settings))
 
 
+@cli.command()
+def train(
+    with_corrections: Annotated[
+        bool, typer.Option(help="Add people's corrections from the database.")
+    ] = True,
+) -> None:
+    """Retrain the label classifier from prompts/examples (and the stored corrections)."""
+    from knowledge import analysis
+    from knowledge.db import make_engine, make_sessionmaker
+    from nlp.classify import train_classifier
+
+    settings = _settings()
+    corrections: list[tuple[str, list[str]]] = []
+    if with_corrections:
+        with make_sessionmaker(make_engine(settings.database_url))() as db:
+            corrections = [(c.text, list(c.labels)) for c in analysis.corrections(db)]
+    train_classifier(settings.prompts_dir, corrections, settings.embedding_model)
+    typer.echo(
+        f"classifier retrained with {len(corrections)} corrections "
+        f"into {settings.prompts_dir / 'classifier'}; restart the service to use it"
+    )
+
+
 Url = Annotated[str, typer.Option(envvar="VISITLENS_URL", help="The visitlens server.")]
 Token = Annotated[str | None, typer.Option(envvar="VISITLENS_TOKEN", help="API token, if set.")]
 SHARED_CORPUS = Path("../shared/corpus")
