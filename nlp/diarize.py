@@ -19,6 +19,7 @@ SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x sec
 SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
 MIN_WINDOW_S = 0.5
 MAX_FILL_S = 2.0  # a pause shorter than this between one speaker's segments belongs to the turn
+CENTER = 1
 _SEED = 0
 
 
@@ -120,26 +121,28 @@ def _centroids(emb: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def _cluster(
-    emb: np.ndarray, num_speakers: int | None, min_speakers: int, max_speakers: int
+    emb: np.ndarray,
+    raw: np.ndarray,
+    num_speakers: int | None,
+    min_speakers: int,
+    max_speakers: int,
 ) -> np.ndarray:
-    """Speaker centroids (k, 256) for the voiced window embeddings."""
+    """Cluster label per window: spectral on `emb`, merging clusters whose `raw` voices agree."""
+    one = np.zeros(len(emb), dtype=int)
     if len(emb) < 4:
-        return _centroids(emb, np.zeros(len(emb), dtype=int), 1)
-    if len(emb) > MAX_CLUSTER_WINDOWS:
-        pick = np.linspace(0, len(emb) - 1, MAX_CLUSTER_WINDOWS).round().astype(int)
-        emb = emb[pick]
+        return one
     aff = _affinity(emb)
     if num_speakers is not None:
         k_lo = k_hi = max(1, min(num_speakers, len(emb) - 1))
     else:
         k_lo, k_hi = max(2, min_speakers), max(2, max_speakers)
     if k_hi == 1:
-        return _centroids(emb, np.zeros(len(emb), dtype=int), 1)
+        return one
     k, rows = _spectral(aff, min(k_lo, k_hi), k_hi)
     labels = _kmeans(rows, k)
     if num_speakers is None:
-        labels = _merge_close(emb, labels)
-    return _centroids(emb, labels, int(labels.max()) + 1)
+        labels = _merge_close(raw, labels)
+    return np.unique(labels, return_inverse=True)[1]
 
 
 def _merge_close(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -272,9 +275,17 @@ def diarize(
     if len(win.embeddings) == 0:
         only = [replace(s, speaker="S1") for s in segments]
         return Diarization(segments=only, speaker_embeddings={}, num_speakers=1)
-    voiced = win.embeddings[win.voiced] if win.voiced.sum() >= 4 else win.embeddings
-    cents = _cluster(voiced, num_speakers, min_speakers, max_speakers)
-    sims = win.embeddings @ cents.T
+    pick = np.flatnonzero(win.voiced) if win.voiced.sum() >= 4 else np.arange(len(win.voiced))
+    if len(pick) > MAX_CLUSTER_WINDOWS:
+        pick = pick[np.linspace(0, len(pick) - 1, MAX_CLUSTER_WINDOWS).round().astype(int)]
+    raw = win.embeddings
+    # removing the recording's mean voice cancels what all windows share (room, noise, codec)
+    centered = raw - raw[pick].mean(axis=0) if CENTER else raw
+    centered = centered / np.maximum(np.linalg.norm(centered, axis=1, keepdims=True), 1e-10)
+    labels = _cluster(centered[pick], raw[pick], num_speakers, min_speakers, max_speakers)
+    k = int(labels.max()) + 1
+    cents_raw = _centroids(raw[pick], labels, k)
+    sims = centered @ _centroids(centered[pick], labels, k).T
     units = _units(segments)
     path = _viterbi(_unit_scores(units, win, sims), _switch_costs(units))
 
@@ -285,8 +296,8 @@ def diarize(
     for (si, _, _, _), label in zip(units, path, strict=True):
         per_segment[si].append(order[int(label)])
     out: list[Segment] = []
-    for seg, labels in zip(segments, per_segment, strict=True):
-        out.extend(_split(seg, labels))
+    for seg, seg_labels in zip(segments, per_segment, strict=True):
+        out.extend(_split(seg, seg_labels))
     out = _fill_pauses(sorted(out, key=lambda seg: seg.start))
-    embeddings = {name: cents[idx].astype(np.float32) for idx, name in order.items()}
+    embeddings = {name: cents_raw[idx].astype(np.float32) for idx, name in order.items()}
     return Diarization(segments=out, speaker_embeddings=embeddings, num_speakers=len(order))

@@ -38,6 +38,7 @@ class LanguageCues:
     open_words: tuple[str, ...]
     closed_words: tuple[str, ...]
     open_invites: tuple[str, ...]
+    interrogatives: tuple[str, ...]
     open_starts: tuple[str, ...]
     closed_starts: tuple[str, ...]
     tags: tuple[str, ...]
@@ -51,6 +52,7 @@ class QuestionCues:
     languages: dict[str, LanguageCues]
     rep_cues: dict[str, tuple[str, ...]]
     customer_cues: dict[str, tuple[str, ...]]
+    closing_cues: dict[str, tuple[str, ...]]
 
 
 def _strings(raw: object, where: str) -> tuple[str, ...]:
@@ -83,16 +85,20 @@ def parse_cues(data: dict[str, object]) -> QuestionCues:
             open_words=_strings(q.get("open_words"), f"question.{lang}.open_words"),
             closed_words=_strings(q.get("closed_words"), f"question.{lang}.closed_words"),
             open_invites=_strings(q.get("open_invites"), f"question.{lang}.open_invites"),
+            interrogatives=_strings(q.get("interrogatives"), f"question.{lang}.interrogatives"),
             open_starts=_strings(q.get("open_starts"), f"question.{lang}.open_starts"),
             closed_starts=_strings(q.get("closed_starts"), f"question.{lang}.closed_starts"),
             tags=_strings(q.get("tags"), f"question.{lang}.tags"),
             spin=per_spin,
         )
     rep, customer = roles.get("rep") or {}, roles.get("customer") or {}
+    stages = data.get("stages")
+    closing = (stages.get("closing") if isinstance(stages, dict) else None) or {}
     return QuestionCues(
         languages=languages,
         rep_cues={str(k): _strings(v, f"roles.rep.{k}") for k, v in rep.items()},
         customer_cues={str(k): _strings(v, f"roles.customer.{k}") for k, v in customer.items()},
+        closing_cues={str(k): _strings(v, f"stages.closing.{k}") for k, v in closing.items()},
     )
 
 
@@ -142,6 +148,9 @@ def _is_question(sentence: str, lang: str, cues: LanguageCues) -> bool:
         last = _CLAUSE_SPLIT.split(body)[-1]
         if any(last.endswith(p) for p in cues.end_particles):
             return True
+        # speech recognition often ends a Chinese question with "。" or nothing
+        if any(w in last for w in cues.interrogatives):
+            return True
         # "看能不能..." is "see whether...", a statement
         return any(w in last and "看" + w not in last for w in cues.closed_words)
     words = _en_words(body)
@@ -161,6 +170,8 @@ def _is_open(question: str, lang: str, cues: LanguageCues) -> bool:
                 return False
             if any(w in clause for w in cues.open_words):
                 return True
+            if clause.endswith(("吗", "么", "吧")):
+                return False
         return False
     for clause in (clauses[-1], clauses[0]):
         words = _en_words(clause)

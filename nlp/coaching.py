@@ -1,0 +1,385 @@
+"""Coaching metrics of an attributed transcript: talk ratio, questions, stages and a scorecard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal, get_args
+
+import yaml
+
+from nlp.questions import (
+    QuestionCues,
+    Spin,
+    classify_question,
+    contains_cue,
+    load_cues,
+    normalize,
+    sentences,
+)
+from nlp.types import Segment
+
+StageName = Literal["opening", "discovery", "answering", "closing"]
+Metric = Literal[
+    "talk_ratio",
+    "question_rate_per_10min",
+    "open_question_share",
+    "deep_question_share",
+    "longest_rep_monologue_s",
+    "longest_customer_story_s",
+    "interactivity_per_min",
+    "patience_s",
+]
+METRICS: tuple[Metric, ...] = get_args(Metric)
+DEFAULT_SCORECARD_PATH = Path(__file__).resolve().parent.parent / "prompts" / "scorecard.yaml"
+OPENING_MAX_SHARE = 0.15  # the opening never runs past this share of the visit
+CLOSING_MIN_SHARE = 0.6  # closing cues count only after this share of the visit
+MAX_ANSWER_PAUSE_S = 10.0  # a longer silence before the rep speaks is not "answering"
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    """A stretch of the recording in seconds, with what it shows."""
+
+    start: float
+    end: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class QuestionAsked:
+    """One question of the rep with its SPIN type and open/closed flag."""
+
+    start: float
+    end: float
+    text: str
+    spin: Spin
+    open: bool
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One interview stage as a time range."""
+
+    name: StageName
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class ScorecardItem:
+    """A scorecard line from prompts/scorecard.yaml: metric, target range, weight."""
+
+    id: str
+    label: str
+    metric: Metric
+    weight: float
+    min: float | None = None
+    max: float | None = None
+    tolerance: float = 0.5
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """The items a visit is scored on."""
+
+    items: tuple[ScorecardItem, ...]
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    """A scorecard item measured on one visit; value None when the visit cannot show it."""
+
+    id: str
+    label: str
+    metric: Metric
+    value: float | None
+    passed: bool | None
+    score: float  # 0..1
+    weight: float
+    evidence: list[TimeSpan]
+
+
+@dataclass
+class CoachingReport:
+    """Everything a trainer sees about how the rep ran one visit."""
+
+    duration_s: float
+    rep_speech_s: float
+    customer_speech_s: float
+    other_speech_s: float
+    talk_ratio: float | None
+    longest_rep_monologue_s: float
+    longest_customer_story_s: float
+    interactivity_per_min: float
+    patience_s: float | None
+    question_rate_per_10min: float
+    questions: list[QuestionAsked]
+    stages: list[Stage]
+    scorecard: list[ItemScore]
+    total: float  # 0..100
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _number(raw: object, where: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ValueError(f"{where} must be a number.")
+    return float(raw)
+
+
+def parse_scorecard(data: object) -> Scorecard:
+    """Validate a parsed scorecard mapping ({items: [...]}) into a Scorecard."""
+    raw_items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(raw_items, list) or not raw_items:
+        raise ValueError("The scorecard needs a non-empty 'items' list.")
+    items = []
+    for i, raw in enumerate(raw_items):
+        if not isinstance(raw, dict):
+            raise ValueError(f"Scorecard item {i} must be a mapping.")
+        metric = raw.get("metric")
+        if metric not in METRICS:
+            raise ValueError(
+                f"Scorecard item {i} has unknown metric {metric!r}; use one of {METRICS}."
+            )
+        low, high = (
+            _number(raw.get("min"), f"item {i} min"),
+            _number(raw.get("max"), f"item {i} max"),
+        )
+        if low is None and high is None:
+            raise ValueError(f"Scorecard item {i} needs 'min' or 'max'.")
+        weight = _number(raw.get("weight", 1), f"item {i} weight")
+        tolerance = _number(raw.get("tolerance", 0.5), f"item {i} tolerance")
+        if weight is None or weight < 0 or tolerance is None or tolerance <= 0:
+            raise ValueError(f"Scorecard item {i} needs weight >= 0 and tolerance > 0.")
+        items.append(
+            ScorecardItem(
+                id=str(raw.get("id") or metric),
+                label=str(raw.get("label") or metric),
+                metric=metric,
+                weight=weight,
+                min=low,
+                max=high,
+                tolerance=tolerance,
+            )
+        )
+    return Scorecard(items=tuple(items))
+
+
+@cache
+def load_scorecard(path: Path = DEFAULT_SCORECARD_PATH) -> Scorecard:
+    """Read and validate a scorecard YAML file (prompts/scorecard.yaml by default)."""
+    return parse_scorecard(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@dataclass
+class _Turn:
+    role: str
+    speaker: str
+    start: float
+    end: float
+    segments: list[Segment]
+
+
+def _turns(segments: Sequence[Segment]) -> list[_Turn]:
+    """Consecutive segments of one speaker joined into turns."""
+    turns: list[_Turn] = []
+    for seg in segments:
+        speaker = seg.speaker or seg.role or "?"
+        role = seg.role or "other"
+        if turns and turns[-1].speaker == speaker:
+            turns[-1].end = max(turns[-1].end, seg.end)
+            turns[-1].segments.append(seg)
+        else:
+            turns.append(_Turn(role, speaker, seg.start, seg.end, [seg]))
+    return turns
+
+
+def _questions(segments: Sequence[Segment], language: str | None) -> list[QuestionAsked]:
+    found = []
+    for seg in segments:
+        if seg.role != "rep":
+            continue
+        for sentence in sentences(seg.text):
+            kind = classify_question(sentence, seg.language or language)
+            if kind is not None:
+                found.append(QuestionAsked(seg.start, seg.end, sentence, kind.spin, kind.open))
+    return found
+
+
+def _stages(
+    turns: list[_Turn], questions: list[QuestionAsked], language: str | None, cues: QuestionCues
+) -> list[Stage]:
+    """Opening, then discovery (rep asking) and answering (rep explaining) phases, then closing."""
+    if not turns:
+        return []
+    start, end = turns[0].start, max(t.end for t in turns)
+    duration = max(end - start, 1e-6)
+    asked_at = {q.start for q in questions}
+    closing_at = end
+    for turn in turns:
+        if turn.role != "rep" or turn.start < start + CLOSING_MIN_SHARE * duration:
+            continue
+        text = " ".join(s.text for s in turn.segments)
+        lang, norm = normalize(text, turn.segments[0].language or language)
+        if any(contains_cue(norm, c, lang) for c in cues.closing_cues.get(lang, ())):
+            closing_at = turn.start
+            break
+    if closing_at == end and len(turns) > 2:
+        closing_at = max(turns[-2].start, start + 0.9 * duration)
+    opening_end = start + OPENING_MAX_SHARE * duration
+    first_question = next((q.start for q in questions if q.start > turns[0].start), None)
+    if len(turns) > 1:
+        opening_end = min(opening_end, turns[1].end)
+    if first_question is not None and first_question > turns[0].start:
+        opening_end = min(opening_end, first_question)
+    opening_end = min(opening_end, closing_at)
+    stages = [Stage("opening", start, opening_end)]
+    for turn in turns:
+        if turn.role != "rep" or turn.end <= opening_end or turn.start >= closing_at:
+            continue
+        asks = any(s.start in asked_at for s in turn.segments)
+        name: StageName = "discovery" if asks else "answering"
+        at = max(turn.start, opening_end)
+        if stages[-1].name != name:
+            stages[-1] = Stage(stages[-1].name, stages[-1].start, at)
+            stages.append(Stage(name, at, closing_at))
+    if stages[-1].name != "opening" or stages[-1].end < closing_at:
+        stages[-1] = Stage(stages[-1].name, stages[-1].start, closing_at)
+    if closing_at < end:
+        stages.append(Stage("closing", closing_at, end))
+    return [s for s in stages if s.end > s.start]
+
+
+def _score_item(item: ScorecardItem, value: float | None) -> tuple[bool | None, float]:
+    if value is None:
+        return None, 0.0
+    miss = 0.0
+    if item.min is not None and value < item.min:
+        miss = (item.min - value) / max(abs(item.min), 1e-6)
+    if item.max is not None and value > item.max:
+        miss = (value - item.max) / max(abs(item.max), 1e-6)
+    return miss == 0.0, max(0.0, 1.0 - miss / item.tolerance)
+
+
+def coaching_report(
+    segments: Sequence[Segment],
+    scorecard: Scorecard | None = None,
+    *,
+    language: str | None = None,
+    cues: QuestionCues | None = None,
+) -> CoachingReport:
+    """Coaching metrics, stages and scorecard of a transcript whose segments carry roles."""
+    card = scorecard or load_scorecard()
+    cue_set = cues or load_cues()
+    ordered = sorted((s for s in segments if s.end > s.start), key=lambda s: (s.start, s.end))
+    warnings = []
+    if ordered and all(s.role is None for s in ordered):
+        warnings.append("No speaker roles: rep metrics need diarized, role-labelled segments.")
+    speech = {"rep": 0.0, "customer": 0.0, "other": 0.0}
+    for seg in ordered:
+        speech[seg.role if seg.role in speech else "other"] += seg.end - seg.start
+    total_speech = sum(speech.values())
+    start = ordered[0].start if ordered else 0.0
+    duration = max((s.end for s in ordered), default=0.0) - start
+    minutes = max(duration / 60.0, 1e-6)
+
+    turns = _turns(ordered)
+    rep_turns = [t for t in turns if t.role == "rep"]
+    customer_turns = [t for t in turns if t.role == "customer"]
+    longest_rep = max(rep_turns, key=lambda t: t.end - t.start, default=None)
+    longest_customer = max(customer_turns, key=lambda t: t.end - t.start, default=None)
+    switches = sum(1 for a, b in zip(turns, turns[1:], strict=False) if a.speaker != b.speaker)
+    pauses = [
+        (max(0.0, b.start - a.end), b.start)
+        for a, b in zip(turns, turns[1:], strict=False)
+        if a.role == "customer" and b.role == "rep" and b.start - a.end <= MAX_ANSWER_PAUSE_S
+    ]
+    questions = _questions(ordered, language)
+    has_rep = speech["rep"] > 0
+    if ordered and not has_rep:
+        warnings.append("No segment is attributed to the rep.")
+    open_share = sum(q.open for q in questions) / len(questions) if questions else None
+    deep = [q for q in questions if q.spin != "situation"]
+    metrics: dict[str, float | None] = {
+        "talk_ratio": speech["rep"] / total_speech if total_speech and has_rep else None,
+        "question_rate_per_10min": len(questions) / minutes * 10 if has_rep else None,
+        "open_question_share": open_share,
+        "deep_question_share": len(deep) / len(questions) if questions else None,
+        "longest_rep_monologue_s": longest_rep.end - longest_rep.start if longest_rep else None,
+        "longest_customer_story_s": (
+            longest_customer.end - longest_customer.start if longest_customer else None
+        ),
+        "interactivity_per_min": switches / minutes if ordered else None,
+        "patience_s": sum(p for p, _ in pauses) / len(pauses) if pauses else None,
+    }
+    q_spans = [
+        TimeSpan(q.start, q.end, f"{q.spin}, {'open' if q.open else 'closed'}") for q in questions
+    ]
+    evidence: dict[str, list[TimeSpan]] = {
+        "talk_ratio": [
+            TimeSpan(t.start, t.end, "long rep turn")
+            for t in sorted(rep_turns, key=lambda t: t.start - t.end)[:3]
+        ],
+        "question_rate_per_10min": q_spans,
+        "open_question_share": q_spans,
+        "deep_question_share": [
+            s for s, q in zip(q_spans, questions, strict=True) if q.spin != "situation"
+        ],
+        "longest_rep_monologue_s": (
+            [TimeSpan(longest_rep.start, longest_rep.end, "longest rep monologue")]
+            if longest_rep
+            else []
+        ),
+        "longest_customer_story_s": (
+            [TimeSpan(longest_customer.start, longest_customer.end, "longest customer story")]
+            if longest_customer
+            else []
+        ),
+        "interactivity_per_min": [],
+        "patience_s": [
+            TimeSpan(at - pause, at, "pause before the rep answered")
+            for pause, at in sorted(pauses)[:3]
+        ],
+    }
+    scores = []
+    for item in card.items:
+        value = metrics[item.metric]
+        passed, score = _score_item(item, value)
+        scores.append(
+            ItemScore(
+                id=item.id,
+                label=item.label,
+                metric=item.metric,
+                value=None if value is None else round(value, 3),
+                passed=passed,
+                score=round(score, 3),
+                weight=item.weight,
+                evidence=evidence[item.metric],
+            )
+        )
+    weighed = [s for s in scores if s.value is not None]
+    weight_sum = sum(s.weight for s in weighed)
+    total = 100.0 * sum(s.weight * s.score for s in weighed) / weight_sum if weight_sum else 0.0
+    return CoachingReport(
+        duration_s=round(duration, 3),
+        rep_speech_s=round(speech["rep"], 3),
+        customer_speech_s=round(speech["customer"], 3),
+        other_speech_s=round(speech["other"], 3),
+        talk_ratio=metrics["talk_ratio"],
+        longest_rep_monologue_s=metrics["longest_rep_monologue_s"] or 0.0,
+        longest_customer_story_s=metrics["longest_customer_story_s"] or 0.0,
+        interactivity_per_min=metrics["interactivity_per_min"] or 0.0,
+        patience_s=metrics["patience_s"],
+        question_rate_per_10min=metrics["question_rate_per_10min"] or 0.0,
+        questions=questions,
+        stages=_stages(turns, questions, language, cue_set),
+        scorecard=scores,
+        total=round(total, 1),
+        metrics=metrics,
+        warnings=warnings,
+    )

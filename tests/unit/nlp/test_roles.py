@@ -1,0 +1,78 @@
+"""Rep/customer roles from an enrolled voice print or from what each speaker says."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nlp.roles import assign_roles
+from nlp.types import Segment
+
+
+def _seg(start: float, speaker: str, text: str, language: str = "en") -> Segment:
+    return Segment(start, start + 4.0, text, language=language, speaker=speaker)
+
+
+EN_VISIT = [
+    _seg(0, "S1", "Thanks for making time today. I'm with Northwind, we make packaging lines."),
+    _seg(5, "S2", "Sure. Your last quote was high, honestly."),
+    _seg(10, "S1", "Understood. How are you filling orders today?"),
+    _seg(15, "S2", "By hand, mostly. Your system never talked to our ERP."),
+    _seg(20, "S1", "What does the manual work cost you each week?"),
+    _seg(25, "S2", "Two people, full time."),
+    _seg(30, "S1", "We can offer a connector. I'll send a proposal by Friday."),
+]
+
+ZH_VISIT = [
+    _seg(0, "S2", "王总您好，谢谢您抽时间见我，我是恒达科技的小李。", "zh"),
+    _seg(5, "S1", "你好，坐吧。你们上次的报价太贵了。", "zh"),
+    _seg(10, "S2", "明白。您这边现在的设备用得怎么样？", "zh"),
+    _seg(15, "S1", "经常停机，你们的工程师来得也慢。", "zh"),
+    _seg(20, "S2", "停机对生产有什么影响？我们可以提供备机，方案下周发给您。", "zh"),
+]
+
+
+def _unit(v: list[float]) -> np.ndarray:
+    a = np.array(v, dtype=np.float32)
+    return a / np.linalg.norm(a)
+
+
+def test_speaker_who_opens_asks_and_offers_is_inferred_rep() -> None:
+    got = assign_roles(EN_VISIT, {}, language="en")
+    assert got.roles == {"S1": "rep", "S2": "customer"}
+    assert got.method == "inferred"
+    assert 0.5 < got.confidence <= 1.0
+
+
+def test_chinese_rep_is_inferred_even_when_labelled_second() -> None:
+    got = assign_roles(ZH_VISIT, {}, language="zh")
+    assert got.roles == {"S1": "customer", "S2": "rep"}
+
+
+def test_matching_voice_print_decides_the_rep_against_the_text() -> None:
+    embeddings = {"S1": _unit([1, 0, 0]), "S2": _unit([0.1, 1, 0])}
+    got = assign_roles(EN_VISIT, embeddings, rep_voiceprint=_unit([0.05, 1, 0.02]))
+    assert got.roles == {"S1": "customer", "S2": "rep"}
+    assert got.method == "voiceprint"
+    assert got.confidence > 0.5
+
+
+def test_voice_print_that_matches_nobody_falls_back_to_inference() -> None:
+    embeddings = {"S1": _unit([1, 0, 0]), "S2": _unit([0, 1, 0])}
+    got = assign_roles(EN_VISIT, embeddings, rep_voiceprint=_unit([0, 0, 1]))
+    assert got.method == "inferred"
+    assert got.roles["S1"] == "rep"
+
+
+def test_more_than_six_speakers_get_one_rep_and_customers() -> None:
+    segs = [_seg(i * 5.0, f"S{i % 8 + 1}", "We had a long meeting.") for i in range(16)]
+    segs.append(_seg(100, "S3", "How do you plan the rollout? We can offer training."))
+    got = assign_roles(segs, {}, language="en")
+    assert len(got.roles) == 8
+    assert [s for s, r in got.roles.items() if r == "rep"] == ["S3"]
+
+
+def test_one_speaker_and_no_speakers_do_not_crash() -> None:
+    one = assign_roles([_seg(0, "S1", "How are sales this quarter? We can help.")], {})
+    assert one.roles == {"S1": "rep"}
+    assert one.confidence <= 0.5
+    assert assign_roles([], {}).roles == {}
