@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import UtteranceDoc, VisitDoc
+from knowledge.search import LabelExamples, SearchIndex, UtteranceDoc, VisitDoc
 
 FloatArray = npt.NDArray[np.float32]
 T = TypeVar("T")
@@ -53,6 +53,20 @@ def connect(url: str) -> VectorIndex:
             f"The search index (Chroma) at {url} is unreachable. Start it, then retry."
         ) from exc
     return VectorIndex(client)
+
+
+def warm_search_index(
+    index: VectorIndex, *, label_examples: LabelExamples | None = None
+) -> SearchIndex:
+    """A SearchIndex loaded with every stored utterance and visit (API start-up)."""
+    search = SearchIndex(label_examples=label_examples)
+    docs, vectors = index.all_utterances()
+    if docs:
+        search.add(docs, vectors)
+    visits, visit_vectors = index.all_visits()
+    if visits:
+        search.add(visits, visit_vectors)
+    return search
 
 
 class VectorIndex:

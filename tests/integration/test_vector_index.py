@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from knowledge.search import UtteranceDoc, VisitDoc
-from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
+from knowledge.vector_index import IndexUnavailable, VectorIndex, connect, warm_search_index
 
 CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
 pytestmark = pytest.mark.skipif(not Path(CHROMA).exists(), reason="chroma CLI not installed")
@@ -150,6 +150,15 @@ def test_all_utterances_pages_through_large_collections(index, monkeypatch):
     index.upsert_utterances(utterances("big", 30), vectors(30))
     back, vecs = index.all_utterances()
     assert len(back) == 30 and vecs.shape == (30, 16)
+
+
+def test_warm_search_index_serves_what_chroma_stores(index):
+    index.upsert_utterances(utterances("v1", 3), vectors(3))
+    index.upsert_visit(VisitDoc(visit_id="v1", title="Late engineer"), vectors(1)[0])
+    search = warm_search_index(index)
+    assert len(search) == 3 and search.visit_count == 1
+    page = search.search("line", vectors(3)[2], mode="dense")
+    assert page.hits[0].doc.id == "v1:2"
 
 
 def test_unreachable_server_raises_index_unavailable():
