@@ -14,7 +14,10 @@ from nlp.voiceprint import FRAME_S, embed_windows, mel_frames, speech_frames
 WINDOW_S = 1.0  # voice window length; shorter resolves turns better, longer embeds better
 HOP_S = 0.5
 MAX_CLUSTER_WINDOWS = 1500  # subsample for the N x N affinity on long recordings
-SAME_SPEAKER_COS = 0.99  # two-cluster centroids closer than this are one voice
+SAME_SPEAKER_COS = 0.99  # clusters whose mean voices are closer than this are merged
+# one split voice scores 0.08-0.15, two voices 0.19-0.45, but a pitch-shifted copy of one
+# synthetic voice only 0.10-0.12: so one-voice detection is opt-in (min_speakers=1)
+ONE_VOICE_SILHOUETTE = 0.16
 SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x seconds)
 SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
 MIN_WINDOW_S = 0.5
@@ -142,7 +145,18 @@ def _cluster(
     labels = _kmeans(rows, k)
     if num_speakers is None:
         labels = _merge_close(raw, labels)
+        if min_speakers <= 1 and _one_voice(emb, labels):
+            return one
     return np.unique(labels, return_inverse=True)[1]
+
+
+def _one_voice(emb: np.ndarray, labels: np.ndarray) -> bool:
+    """True when the clusters barely separate (cosine silhouette below ONE_VOICE_SILHOUETTE)."""
+    from sklearn.metrics import silhouette_score
+
+    if len(np.unique(labels)) < 2:
+        return True
+    return float(silhouette_score(emb, labels, metric="cosine")) < ONE_VOICE_SILHOUETTE
 
 
 def _merge_close(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -264,7 +278,11 @@ def diarize(
     min_speakers: int = 2,
     max_speakers: int = 6,
 ) -> Diarization:
-    """Label each ASR segment with a speaker S1..Sn (first to talk is S1), splitting at changes."""
+    """Label each ASR segment with a speaker S1..Sn (first to talk is S1), splitting at changes.
+
+    The count is found between min_speakers and max_speakers unless num_speakers is given; with
+    min_speakers=1 a recording whose voices do not separate is given one speaker.
+    """
     if num_speakers is not None and num_speakers < 1:
         raise ValueError("num_speakers must be at least 1.")
     if min_speakers > max_speakers:
