@@ -11,9 +11,13 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.deps import require_token
-from api.routes import analysis, speakers, system, visits
+from api.routes import analysis, search, speakers, system, visits
 from knowledge.db import make_engine, make_sessionmaker
+from knowledge.live_index import LiveIndex
+from knowledge.search import embed_label_examples
 from knowledge.settings import Settings
+from knowledge.vector_index import connect
+from nlp.embed import load_embedder
 from workers.celery_app import make_celery
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -28,9 +32,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.celery = make_celery(settings)
-        app.state.index = None
         app.state.corrections_seen = 0
+        app.state.live = LiveIndex(
+            lambda: connect(settings.chroma_url),
+            app.state.sessionmaker,
+            lambda: embed_label_examples(
+                settings.prompts_dir, load_embedder(settings.embedding_model)
+            ),
+        )
+        app.state.live.start()
         yield
+        app.state.live.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -41,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     auth = [Depends(require_token)]
-    for module in (system, visits, analysis, speakers):
+    for module in (system, visits, analysis, speakers, search):
         app.include_router(module.router, prefix="/api", dependencies=auth)
 
     @app.get("/", include_in_schema=False)

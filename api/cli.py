@@ -176,6 +176,37 @@ def worker() -> None:
 
 
 @cli.command()
+def reindex(
+    reset: Annotated[
+        bool, typer.Option(help="Drop the collections first (embedding change).")
+    ] = True,
+) -> None:
+    """Rebuild the Chroma knowledge base from the database, the source of truth."""
+    from rich.progress import track
+    from sqlalchemy import select
+
+    from knowledge.db import make_engine, make_sessionmaker
+    from knowledge.models import PipelineStep, Step, StepStatus
+    from workers.index import index_visit, vector_index
+
+    settings = _settings()
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    with sessions() as db:
+        visit_ids = db.scalars(
+            select(PipelineStep.visit_id).where(
+                PipelineStep.step == Step.ANALYSE, PipelineStep.status == StepStatus.DONE
+            )
+        ).all()
+    if reset:
+        vector_index(settings.chroma_url).reset()
+    written = sum(index_visit(settings, sessions, v) for v in track(visit_ids, "indexing"))
+    typer.echo(
+        f"indexed {written} utterances of {len(visit_ids)} visits; "
+        "running API processes pick them up within seconds after a restart"
+    )
+
+
+@cli.command()
 def train(
     with_corrections: Annotated[
         bool, typer.Option(help="Add people's corrections from the database.")

@@ -406,6 +406,23 @@ class SearchIndex:
             table.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
 
     @_locked
+    def visit_material(
+        self,
+    ) -> dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]]:
+        """Each live visit's document and vector with its utterances and their vectors."""
+        out: dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]] = {}
+        utt, vis = self._utt, self._vis
+        rows_of: dict[int, list[int]] = {}
+        for row in np.flatnonzero(utt.alive[: utt.size]).tolist():
+            rows_of.setdefault(int(utt.visit_code[row]), []).append(row)
+        for row in np.flatnonzero(vis.alive[: vis.size]).tolist():
+            doc: VisitDoc = vis.docs[row]
+            rows = rows_of.get(int(vis.visit_code[row]), [])
+            out[doc.visit_id] = (doc, vis.vectors[row].copy(), [utt.docs[r] for r in rows],
+                                 utt.vectors[rows].copy())
+        return out
+
+    @_locked
     def remove_visit(self, visit_id: str) -> int:
         """Drop a visit's utterances and visit document; returns how many documents went."""
         code = self._visit_codes.get(visit_id)

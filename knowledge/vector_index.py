@@ -123,6 +123,16 @@ class VectorIndex:
             self._col(self._names[0]).delete(where={"visit_id": visit_id})
             self._col(self._names[1]).delete(ids=[visit_id])
 
+    def visit_documents(
+        self, visit_id: str
+    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+        """One visit's utterances and visit document with their vectors (to refresh a copy)."""
+        utts, utt_vecs = self._all(self._names[0], _utterance_from, where={"visit_id": visit_id})
+        vis, vis_vecs = self._all(self._names[1], _visit_from, where={"visit_id": visit_id})
+        docs: list[UtteranceDoc | VisitDoc] = [*utts, *vis]
+        parts = [v for v in (utt_vecs, vis_vecs) if v.size]
+        return docs, (np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
+
     def all_utterances(self) -> tuple[list[UtteranceDoc], FloatArray]:
         """Every stored utterance and its vector, to warm the in-memory SearchIndex."""
         return self._all(self._names[0], _utterance_from)
@@ -158,7 +168,10 @@ class VectorIndex:
         self._cols.clear()
 
     def _all(
-        self, name: str, build: Callable[[str, dict[str, Any]], T]
+        self,
+        name: str,
+        build: Callable[[str, dict[str, Any]], T],
+        where: dict[str, Any] | None = None,
     ) -> tuple[list[T], FloatArray]:
         col = self._col(name)
         docs: list[T] = []
@@ -167,7 +180,10 @@ class VectorIndex:
         with _reachable():
             while True:
                 page = col.get(
-                    include=["embeddings", "documents", "metadatas"], limit=_PAGE, offset=offset
+                    include=["embeddings", "documents", "metadatas"],
+                    limit=_PAGE,
+                    offset=offset,
+                    where=where,
                 )
                 if not page["ids"]:
                     break

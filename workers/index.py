@@ -1,9 +1,89 @@
-"""The index step."""
+"""The indexing step: a visit's utterances and its profile into the Chroma knowledge base."""
 
 from __future__ import annotations
 
+from functools import cache
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge import analysis, visits
+from knowledge.db import session_scope
+from knowledge.errors import TransientError
+from knowledge.search import UtteranceDoc, VisitDoc, visit_embedding_text
+from knowledge.settings import Settings
+from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
+from nlp.embed import load_embedder
 from workers.runner import StepContext
 
 
+@cache
+def vector_index(url: str) -> VectorIndex:
+    return connect(url)
+
+
 def work(ctx: StepContext) -> None:
-    return None
+    index_visit(ctx.rt.settings, ctx.rt.sessions, ctx.visit_id)
+
+
+def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: str) -> int:
+    """Write one visit's utterances and profile to Chroma; returns the utterances written."""
+    with session_scope(sessions) as db:
+        visit = visits.get(db, visit_id=visit_id)
+        utterances = analysis.utterances_of(db, visit_id=visit_id)
+        report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
+        coaching = visits.get_result(db, visit_id=visit_id, kind="coaching") or {}
+        meta = dict(
+            rep=visit.rep or "",
+            customer=visit.customer or "",
+            industry=visit.industry or "",
+            segment=visit.segment or "",
+            visit_date=visit.visit_date,
+        )
+        title, language = visit.title, visit.language or ""
+    docs = [
+        UtteranceDoc(
+            visit_id=visit_id,
+            index=u.idx,
+            start=u.start,
+            end=u.end,
+            text=u.text,
+            role=u.role or "other",
+            labels=[x["id"] for x in u.labels],
+            sentiment=u.sentiment,
+            risk=[x["id"] for x in u.risk],
+            language=u.language if u.language in ("zh", "en") else language,
+            **meta,
+        )
+        for u in utterances
+        if u.text.strip()
+    ]
+    customer = [d for d in docs if d.role == "customer" and (d.labels or d.risk)]
+    total = (coaching.get("scorecard") or {}).get("total")
+    score = None if total is None else float(total) / 100
+    summary = str(report.get("summary", ""))
+    visit_doc = VisitDoc(
+        visit_id=visit_id,
+        title=title,
+        summary=summary,
+        labels=list(dict.fromkeys(x for d in customer for x in d.labels)),
+        language=language,
+        coaching_score=score,
+        best_practice_hint=score is not None and score >= 0.75,
+        text="\n".join([summary, *(d.text for d in customer)]),
+        **meta,
+    )
+    embedder = load_embedder(settings.embedding_model)
+    vectors = embedder.encode([d.text for d in docs]) if docs else np.zeros((0, 0), np.float32)
+    visit_vector = embedder.encode([visit_embedding_text(visit_doc)])[0]
+    try:
+        index = vector_index(settings.chroma_url)
+        if docs:
+            index.upsert_utterances(docs, vectors)
+        else:
+            index.delete_visit(visit_id)
+        index.upsert_visit(visit_doc, visit_vector)
+    except IndexUnavailable as e:
+        vector_index.cache_clear()
+        raise TransientError(str(e)) from e
+    return len(docs)

@@ -18,8 +18,7 @@ def health(request: Request, db: Db) -> dict[str, object]:
         parts["database"] = "ok"
     except Exception as e:  # reported, not raised: health must answer
         parts["database"] = f"unavailable: {e.__class__.__name__}"
-    index = request.app.state.index
-    if index is not None:
-        parts["index"] = "ok" if index.ping() else "unavailable"
+    live = request.app.state.live
+    parts["index"] = "ok" if live.search is not None else f"unavailable: {live.error}"
     ok = all(v == "ok" for v in parts.values())
     return {"status": "ok" if ok else "degraded", "parts": parts, "version": request.app.version}

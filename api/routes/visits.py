@@ -18,6 +18,7 @@ from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
 from knowledge import audio_store, steps, visits
 from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Step, StepStatus, Visit, VisitStatus
+from knowledge.vector_index import IndexUnavailable
 from nlp import transcript_formats
 from nlp.audio import AudioError, probe
 from workers import dispatch
@@ -249,9 +250,10 @@ def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
 @router.delete("/visits/{visit_id}", status_code=204)
 def delete_visit(visit_id: VisitId, db: Db, request: Request) -> Response:
     visit = visits.remove(db, visit_id=visit_id)
-    index = request.app.state.index
-    if index is not None:
-        index.delete_visit(visit_id)
+    try:
+        request.app.state.live.forget_visit(visit_id)
+    except IndexUnavailable:  # search skips visits that are gone; `visitlens reindex` tidies up
+        log.warning("visit.vectors_left", visit_id=visit_id)
     db.commit()
     audio_store.delete(visit.audio_path)
     log.info("visit.deleted", visit_id=visit_id)

@@ -1,9 +1,6 @@
 """VectorIndex against a real `chroma run` server on a free port with a temporary path."""
 
-import shutil
-import socket
 import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -13,40 +10,9 @@ import pytest
 
 from knowledge.search import UtteranceDoc, VisitDoc
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect, warm_search_index
+from tests.conftest import CHROMA, free_port
 
-CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
 pytestmark = pytest.mark.skipif(not Path(CHROMA).exists(), reason="chroma CLI not installed")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma")
-    proc = subprocess.Popen(
-        [CHROMA, "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            connect(url)
-            break
-        except IndexUnavailable:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start within 30 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -1,0 +1,186 @@
+"""Pain-point and need insights for product teams and managers, as JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Any, Literal
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import Config, Db
+from knowledge import insights
+from knowledge.insights import Count, InsightFilters, Insights, Topic
+from nlp.labels import LabelSet, UnknownLabelError, load_labels
+
+router = APIRouter(tags=["insights"])
+Segment = Literal["strategic", "high_potential", "basic", "low_efficiency"]
+CSV_COLUMNS = (
+    "label",
+    "name_en",
+    "name_zh",
+    "utterances",
+    "visits",
+    "share",
+    "period",
+    "current_utterances",
+    "previous_period",
+    "previous_utterances",
+    "delta",
+    "ratio",
+    "rising",
+    "top_quote",
+    "top_quote_link",
+)
+
+
+def _count(c: Count) -> dict[str, Any]:
+    return {"utterances": c.utterances, "visits": c.visits, "share": c.share}
+
+
+def _names(labels: LabelSet, label: str) -> dict[str, str]:
+    try:
+        info = labels.info(label)
+    except UnknownLabelError:
+        return {"en": label, "zh": label}
+    return {"en": info.name_en, "zh": info.name_zh}
+
+
+def _topic(t: Topic, labels: LabelSet, rising: set[str]) -> dict[str, Any]:
+    return {
+        "label": t.label,
+        "name": _names(labels, t.label),
+        **_count(t.total),
+        "rising": t.label in rising,
+        "by_segment": {k: _count(v) for k, v in t.by_segment.items()},
+        "by_industry": {k: _count(v) for k, v in t.by_industry.items()},
+        "by_rep": {k: _count(v) for k, v in t.by_rep.items()},
+        "by_period": {k: _count(v) for k, v in t.by_period.items()},
+        "trend": {
+            "period": t.trend.period,
+            "previous_period": t.trend.previous_period,
+            "current": _count(t.trend.current),
+            "previous": _count(t.trend.previous),
+            "delta": t.trend.delta,
+            "ratio": t.trend.ratio,
+            "share_delta": t.trend.share_delta,
+        },
+        "quotes": [
+            {
+                "visit_id": q.visit_id,
+                "title": q.title,
+                "idx": q.idx,
+                "start": q.start,
+                "text": q.text,
+                "confidence": q.confidence,
+                "link": q.link,
+            }
+            for q in t.quotes
+        ],
+    }
+
+
+def _csv(result: Insights, labels: LabelSet, rising: set[str]) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for t in result.topics:
+        names = _names(labels, t.label)
+        top = t.quotes[0] if t.quotes else None
+        writer.writerow(
+            [
+                t.label,
+                names["en"],
+                names["zh"],
+                t.total.utterances,
+                t.total.visits,
+                t.total.share,
+                t.trend.period,
+                t.trend.current.utterances,
+                t.trend.previous_period,
+                t.trend.previous.utterances,
+                t.trend.delta,
+                "" if t.trend.ratio is None else t.trend.ratio,
+                "yes" if t.label in rising else "",
+                top.text if top else "",
+                top.link if top else "",
+            ]
+        )
+    return Response(
+        # a BOM so that spreadsheet programs read the Chinese text as UTF-8
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{result.kind}-insights.csv"'},
+    )
+
+
+def _answer(
+    kind: insights.Kind,
+    db: Db,
+    settings: Config,
+    filters: InsightFilters,
+    period: insights.Period,
+    fmt: str,
+) -> Response:
+    labels = load_labels(settings.prompts_dir)
+    known = [x.id for x in labels.need_pain if x.id.startswith(f"{kind}.")]
+    result = insights.compute(db, kind=kind, filters=filters, period=period, labels=known)
+    rising = {r.label for r in result.rising}
+    if fmt == "csv":
+        return _csv(result, labels, rising)
+    return JSONResponse(
+        {
+            "kind": result.kind,
+            "period": result.period,
+            "current_period": result.current_period,
+            "previous_period": result.previous_period,
+            "analysed_visits": result.analysed_visits,
+            "topics": [_topic(t, labels, rising) for t in result.topics],
+            "rising": [
+                {
+                    "label": r.label,
+                    "new": r.new,
+                    "delta": r.delta,
+                    "ratio": r.ratio,
+                    "reason": r.reason,
+                }
+                for r in result.rising
+            ],
+        }
+    )
+
+
+@router.get("/insights/pain-points")
+def pain_points(
+    db: Db,
+    settings: Config,
+    segment: Segment | None = None,
+    industry: str | None = None,
+    rep: str | None = None,
+    customer: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    period: Literal["week", "month"] = "month",
+    format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
+) -> Response:
+    filters = InsightFilters(segment, industry, rep, customer, date_from, date_to)
+    return _answer("pain", db, settings, filters, period, format)
+
+
+@router.get("/insights/needs")
+def needs(
+    db: Db,
+    settings: Config,
+    segment: Segment | None = None,
+    industry: str | None = None,
+    rep: str | None = None,
+    customer: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    period: Literal["week", "month"] = "month",
+    format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
+) -> Response:
+    filters = InsightFilters(segment, industry, rep, customer, date_from, date_to)
+    return _answer("need", db, settings, filters, period, format)

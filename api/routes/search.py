@@ -1,0 +1,216 @@
+"""Search over the knowledge base and similar past cases."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import Db
+from knowledge import visits
+from knowledge.errors import InvalidInput, NotReady
+from knowledge.models import Visit
+from knowledge.search import InvalidFilter, InvalidQuery, SearchFilters, SearchHit, UtteranceDoc
+from knowledge.similar import SimilarCase, profile_from_text, profile_from_visit, similar_visits
+from nlp.embed import load_embedder
+
+router = APIRouter(tags=["search"])
+
+
+class SimilarIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10_000)
+    industry: str = ""
+    segment: str = ""
+    labels: list[str] | None = None
+    limit: int = Field(default=5, ge=1, le=50)
+
+
+def _embed(request: Request, text: str) -> np.ndarray:
+    return load_embedder(request.app.state.settings.embedding_model).encode([text])[0]
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> str:
+    out, last = [], 0
+    for start, end in sorted(spans):
+        out += [html.escape(text[last:start]), "<mark>", html.escape(text[start:end]), "</mark>"]
+        last = end
+    return "".join(out) + html.escape(text[last:])
+
+
+def _quote(doc: UtteranceDoc | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    return {
+        "idx": doc.index,
+        "start": doc.start,
+        "end": doc.end,
+        "role": doc.role,
+        "text": doc.text,
+        "labels": doc.labels,
+        "sentiment": doc.sentiment,
+        "risk": doc.risk,
+    }
+
+
+def _hit_out(hit: SearchHit, visit: Visit) -> dict[str, Any]:
+    quote = hit.quote
+    start = quote.start if quote else 0.0
+    return {
+        "visit_id": hit.visit_id,
+        "score": round(hit.score, 4),
+        "text": quote.text if quote else getattr(hit.doc, "summary", ""),
+        "highlight": _marked(quote.text, hit.spans) if quote else None,
+        "highlights": hit.highlights,
+        "start": start,
+        "end": quote.end if quote else None,
+        "role": quote.role if quote else None,
+        "quote": _quote(quote),
+        "visit": {
+            "id": visit.id,
+            "title": visit.title,
+            "rep": visit.rep,
+            "customer": visit.customer,
+            "industry": visit.industry,
+            "segment": visit.segment,
+            "visit_date": visit.visit_date,
+            "summary": getattr(hit.doc, "summary", None),
+        },
+        "audio_url": f"/api/visits/{hit.visit_id}/audio#t={start:.1f}",
+        "link": f"/#visit={hit.visit_id}&t={start:.1f}",
+    }
+
+
+@router.get("/search")
+def search(
+    request: Request,
+    db: Db,
+    q: Annotated[str, Query(max_length=10_000)],
+    kind: Literal["utterance", "visit"] = "utterance",
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+    label: str | None = None,
+    role: str | None = None,
+    sentiment: str | None = None,
+    risk: str | None = None,
+    rep: str | None = None,
+    customer: str | None = None,
+    industry: str | None = None,
+    segment: str | None = None,
+    language: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Hybrid (dense + BM25) search over utterances or visits, with exact filters."""
+    if not q.strip():
+        raise InvalidInput("The query is empty; type what you are looking for.", code="empty_query")
+    if len(q) > 1000:
+        raise InvalidInput(
+            f"The query is {len(q)} characters long; keep it under 1000.", code="query_too_long"
+        )
+    index, _ = request.app.state.live.require()
+    filters = SearchFilters(
+        label=label,
+        role=role,
+        sentiment=sentiment,
+        risk=risk,
+        rep=rep,
+        customer=customer,
+        industry=industry,
+        segment=segment,
+        language=language,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    try:
+        page = index.search(
+            q, _embed(request, q), kind=kind, filters=filters, limit=limit, offset=offset, mode=mode
+        )
+    except InvalidFilter as e:
+        raise InvalidInput(str(e), code="invalid_filter") from e
+    except InvalidQuery as e:
+        raise InvalidInput(str(e), code="invalid_query") from e
+    rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_({h.visit_id for h in page.hits}))}
+    results = [_hit_out(h, rows[h.visit_id]) for h in page.hits if h.visit_id in rows]
+    return {
+        "query": q,
+        "kind": kind,
+        "mode": mode,
+        "results": results,
+        "total": page.total,
+        "limit": limit,
+        "offset": offset,
+        "took_ms": round(page.took_ms, 1),
+    }
+
+
+def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
+    visit_id = case.visit.visit_id
+    report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
+    return {
+        "visit_id": visit_id,
+        "title": case.visit.title,
+        "score": round(case.score, 4),
+        "reasons": {
+            "shared_labels": case.shared_labels,
+            "matching_quotes": [asdict(p) for p in case.quote_pairs],
+            "same_industry": case.same_industry,
+            "same_segment": case.same_segment,
+        },
+        "customer": case.visit.customer,
+        "industry": case.visit.industry,
+        "segment": case.visit.segment,
+        "visit_date": case.visit.visit_date,
+        "summary": report.get("summary", case.visit.summary),
+        "actions": report.get("actions", []),
+        "sentiment_score": report.get("sentiment_score"),
+    }
+
+
+def _candidates(request: Request) -> tuple[list[Any], dict[str, Any]]:
+    index, _ = request.app.state.live.require()
+    material = index.visit_material()
+    profiles = {
+        vid: profile_from_visit(doc, utts, vecs, vvec)
+        for vid, (doc, vvec, utts, vecs) in material.items()
+    }
+    return list(profiles.values()), profiles
+
+
+@router.get("/visits/{visit_id}/similar")
+def similar_to_visit(
+    visit_id: str, request: Request, db: Db, limit: Annotated[int, Query(ge=1, le=50)] = 5
+) -> dict[str, Any]:
+    """Past visits whose customers had the same problems, with the reasons and how they ended."""
+    visit = visits.get(db, visit_id=visit_id)
+    candidates, profiles = _candidates(request)
+    if visit_id not in profiles:
+        raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
+    cases = similar_visits(profiles[visit_id], candidates, limit=limit)
+    return {"visit_id": visit_id, "results": [_case_out(c, db) for c in cases]}
+
+
+@router.post("/similar")
+def similar_to_text(body: SimilarIn, request: Request, db: Db) -> dict[str, Any]:
+    """Past visits like a described situation ("after-sales too slow, threatens to switch")."""
+    index, _ = request.app.state.live.require()
+    profile = profile_from_text(
+        body.text,
+        _embed(request, body.text),
+        labels=body.labels,
+        label_examples=index.label_examples,
+        industry=body.industry,
+        segment=body.segment,
+    )
+    candidates, _ = _candidates(request)
+    cases = similar_visits(profile, candidates, limit=body.limit)
+    return {
+        "query": body.text,
+        "labels": profile.labels,
+        "results": [_case_out(c, db) for c in cases],
+    }

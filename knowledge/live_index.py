@@ -1,0 +1,112 @@
+"""The API process's in-memory search index: warmed from Chroma, kept fresh from the database."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge.errors import Unavailable
+from knowledge.models import PipelineStep, Step, StepStatus, utcnow
+from knowledge.search import LabelExamples, SearchIndex
+from knowledge.vector_index import IndexUnavailable, VectorIndex, warm_search_index
+
+log = structlog.get_logger()
+CLOCK_SKEW = timedelta(seconds=10)  # workers' clocks may run a little behind ours
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class LiveIndex:
+    """Holds the SearchIndex; a daemon thread warms it and adds each newly indexed visit."""
+
+    def __init__(
+        self,
+        connect: Callable[[], VectorIndex],
+        sessions: sessionmaker[Session],
+        label_examples: Callable[[], LabelExamples | None],
+        *,
+        every_s: float = 2.0,
+    ) -> None:
+        self._connect = connect
+        self._sessions = sessions
+        self._label_examples = label_examples
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._vectors: VectorIndex | None = None
+        self.search: SearchIndex | None = None
+        self.error: str | None = "The search index is still loading."
+        self._since: datetime | None = None
+        self._loaded: dict[str, datetime | None] = {}  # visit -> index step finish we loaded
+
+    def start(self) -> None:
+        threading.Thread(target=self._loop, name="visitlens-live-index", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def require(self) -> tuple[SearchIndex, VectorIndex]:
+        if self.search is None or self._vectors is None:
+            raise Unavailable(
+                self.error or "The search index is unavailable.", code="index_unavailable"
+            )
+        return self.search, self._vectors
+
+    def vectors(self) -> VectorIndex | None:
+        return self._vectors
+
+    def forget_visit(self, visit_id: str) -> None:
+        """Remove a deleted visit from Chroma and from memory (raises IndexUnavailable)."""
+        vectors = self._vectors or self._connect()
+        vectors.delete_visit(visit_id)
+        if self.search is not None:
+            self.search.remove_visit(visit_id)
+
+    def refresh(self) -> int:
+        """Warm the index if needed, then load the visits indexed since the last look."""
+        if self.search is None:
+            started = utcnow()
+            self._vectors = self._connect()
+            self.search = warm_search_index(self._vectors, label_examples=self._label_examples())
+            self._since = started - CLOCK_SKEW
+            self.error = None
+            log.info("search.warmed", utterances=len(self.search), visits=self.search.visit_count)
+            return 0
+        assert self._vectors is not None and self._since is not None
+        now = utcnow()
+        with self._sessions() as db:
+            rows = db.execute(
+                select(PipelineStep.visit_id, PipelineStep.finished_at).where(
+                    PipelineStep.step == Step.INDEX,
+                    PipelineStep.status == StepStatus.DONE,
+                    PipelineStep.finished_at >= self._since,
+                )
+            ).all()
+        fresh = [(v, at) for v, at in rows if self._loaded.get(v) != at]
+        for visit_id, finished_at in fresh:
+            self._loaded[visit_id] = finished_at
+            docs, vectors = self._vectors.visit_documents(visit_id)
+            self.search.remove_visit(visit_id)
+            if docs:
+                self.search.add(docs, vectors)
+        self._since = now - CLOCK_SKEW
+        self._loaded = {v: at for v, at in self._loaded.items() if at and _aware(at) >= self._since}
+        return len(fresh)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except IndexUnavailable as e:
+                self.error = str(e)
+                log.warning("search.index_unavailable")
+            except Exception:
+                log.exception("search.refresh_failed")
+            self._stop.wait(self._every_s if self.search is not None else 5.0)
