@@ -1,0 +1,441 @@
+"""Pain-point and need insights: counts, shares, breakdowns, trends and quotes, grouped in SQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Date, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from knowledge.errors import InvalidInput
+from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
+
+Kind = Literal["pain", "need"]
+Period = Literal["week", "month"]
+QUOTES_PER_TOPIC = 3
+RISING_MAX = 5
+DIMENSIONS = ("segment", "industry", "rep")
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True)
+class InsightFilters:
+    segment: str | None = None
+    industry: str | None = None
+    rep: str | None = None
+    customer: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Count:
+    """Utterances with a topic, visits mentioning it, and that share of the analysed visits."""
+
+    utterances: int
+    visits: int
+    analysed_visits: int
+
+    @property
+    def share(self) -> float:
+        return round(self.visits / self.analysed_visits, 4) if self.analysed_visits else 0.0
+
+
+@dataclass(frozen=True)
+class Trend:
+    """This period against the one before: utterance counts, delta and ratio (None from zero)."""
+
+    period: str
+    previous_period: str
+    current: Count
+    previous: Count
+    delta: int
+    ratio: float | None
+    share_delta: float
+
+
+@dataclass(frozen=True)
+class Quote:
+    visit_id: str
+    title: str
+    idx: int
+    start: float
+    text: str
+    confidence: float
+
+    @property
+    def link(self) -> str:
+        return f"/api/visits/{self.visit_id}/audio#t={int(self.start)}"
+
+
+@dataclass(frozen=True)
+class Topic:
+    label: str
+    total: Count
+    by_segment: dict[str, Count]
+    by_industry: dict[str, Count]
+    by_rep: dict[str, Count]
+    by_period: dict[str, Count]
+    trend: Trend
+    quotes: list[Quote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rising:
+    label: str
+    new: bool
+    delta: int
+    ratio: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Insights:
+    kind: Kind
+    period: Period
+    current_period: str
+    previous_period: str
+    analysed_visits: int
+    topics: list[Topic]
+    rising: list[Rising]
+
+
+def period_start(day: date, period: Period) -> date:
+    """The first day of the ISO week (Monday) or calendar month holding `day`."""
+    if period == "week":
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
+
+
+def previous_start(start: date, period: Period) -> date:
+    if period == "week":
+        return start - timedelta(days=7)
+    return (start - timedelta(days=1)).replace(day=1)
+
+
+def period_key(day: date, period: Period) -> str:
+    """'2026-W07' for weeks (ISO), '2026-02' for months."""
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def _effective_date() -> ColumnElement[date]:
+    """The visit's date, or the upload day when none was given."""
+    return func.coalesce(Visit.visit_date, func.date(Visit.created_at), type_=Date)
+
+
+def _where_visit(query: Q, filters: InsightFilters) -> Q:
+    for column, value in (
+        (Visit.segment, filters.segment),
+        (Visit.industry, filters.industry),
+        (Visit.rep, filters.rep),
+        (Visit.customer, filters.customer),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+def _analysed() -> ColumnElement[bool]:
+    return Visit.id.in_(select(VisitResult.visit_id).where(VisitResult.kind == "analysis"))
+
+
+def check_filters(db: Session, *, filters: InsightFilters) -> None:
+    """InvalidInput naming the valid values for an unknown industry, rep or customer."""
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise InvalidInput(
+            f"date_from {filters.date_from} is after date_to {filters.date_to}.",
+            code="invalid_range",
+        )
+    for name, column, value in (
+        ("industry", Visit.industry, filters.industry),
+        ("rep", Visit.rep, filters.rep),
+        ("customer", Visit.customer, filters.customer),
+    ):
+        if value is None:
+            continue
+        if db.scalar(select(Visit.id).where(column == value).limit(1)) is not None:
+            continue
+        known = sorted(
+            str(v)
+            for v in db.scalars(select(column).where(column.is_not(None)).distinct().limit(51))
+        )
+        shown = ", ".join(known[:50]) + (", ..." if len(known) > 50 else "")
+        raise InvalidInput(
+            f"No visit has {name} '{value}'. Known values: {shown or 'none yet'}.",
+            code="unknown_filter_value",
+        )
+
+
+def _newest_day(db: Session, filters: InsightFilters) -> date | None:
+    query = _where_visit(select(func.max(_effective_date())).where(_analysed()), filters)
+    value = db.scalar(query)
+    return None if value is None else _as_date(value)
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def _within(query: Q, since: date | None, until: date | None) -> Q:
+    if since is not None:
+        query = query.where(_effective_date() >= since)
+    if until is not None:
+        query = query.where(_effective_date() <= until)
+    return query
+
+
+@dataclass(frozen=True)
+class _VisitKey:
+    """Where one analysed visit counts: its breakdown values, period and trend slot."""
+
+    dims: tuple[str, str, str]
+    period: str
+    slot: Literal["current", "previous", ""]
+    in_window: bool
+
+
+def _analysed_visits(
+    db: Session,
+    filters: InsightFilters,
+    since: date | None,
+    until: date | None,
+    period: Period,
+    current: date,
+    previous: date,
+) -> dict[str, _VisitKey]:
+    query = _where_visit(
+        select(Visit.id, _effective_date(), Visit.segment, Visit.industry, Visit.rep).where(
+            _analysed()
+        ),
+        filters,
+    )
+    keys: dict[date, tuple[str, date]] = {}
+    out: dict[str, _VisitKey] = {}
+    for visit_id, raw_day, segment, industry, rep in db.execute(_within(query, since, until)):
+        day = _as_date(raw_day)
+        if day not in keys:
+            keys[day] = (period_key(day, period), period_start(day, period))
+        key, start = keys[day]
+        slot: Literal["current", "previous", ""] = (
+            "current" if start == current else "previous" if start == previous else ""
+        )
+        out[visit_id] = _VisitKey(
+            dims=(segment or "unknown", industry or "unknown", rep or "unknown"),
+            period=key,
+            slot=slot,
+            in_window=filters.date_from is None or day >= filters.date_from,
+        )
+    return out
+
+
+def _label_visit_rows(
+    db: Session, kind: Kind, filters: InsightFilters, since: date | None, until: date | None
+) -> list[tuple[str, str, int, float]]:
+    """(label, visit, utterances, best confidence) per topic and visit, grouped in SQL."""
+    query = (
+        select(
+            UtteranceLabel.label,
+            UtteranceLabel.visit_id,
+            func.count(),
+            func.max(UtteranceLabel.confidence),
+        )
+        .join(Visit, Visit.id == UtteranceLabel.visit_id)
+        # a range rather than LIKE: SQLite's LIKE cannot use the label index
+        .where(UtteranceLabel.label >= f"{kind}.", UtteranceLabel.label < f"{kind}/")
+        .group_by(UtteranceLabel.label, UtteranceLabel.visit_id)
+    )
+    query = _within(_where_visit(query, filters), since, until)
+    return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in db.execute(query)]
+
+
+def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[str, list[Quote]]:
+    """The highest-confidence utterance of each chosen (topic, visit) pair, with its text."""
+    pairs = [(label, visit_id) for label, chosen in best.items() for _, visit_id in chosen]
+    if not pairs:
+        return {}
+    query = (
+        select(
+            UtteranceLabel.label,
+            UtteranceLabel.visit_id,
+            UtteranceLabel.idx,
+            UtteranceLabel.confidence,
+            Visit.title,
+            Utterance.start,
+            Utterance.text,
+        )
+        .join(Visit, Visit.id == UtteranceLabel.visit_id)
+        .join(
+            Utterance,
+            and_(
+                Utterance.visit_id == UtteranceLabel.visit_id, Utterance.idx == UtteranceLabel.idx
+            ),
+        )
+        .where(
+            or_(*(and_(UtteranceLabel.label == x, UtteranceLabel.visit_id == v) for x, v in pairs))
+        )
+        .order_by(UtteranceLabel.confidence.desc(), UtteranceLabel.idx)
+    )
+    found: dict[tuple[str, str], Quote] = {}
+    for label, visit_id, idx, confidence, title, start, text in db.execute(query):
+        found.setdefault(
+            (label, visit_id),
+            Quote(
+                visit_id=visit_id,
+                title=title or "",
+                idx=idx,
+                start=float(start),
+                text=text,
+                confidence=float(confidence),
+            ),
+        )
+    return {
+        label: [found[(label, v)] for _, v in chosen if (label, v) in found]
+        for label, chosen in best.items()
+    }
+
+
+def _counts(
+    hits: Mapping[str, list[int]], denominators: Mapping[str, int], keys: Iterable[str]
+) -> dict[str, Count]:
+    return {
+        k: Count(
+            utterances=hits[k][0] if k in hits else 0,
+            visits=hits[k][1] if k in hits else 0,
+            analysed_visits=denominators.get(k, 0),
+        )
+        for k in sorted(keys)
+    }
+
+
+def _bump(into: dict[str, list[int]], key: str, utterances: int) -> None:
+    slot = into.get(key)
+    if slot is None:
+        into[key] = [utterances, 1]
+    else:
+        slot[0] += utterances
+        slot[1] += 1
+
+
+def compute(
+    db: Session,
+    *,
+    kind: Kind,
+    filters: InsightFilters,
+    period: Period = "month",
+    labels: Iterable[str] = (),
+) -> Insights:
+    """Insights over analysed visits; the current period holds date_to, else the newest visit."""
+    check_filters(db, filters=filters)
+    as_of = filters.date_to or _newest_day(db, filters) or date.today()
+    current = period_start(as_of, period)
+    previous = previous_start(current, period)
+    # the previous period is read even when date_from starts later, for the trend
+    since = min(filters.date_from, previous) if filters.date_from else None
+    until = filters.date_to
+    visits = _analysed_visits(db, filters, since, until, period, current, previous)
+
+    groups = (*DIMENSIONS, "period", "trend")
+    denominators: dict[str, dict[str, int]] = {g: defaultdict(int) for g in groups}
+    for key in visits.values():
+        if key.slot:
+            denominators["trend"][key.slot] += 1
+        if key.in_window:
+            denominators["trend"]["all"] += 1
+            for dim, value in zip(DIMENSIONS, key.dims, strict=True):
+                denominators[dim][value] += 1
+            denominators["period"][key.period] += 1
+
+    hits: dict[str, dict[str, dict[str, list[int]]]] = {}
+    best: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for label, visit_id, n, confidence in _label_visit_rows(db, kind, filters, since, until):
+        found = visits.get(visit_id)
+        if found is None:  # not analysed
+            continue
+        key = found
+        topic = hits.get(label)
+        if topic is None:
+            topic = hits[label] = {g: {} for g in groups}
+        if key.slot:
+            _bump(topic["trend"], key.slot, n)
+        if not key.in_window:
+            continue
+        _bump(topic["trend"], "all", n)
+        for dim, value in zip(DIMENSIONS, key.dims, strict=True):
+            _bump(topic[dim], value, n)
+        _bump(topic["period"], key.period, n)
+        best[label].append((confidence, visit_id))
+    for chosen in best.values():
+        chosen.sort(key=lambda x: (-x[0], x[1]))
+        del chosen[QUOTES_PER_TOPIC:]
+    quotes = _quotes(db, best)
+
+    cur_key, prev_key = period_key(current, period), period_key(previous, period)
+    empty: dict[str, dict[str, list[int]]] = {g: {} for g in groups}
+    topics: list[Topic] = []
+    for label in sorted(set(hits) | set(labels)):
+        topic = hits.get(label, empty)
+        trend = _counts(topic["trend"], denominators["trend"], ("all", "current", "previous"))
+        cur, prev = trend["current"], trend["previous"]
+        topics.append(
+            Topic(
+                label=label,
+                total=trend["all"],
+                by_segment=_counts(topic["segment"], denominators["segment"], topic["segment"]),
+                by_industry=_counts(topic["industry"], denominators["industry"], topic["industry"]),
+                by_rep=_counts(topic["rep"], denominators["rep"], topic["rep"]),
+                by_period=_counts(topic["period"], denominators["period"], denominators["period"]),
+                trend=Trend(
+                    period=cur_key,
+                    previous_period=prev_key,
+                    current=cur,
+                    previous=prev,
+                    delta=cur.utterances - prev.utterances,
+                    ratio=round(cur.utterances / prev.utterances, 3) if prev.utterances else None,
+                    share_delta=round(cur.share - prev.share, 4),
+                ),
+                quotes=quotes.get(label, []),
+            )
+        )
+    topics.sort(key=lambda t: (-t.total.visits, -t.total.utterances, t.label))
+    return Insights(
+        kind=kind,
+        period=period,
+        current_period=cur_key,
+        previous_period=prev_key,
+        analysed_visits=denominators["trend"]["all"],
+        topics=topics,
+        rising=rising(topics),
+    )
+
+
+def rising(topics: Iterable[Topic]) -> list[Rising]:
+    """Topics new this period (none the period before), then those growing fastest."""
+    out: list[Rising] = []
+    for t in topics:
+        tr = t.trend
+        if tr.delta <= 0:
+            continue
+        if tr.previous.utterances == 0:
+            reason = (
+                f"New in {tr.period}: {tr.current.utterances} mention(s), "
+                f"none in {tr.previous_period}."
+            )
+            out.append(Rising(t.label, True, tr.delta, None, reason))
+        elif tr.ratio is not None and tr.ratio >= 1.25:
+            reason = (
+                f"{tr.current.utterances} mention(s) in {tr.period} against "
+                f"{tr.previous.utterances} in {tr.previous_period} (x{tr.ratio:g})."
+            )
+            out.append(Rising(t.label, False, tr.delta, tr.ratio, reason))
+    out.sort(key=lambda r: (not r.new, -(r.ratio or 0.0), -r.delta, r.label))
+    return out[:RISING_MAX]
