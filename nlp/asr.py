@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,7 @@ class AsrOptions:
 
     beam_size: int = 5
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    condition_on_previous_text: bool = False
+    condition_on_previous_text: bool = True  # safe once each run has its language fixed
     no_speech_threshold: float | None = 0.6
     log_prob_threshold: float | None = -1.0
     compression_ratio_threshold: float | None = 2.4
@@ -46,10 +46,16 @@ class AsrOptions:
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 2000
     vad_speech_pad_ms: int = 400
-    language_runs: bool = True  # detect language per stretch of speech, transcribe each as spoken
+    # Language changes: "when_mixed" decodes with per-window detection first and, only when the
+    # chunk comes out in more than one language, re-decodes it stretch by stretch in the language
+    # detected for each stretch (windows that straddle a change otherwise come out translated).
+    language_runs: Literal["never", "when_mixed", "always"] = "when_mixed"
     lid_min_silence_ms: int = 400  # pause that separates turns when finding language changes
-    lid_confident: float = 0.8  # below this a 30 s window is checked turn by turn
+    lid_confident: float = 0.8  # a language probe counts only when this sure
     min_run_s: float = 3.0  # a shorter stretch in another language joins its neighbour
+    probe_every_s: float = 300.0  # one language probe per this much audio, to catch changes
+    fill_gaps: bool = True  # re-decode VAD speech that no segment covers (a skipped turn)
+    min_gap_s: float = 1.0  # uncovered speech this long counts as skipped
     use_hotwords: bool = False
     initial_prompt: str | None = None
     repetition_penalty: float = 1.0
@@ -155,30 +161,21 @@ def _detect(model: WhisperModel, audio: npt.NDArray[np.float32]) -> tuple[str, f
 
 
 def _language_runs(
-    model: WhisperModel, samples: npt.NDArray[np.float32], opts: AsrOptions
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    regions: list[tuple[int, int]],
+    opts: AsrOptions,
 ) -> list[_Run]:
     """Split a chunk where the spoken language changes; one run when it never does."""
-    regions = _speech_regions(samples, opts)
     if not regions:
-        return []
-    window = model.feature_extractor.n_samples
+        regions = [(0, len(samples))]
     labels: list[str] = []
-    group: list[tuple[int, int]] = []
-
-    def flush() -> None:
-        audio = np.concatenate([samples[a:b] for a, b in group])
-        language, probability = _detect(model, audio)
-        if probability >= opts.lid_confident or len(group) == 1:
-            labels.extend([language] * len(group))
+    for a, b in regions:
+        # very short regions ("OK", "嗯") are not worth a detection: they go with the last one
+        if b - a < SAMPLE_RATE and labels:
+            labels.append(labels[-1])
         else:
-            labels.extend(_detect(model, samples[a:b])[0] for a, b in group)
-        group.clear()
-
-    for region in regions:
-        if group and sum(b - a for a, b in group) + region[1] - region[0] > window:
-            flush()
-        group.append(region)
-    flush()
+            labels.append(_detect(model, samples[a:b])[0])
     runs: list[_Run] = []
     for (a, b), language in zip(regions, labels, strict=True):
         if runs and runs[-1].language == language:
@@ -210,6 +207,7 @@ def _transcribe_run(
     hotwords: Sequence[str],
     opts: AsrOptions,
     tick: Tick,
+    multilingual: bool = False,
 ) -> list[Segment]:
     raw, info = model.transcribe(
         samples,
@@ -224,12 +222,141 @@ def _transcribe_run(
         word_timestamps=opts.word_timestamps,
         vad_filter=opts.vad,
         vad_parameters=_vad_parameters(opts) if opts.vad else None,
+        multilingual=multilingual,
         hotwords=" ".join(hotwords) if opts.use_hotwords and hotwords else None,
         initial_prompt=opts.initial_prompt,
         repetition_penalty=opts.repetition_penalty,
         no_repeat_ngram_size=opts.no_repeat_ngram_size,
     )
     return _convert(raw, offset_s, language or info.language, opts, tick)
+
+
+def _by_language_runs(
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    offset_s: float,
+    regions: list[tuple[int, int]],
+    *,
+    hotwords: Sequence[str],
+    opts: AsrOptions,
+    tick: Tick,
+) -> list[Segment]:
+    pad = int(opts.vad_speech_pad_ms * SAMPLE_RATE / 1000)
+    segments: list[Segment] = []
+    for run in _language_runs(model, samples, regions, opts):
+        start = max(0, run.start - pad)
+        segments += _transcribe_run(
+            model,
+            samples[start : run.end + pad],
+            offset_s + start / SAMPLE_RATE,
+            language=run.language,
+            hotwords=hotwords,
+            opts=opts,
+            tick=tick,
+        )
+    return segments
+
+
+def _uncovered(
+    regions: list[tuple[int, int]], segments: Sequence[Segment], offset_s: float, min_s: float
+) -> list[tuple[int, int]]:
+    """Speech regions that no segment overlaps for at least min_s: turns Whisper skipped."""
+    missed: list[tuple[int, int]] = []
+    for a, b in regions:
+        start_s, end_s = offset_s + a / SAMPLE_RATE, offset_s + b / SAMPLE_RATE
+        covered = sum(max(0.0, min(end_s, s.end) - max(start_s, s.start)) for s in segments)
+        # a whole turn goes missing, not the edges of one whose timestamps are loose
+        if end_s - start_s - covered >= min_s and covered < 0.3 * (end_s - start_s):
+            missed.append((a, b))
+    return missed
+
+
+def _fill_gaps(
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    offset_s: float,
+    regions: list[tuple[int, int]],
+    segments: list[Segment],
+    *,
+    language: str | None,
+    hotwords: Sequence[str],
+    opts: AsrOptions,
+    tick: Tick,
+) -> list[Segment]:
+    """Re-decode speech that Whisper jumped over, one region at a time, without VAD."""
+    missed = _uncovered(regions, segments, offset_s, opts.min_gap_s)
+    if not missed:
+        return segments
+    pad = int(opts.vad_speech_pad_ms * SAMPLE_RATE / 1000)
+    gap_opts = replace(opts, vad=False, condition_on_previous_text=False)
+    added: list[Segment] = []
+    for a, b in missed:
+        start = max(0, a - pad)
+        middle_s = offset_s + (a + b) / 2 / SAMPLE_RATE
+        near = min(segments, key=lambda s: abs((s.start + s.end) / 2 - middle_s), default=None)
+        added += _transcribe_run(
+            model,
+            samples[start : b + pad],
+            offset_s + start / SAMPLE_RATE,
+            language=language or (near.language if near else None),
+            hotwords=hotwords,
+            opts=gap_opts,
+            tick=lambda _: None,
+        )
+    fresh = [s for s in added if _overlap_s(s, segments) < 0.5 * (s.end - s.start)]
+    tick(offset_s + len(samples) / SAMPLE_RATE)
+    log.info("asr.gaps_filled", regions=len(missed), segments=len(fresh))
+    return sorted(segments + fresh, key=lambda s: s.start)
+
+
+def _overlap_s(segment: Segment, others: Sequence[Segment]) -> float:
+    return sum(max(0.0, min(segment.end, o.end) - max(segment.start, o.start)) for o in others)
+
+
+def _probe_regions(regions: list[tuple[int, int]], every_s: float) -> list[tuple[int, int]]:
+    """The longest region (at least 2 s) in every stretch of every_s, plus the last one."""
+    long_enough = [r for r in regions if r[1] - r[0] >= 2 * SAMPLE_RATE]
+    picked: dict[int, tuple[int, int]] = {}
+    for a, b in long_enough:
+        slot = int(a / SAMPLE_RATE // every_s)
+        if slot not in picked or b - a > picked[slot][1] - picked[slot][0]:
+            picked[slot] = (a, b)
+    if long_enough:
+        picked[-1] = long_enough[-1]
+    return sorted(set(picked.values()))
+
+
+def _looks_mixed(
+    model: WhisperModel,
+    samples: npt.NDArray[np.float32],
+    offset_s: float,
+    regions: list[tuple[int, int]],
+    segments: Sequence[Segment],
+    opts: AsrOptions,
+) -> bool:
+    """True when the decoded text has two languages, or a probe hears another one than was written.
+
+    Whisper picks one language per 30 s window, so a window that straddles a change comes out
+    wholly in one language (translated); a few cheap probes catch that.
+    """
+    written = {s.language for s in segments if s.language}
+    if len(written) > 1:
+        log.info("asr.language_mixed", offset_s=offset_s, languages=sorted(written))
+        return True
+    for a, b in _probe_regions(regions, opts.probe_every_s):
+        heard, probability = _detect(model, samples[a:b])
+        if probability < opts.lid_confident:
+            continue
+        start_s, end_s = offset_s + a / SAMPLE_RATE, offset_s + b / SAMPLE_RATE
+        here = {s.language for s in segments if s.start < end_s and s.end > start_s}
+        if not here and segments:  # Whisper skipped this turn: compare with the nearest text
+            middle_s = (start_s + end_s) / 2
+            near = min(segments, key=lambda s: abs((s.start + s.end) / 2 - middle_s))
+            here = {near.language}
+        if here and heard not in here:
+            log.info("asr.language_probe", offset_s=round(start_s, 1), heard=heard)
+            return True
+    return False
 
 
 def _transcribe_chunk(
@@ -242,19 +369,40 @@ def _transcribe_chunk(
     opts: AsrOptions,
     tick: Tick,
 ) -> list[Segment]:
-    if language is not None or not opts.language_runs:
-        return _transcribe_run(
-            model, samples, offset_s, language=language, hotwords=hotwords, opts=opts, tick=tick
+    regions = _speech_regions(samples, opts) if opts.vad else []
+    if opts.vad and not regions:
+        return []
+    if language is None and opts.language_runs == "always":
+        segments = _by_language_runs(
+            model, samples, offset_s, regions, hotwords=hotwords, opts=opts, tick=tick
         )
-    pad = int(opts.vad_speech_pad_ms * SAMPLE_RATE / 1000)
-    segments: list[Segment] = []
-    for run in _language_runs(model, samples, opts):
-        start = max(0, run.start - pad)
-        segments += _transcribe_run(
+    else:
+        segments = _transcribe_run(
             model,
-            samples[start : run.end + pad],
-            offset_s + start / SAMPLE_RATE,
-            language=run.language,
+            samples,
+            offset_s,
+            language=language,
+            hotwords=hotwords,
+            opts=opts,
+            tick=tick,
+            multilingual=language is None and opts.language_runs == "when_mixed",
+        )
+        if (
+            language is None
+            and opts.language_runs == "when_mixed"
+            and _looks_mixed(model, samples, offset_s, regions, segments, opts)
+        ):
+            segments = _by_language_runs(
+                model, samples, offset_s, regions, hotwords=hotwords, opts=opts, tick=tick
+            )
+    if opts.fill_gaps and regions:
+        segments = _fill_gaps(
+            model,
+            samples,
+            offset_s,
+            regions,
+            segments,
+            language=language,
             hotwords=hotwords,
             opts=opts,
             tick=tick,
