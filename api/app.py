@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.deps import require_token
-from api.routes import analysis, search, speakers, system, visits
+from api.routes import analysis, insights, ledger, library, search, speakers, system, visits
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.live_index import LiveIndex
 from knowledge.search import embed_label_examples
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     auth = [Depends(require_token)]
-    for module in (system, visits, analysis, speakers, search):
+    for module in (system, visits, analysis, speakers, search, insights, ledger, library):
         app.include_router(module.router, prefix="/api", dependencies=auth)
 
     @app.get("/", include_in_schema=False)

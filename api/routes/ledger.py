@@ -1,0 +1,240 @@
+"""The follow-up ledger: entries from action items and pain points, updates, report, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import Db
+from knowledge import ledger
+from knowledge.errors import InvalidInput
+from knowledge.ledger import Changes, LedgerFilters
+from knowledge.models import LedgerEntry
+
+router = APIRouter(tags=["ledger"])
+CSV_COLUMNS = (
+    "id",
+    "visit_id",
+    "kind",
+    "source",
+    "title",
+    "label",
+    "owner",
+    "due",
+    "status",
+    "overdue",
+    "note",
+    "created_at",
+    "closed_at",
+)
+
+
+class LedgerIn(BaseModel):
+    """One of: {visit_id, action_index}, {visit_id, utterance_idx, label} or {title, ...}."""
+
+    visit_id: str | None = None
+    action_index: int | None = Field(default=None, ge=0)
+    utterance_idx: int | None = Field(default=None, ge=0)
+    label: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=2000)
+    kind: Literal["action", "pain"] = "action"
+    owner: str | None = Field(default=None, max_length=200)
+    due: date | None = None
+    note: str | None = Field(default=None, max_length=5000)
+
+
+class LedgerPatch(BaseModel):
+    status: Literal["open", "done", "dropped"] | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    due: date | None = None
+    note: str | None = Field(default=None, max_length=5000)
+
+
+def entry_out(e: LedgerEntry, *, today: date) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "visit_id": e.visit_id,
+        "kind": e.kind,
+        "source": e.source,
+        "title": e.title,
+        "label": e.label,
+        "owner": e.owner,
+        "due": e.due.isoformat() if e.due else None,
+        "status": e.status,
+        "overdue": ledger.is_overdue(e, today=today),
+        "note": e.note,
+        "created_at": e.created_at.isoformat(),
+        "closed_at": e.closed_at.isoformat() if e.closed_at else None,
+        "window_ends": ledger.window_end(e).isoformat(),
+    }
+
+
+@router.post("/ledger", status_code=201)
+def add_entry(body: LedgerIn, db: Db) -> dict[str, Any]:
+    if body.visit_id is not None and body.action_index is not None:
+        entry = ledger.add_action(
+            db,
+            visit_id=body.visit_id,
+            action_index=body.action_index,
+            owner=body.owner,
+            due=body.due,
+            note=body.note,
+        )
+    elif body.visit_id is not None and body.utterance_idx is not None:
+        if not body.label:
+            raise InvalidInput(
+                "A pain-point entry needs the label, e.g. 'pain.delivery'.", code="missing_label"
+            )
+        entry = ledger.add_pain(
+            db,
+            visit_id=body.visit_id,
+            utterance_idx=body.utterance_idx,
+            label=body.label,
+            owner=body.owner,
+            due=body.due,
+            note=body.note,
+        )
+    elif body.title is not None:
+        entry = ledger.add_free(
+            db,
+            title=body.title,
+            kind=body.kind,
+            visit_id=body.visit_id,
+            label=body.label,
+            owner=body.owner,
+            due=body.due,
+            note=body.note,
+        )
+    else:
+        raise InvalidInput(
+            "Send {visit_id, action_index} for an action item, {visit_id, utterance_idx, label} "
+            "for a pain point, or {title} for a free entry.",
+            code="invalid_ledger_entry",
+        )
+    _commit(db)
+    return entry_out(entry, today=date.today())
+
+
+def _commit(db: Db) -> None:
+    try:
+        db.commit()
+    except IntegrityError as e:  # a concurrent request added the same visit and source
+        db.rollback()
+        raise ledger.AlreadyInLedger(
+            "This item was added to the ledger by another request just now; reload the ledger."
+        ) from e
+
+
+@router.post("/visits/{visit_id}/ledger")
+def add_visit_actions(visit_id: str, db: Db) -> dict[str, Any]:
+    created, existing = ledger.add_all_actions(db, visit_id=visit_id)
+    _commit(db)
+    today = date.today()
+    return {
+        "created": [entry_out(e, today=today) for e in created],
+        "existing": [entry_out(e, today=today) for e in existing],
+    }
+
+
+def _csv(entries: list[LedgerEntry], today: date) -> Response:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        row = entry_out(e, today=today)
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return Response(
+        "\ufeff" + buf.getvalue(),  # a BOM so that spreadsheets read Chinese text as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
+    )
+
+
+@router.get("/ledger")
+def list_entries(
+    db: Db,
+    status: Literal["open", "done", "dropped"] | None = None,
+    owner: str | None = None,
+    kind: Literal["action", "pain"] | None = None,
+    visit_id: str | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
+) -> Response:
+    today = date.today()
+    filters = LedgerFilters(
+        status=status, owner=owner, kind=kind, visit_id=visit_id, overdue=overdue
+    )
+    if format == "csv":
+        rows, _ = ledger.listing(db, filters=filters, today=today, limit=None)
+        return _csv(rows, today)
+    rows, total = ledger.listing(db, filters=filters, today=today, limit=limit, offset=offset)
+    return JSONResponse(
+        {
+            "items": [entry_out(e, today=today) for e in rows],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
+
+
+@router.get("/ledger/report")
+def read_report(db: Db, kind: Literal["action", "pain"] | None = None) -> dict[str, Any]:
+    today = date.today()
+    r = ledger.report(db, today=today, kind=kind)
+    return {
+        "today": r.today.isoformat(),
+        "definition": (
+            f"Closed-loop rate: entries marked done within {r.window_working_days} working days "
+            "(Mon-Fri) of creation, over entries that are closed (done or dropped) or whose "
+            f"{r.window_working_days}-working-day window has ended; open entries still inside "
+            "their window are not counted yet."
+        ),
+        "window_working_days": r.window_working_days,
+        "target": r.target,
+        "closed_loop_rate": r.rate,
+        "meets_target": r.meets_target,
+        "entries": r.entries,
+        "open": r.open,
+        "counted": r.counted,
+        "closed_in_time": r.closed_in_time,
+        "overdue_count": len(r.overdue),
+        "overdue": [entry_out(e, today=today) for e in r.overdue[:200]],
+        "owners": [
+            {
+                "owner": o.owner,
+                "entries": o.entries,
+                "open": o.open,
+                "overdue": o.overdue,
+                "counted": o.counted,
+                "closed_in_time": o.closed_in_time,
+                "closed_loop_rate": o.rate,
+            }
+            for o in r.owners
+        ],
+    }
+
+
+@router.patch("/ledger/{entry_id}")
+def patch_entry(entry_id: int, body: LedgerPatch, db: Db) -> dict[str, Any]:
+    fields = frozenset(body.model_fields_set)
+    if "status" in fields and body.status is None:
+        raise InvalidInput("status must be open, done or dropped.", code="invalid_field")
+    entry = ledger.update(
+        db,
+        entry_id=entry_id,
+        changes=Changes(
+            fields=fields, status=body.status, owner=body.owner, due=body.due, note=body.note
+        ),
+    )
+    db.commit()
+    return entry_out(entry, today=date.today())

@@ -1,0 +1,137 @@
+"""The best-practice library for trainers: playlists, clips and suggested visits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import Db
+from knowledge import library
+from knowledge.library import ClipIn, ClipView
+from knowledge.models import Playlist
+
+router = APIRouter(tags=["library"])
+
+
+class PlaylistIn(BaseModel):
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class ClipBody(BaseModel):
+    visit_id: str
+    start: float = Field(description="seconds from the start of the recording")
+    end: float
+    note: str | None = Field(default=None, max_length=5000)
+    tags: list[str] = Field(default_factory=list)
+    playlist_id: int | None = None
+
+
+def playlist_out(p: Playlist, clips: int) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "clip_count": clips,
+        "created_at": p.created_at.isoformat(),
+    }
+
+
+def clip_out(v: ClipView) -> dict[str, Any]:
+    c = v.clip
+    return {
+        "id": c.id,
+        "playlist_id": c.playlist_id,
+        "visit_id": c.visit_id,
+        "visit_title": v.visit_title,
+        "start": c.start,
+        "end": c.end,
+        "note": c.note,
+        "tags": list(c.tags),
+        "text": v.text,
+        "link": v.link,
+    }
+
+
+@router.post("/library/playlists", status_code=201)
+def create_playlist(body: PlaylistIn, db: Db) -> dict[str, Any]:
+    playlist = library.create_playlist(db, name=body.name, description=body.description)
+    try:
+        db.commit()
+    except IntegrityError as e:  # the same name created by a concurrent request
+        db.rollback()
+        raise library.PlaylistExists(f"A playlist named '{body.name}' exists already.") from e
+    return playlist_out(playlist, 0)
+
+
+@router.get("/library/playlists")
+def list_playlists(db: Db) -> dict[str, Any]:
+    return {"items": [playlist_out(p, n) for p, n in library.playlists(db)]}
+
+
+@router.delete("/library/playlists/{playlist_id}", status_code=204)
+def delete_playlist(playlist_id: int, db: Db) -> Response:
+    library.delete_playlist(db, playlist_id=playlist_id)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.post("/library/clips", status_code=201)
+def add_clip(body: ClipBody, db: Db) -> dict[str, Any]:
+    clip = library.add_clip(
+        db,
+        clip=ClipIn(
+            visit_id=body.visit_id,
+            start=body.start,
+            end=body.end,
+            note=body.note,
+            tags=tuple(body.tags),
+            playlist_id=body.playlist_id,
+        ),
+    )
+    db.commit()
+    return clip_out(library.view_clip(db, clip=clip))
+
+
+@router.delete("/library/clips/{clip_id}", status_code=204)
+def delete_clip(clip_id: int, db: Db) -> Response:
+    library.delete_clip(db, clip_id=clip_id)
+    db.commit()
+    return Response(status_code=204)
+
+
+@router.get("/library")
+def read_library(db: Db) -> dict[str, Any]:
+    playlists, unsorted = library.library(db)
+    return {
+        "playlists": [
+            {**playlist_out(v.playlist, len(v.clips)), "clips": [clip_out(c) for c in v.clips]}
+            for v in playlists
+        ],
+        "unsorted": [clip_out(c) for c in unsorted],
+    }
+
+
+@router.get("/library/suggestions")
+def read_suggestions(db: Db, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "visit_id": s.visit_id,
+                "title": s.title,
+                "rep": s.rep,
+                "score": s.score,
+                "scorecard_total": s.scorecard_total,
+                "sentiment_score": s.sentiment_score,
+                "actions": s.actions,
+                "risks": s.risks,
+                "in_library": s.in_library,
+                "reasons": s.reasons,
+                "link": f"/api/visits/{s.visit_id}",
+            }
+            for s in library.suggest(db, limit=limit)
+        ]
+    }

@@ -1,0 +1,394 @@
+"""The follow-up ledger: action items and pain points owned until closed, and the closed-loop rate.
+
+Closed-loop rate (the seeds' target is 75%): an entry's window is the 30 working days (Monday to
+Friday, no holidays) after the UTC day it was created. It counts towards the rate once it is closed
+(done or dropped) or its window has ended; it counts as closed-loop when it was marked done on or
+before the window's last day. Open entries still inside their window are left out (undecided).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from knowledge import visits
+from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady
+from knowledge.models import LedgerEntry, Utterance, UtteranceLabel, utcnow
+
+Status = Literal["open", "done", "dropped"]
+EntryKind = Literal["action", "pain"]
+STATUSES: tuple[Status, ...] = ("open", "done", "dropped")
+WINDOW_WORKING_DAYS = 30
+TARGET_RATE = 0.75
+TITLE_MAX = 500
+
+
+class AlreadyInLedger(Conflict):
+    code = "already_in_ledger"
+
+
+@dataclass(frozen=True)
+class LedgerFilters:
+    status: Status | None = None
+    owner: str | None = None
+    kind: EntryKind | None = None
+    visit_id: str | None = None
+    overdue: bool = False
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Fields a PATCH sets; `fields` names those given, so None can clear owner, due or note."""
+
+    fields: frozenset[str]
+    status: Status | None = None
+    owner: str | None = None
+    due: date | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnerReport:
+    owner: str
+    entries: int
+    open: int
+    overdue: int
+    counted: int
+    closed_in_time: int
+
+    @property
+    def rate(self) -> float | None:
+        return round(self.closed_in_time / self.counted, 4) if self.counted else None
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    today: date
+    window_working_days: int
+    target: float
+    entries: int
+    open: int
+    counted: int
+    closed_in_time: int
+    overdue: list[LedgerEntry]
+    owners: list[OwnerReport]
+
+    @property
+    def rate(self) -> float | None:
+        return round(self.closed_in_time / self.counted, 4) if self.counted else None
+
+    @property
+    def meets_target(self) -> bool | None:
+        rate = self.rate
+        return None if rate is None else rate >= self.target
+
+
+def add_working_days(start: date, days: int) -> date:
+    """The date `days` working days (Mon-Fri) after `start`; start itself never counts."""
+    day = start
+    left = days
+    while left > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def window_end(entry: LedgerEntry) -> date:
+    return add_working_days(_utc_day(entry.created_at), WINDOW_WORKING_DAYS)
+
+
+def closed_in_time(entry: LedgerEntry) -> bool:
+    return (
+        entry.status == "done"
+        and entry.closed_at is not None
+        and _utc_day(entry.closed_at) <= window_end(entry)
+    )
+
+
+def counts_towards_rate(entry: LedgerEntry, *, today: date) -> bool:
+    return entry.status != "open" or today > window_end(entry)
+
+
+def is_overdue(entry: LedgerEntry, *, today: date) -> bool:
+    return entry.status == "open" and entry.due is not None and entry.due < today
+
+
+def _utc_day(moment: datetime) -> date:
+    # SQLite hands back naive datetimes; they were stored in UTC
+    return moment.date() if moment.tzinfo is None else moment.astimezone(UTC).date()
+
+
+def _title(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "…"
+
+
+def get(db: Session, *, entry_id: int) -> LedgerEntry:
+    entry = db.get(LedgerEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"No ledger entry with id {entry_id}.", code="ledger_entry_not_found")
+    return entry
+
+
+def _existing(db: Session, visit_id: str, source: str) -> LedgerEntry | None:
+    return db.scalar(
+        select(LedgerEntry).where(LedgerEntry.visit_id == visit_id, LedgerEntry.source == source)
+    )
+
+
+def _actions(db: Session, visit_id: str) -> list[dict[str, object]]:
+    visit = visits.get(db, visit_id=visit_id)
+    document = visits.get_result(db, visit_id=visit_id, kind="analysis")
+    if document is None:
+        raise NotReady(
+            f"Visit {visit_id} has no analysis yet (it is {visit.status}); "
+            "its action items and pain points can be added once it is analysed."
+        )
+    actions = document.get("actions") or []
+    return [a for a in actions if isinstance(a, dict)]
+
+
+def _due(value: object) -> date | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _action_entry(
+    visit_id: str, index: int, action: dict[str, object], owner: str | None, due: date | None
+) -> LedgerEntry:
+    text = str(action.get("text") or action.get("quote") or f"Action {index + 1}")
+    return LedgerEntry(
+        visit_id=visit_id,
+        kind="action",
+        source=f"action:{index}",
+        title=_title(text),
+        owner=owner or (str(action["owner"]) if action.get("owner") else None),
+        due=due or _due(action.get("due")),
+        status="open",
+    )
+
+
+def add_action(
+    db: Session,
+    *,
+    visit_id: str,
+    action_index: int,
+    owner: str | None = None,
+    due: date | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """One action item of an analysed visit; AlreadyInLedger when it was added before."""
+    actions = _actions(db, visit_id)
+    if not 0 <= action_index < len(actions):
+        raise NotFound(
+            f"Visit {visit_id} has {len(actions)} action item(s); "
+            f"action_index {action_index} is not one of 0..{len(actions) - 1}.",
+            code="action_not_found",
+        )
+    source = f"action:{action_index}"
+    existing = _existing(db, visit_id, source)
+    if existing is not None:
+        raise AlreadyInLedger(
+            f"Action {action_index} of visit {visit_id} is already ledger entry {existing.id}."
+        )
+    entry = _action_entry(visit_id, action_index, actions[action_index], owner, due)
+    entry.note = note
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def add_all_actions(db: Session, *, visit_id: str) -> tuple[list[LedgerEntry], list[LedgerEntry]]:
+    """Every action item of a visit: (created, already there); running it twice adds nothing."""
+    created, existing = [], []
+    for i, action in enumerate(_actions(db, visit_id)):
+        found = _existing(db, visit_id, f"action:{i}")
+        if found is not None:
+            existing.append(found)
+            continue
+        entry = _action_entry(visit_id, i, action, None, None)
+        db.add(entry)
+        created.append(entry)
+    db.flush()
+    return created, existing
+
+
+def add_pain(
+    db: Session,
+    *,
+    visit_id: str,
+    utterance_idx: int,
+    label: str,
+    owner: str | None = None,
+    due: date | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """A pain point (or need) said in one utterance; the label must be on that utterance."""
+    _actions(db, visit_id)  # NotFound / NotReady before looking at utterances
+    utterance = db.get(Utterance, (visit_id, utterance_idx))
+    if utterance is None:
+        raise NotFound(
+            f"Visit {visit_id} has no analysed utterance {utterance_idx}.",
+            code="utterance_not_found",
+        )
+    on_it = list(
+        db.scalars(
+            select(UtteranceLabel.label).where(
+                UtteranceLabel.visit_id == visit_id, UtteranceLabel.idx == utterance_idx
+            )
+        )
+    )
+    if label not in on_it:
+        raise InvalidInput(
+            f"Utterance {utterance_idx} of visit {visit_id} is not labelled '{label}'; "
+            f"its labels are: {', '.join(sorted(on_it)) or 'none'}.",
+            code="label_not_on_utterance",
+        )
+    source = f"utterance:{utterance_idx}:{label}"
+    existing = _existing(db, visit_id, source)
+    if existing is not None:
+        raise AlreadyInLedger(
+            f"'{label}' of utterance {utterance_idx} is already ledger entry {existing.id}."
+        )
+    entry = LedgerEntry(
+        visit_id=visit_id,
+        kind="pain",
+        source=source,
+        title=_title(utterance.text),
+        label=label,
+        owner=owner,
+        due=due,
+        note=note,
+        status="open",
+    )
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def add_free(
+    db: Session,
+    *,
+    title: str,
+    kind: EntryKind = "action",
+    visit_id: str | None = None,
+    label: str | None = None,
+    owner: str | None = None,
+    due: date | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """An entry typed by a person, optionally tied to a visit."""
+    if not title.strip():
+        raise InvalidInput("A ledger entry needs a non-empty title.", code="empty_title")
+    if visit_id is not None:
+        visits.get(db, visit_id=visit_id)
+    entry = LedgerEntry(
+        visit_id=visit_id,
+        kind=kind,
+        source=None,
+        title=_title(title),
+        label=label,
+        owner=owner,
+        due=due,
+        note=note,
+        status="open",
+    )
+    db.add(entry)
+    db.flush()
+    return entry
+
+
+def update(
+    db: Session, *, entry_id: int, changes: Changes, now: datetime | None = None
+) -> LedgerEntry:
+    """Apply a PATCH; closing (done, dropped) stamps closed_at, reopening clears it."""
+    entry = get(db, entry_id=entry_id)
+    if "status" in changes.fields and changes.status is not None and changes.status != entry.status:
+        entry.status = changes.status
+        entry.closed_at = None if changes.status == "open" else (now or utcnow())
+    if "owner" in changes.fields:
+        entry.owner = changes.owner
+    if "due" in changes.fields:
+        entry.due = changes.due
+    if "note" in changes.fields:
+        entry.note = changes.note
+    db.flush()
+    return entry
+
+
+def listing(
+    db: Session, *, filters: LedgerFilters, today: date, limit: int | None, offset: int = 0
+) -> tuple[list[LedgerEntry], int]:
+    """Entries newest first with the total before paging; limit None returns all."""
+    query = select(LedgerEntry)
+    if filters.status is not None:
+        query = query.where(LedgerEntry.status == filters.status)
+    if filters.owner is not None:
+        query = query.where(LedgerEntry.owner == filters.owner)
+    if filters.kind is not None:
+        query = query.where(LedgerEntry.kind == filters.kind)
+    if filters.visit_id is not None:
+        query = query.where(LedgerEntry.visit_id == filters.visit_id)
+    if filters.overdue:
+        query = query.where(LedgerEntry.status == "open", LedgerEntry.due < today)
+    total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.scalars(query)), total
+
+
+def summarise(entries: Iterable[LedgerEntry], *, today: date) -> LedgerReport:
+    """Closed-loop rate, overdue items and per-owner figures of the given entries."""
+    rows: Sequence[LedgerEntry] = list(entries)
+    per_owner: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for e in rows:
+        per_owner[e.owner or "unassigned"].append(e)
+
+    def figures(group: Sequence[LedgerEntry]) -> tuple[int, int, int, int]:
+        counted = [e for e in group if counts_towards_rate(e, today=today)]
+        return (
+            sum(e.status == "open" for e in group),
+            sum(is_overdue(e, today=today) for e in group),
+            len(counted),
+            sum(closed_in_time(e) for e in counted),
+        )
+
+    owners = []
+    for owner in sorted(per_owner):
+        open_, overdue, counted, in_time = figures(per_owner[owner])
+        owners.append(OwnerReport(owner, len(per_owner[owner]), open_, overdue, counted, in_time))
+    open_, _, counted, in_time = figures(rows)
+    overdue_entries = sorted(
+        (e for e in rows if is_overdue(e, today=today)),
+        key=lambda e: (e.due or today, e.id),
+    )
+    return LedgerReport(
+        today=today,
+        window_working_days=WINDOW_WORKING_DAYS,
+        target=TARGET_RATE,
+        entries=len(rows),
+        open=open_,
+        counted=counted,
+        closed_in_time=in_time,
+        overdue=overdue_entries,
+        owners=owners,
+    )
+
+
+def report(db: Session, *, today: date, kind: EntryKind | None = None) -> LedgerReport:
+    query = select(LedgerEntry)
+    if kind is not None:
+        query = query.where(LedgerEntry.kind == kind)
+    return summarise(db.scalars(query), today=today)

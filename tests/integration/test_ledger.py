@@ -1,0 +1,295 @@
+"""The follow-up ledger: entries from action items and pain points, updates, report, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from knowledge import ledger
+from knowledge.db import migrate
+from knowledge.models import LedgerEntry, Utterance, UtteranceLabel, Visit, VisitResult
+from tests.conftest import settings_for
+
+pytestmark = pytest.mark.integration
+
+ACTIONS = [
+    {"owner": "rep", "text": "Send the revised quote", "due": "2026-03-20", "start": 61.0},
+    {"owner": "customer", "text": "Share the ERP interface spec", "due": None, "start": 95.5},
+]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    settings = settings_for(tmp_path_factory.mktemp("ledger"), "embedded", **overrides)
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def add_visit(client: TestClient, *, analysed: bool = True) -> str:
+    """A visit with two action items and one customer utterance labelled pain.delivery."""
+    visit_id = uuid.uuid4().hex
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        db.add(
+            Visit(
+                id=visit_id,
+                title="Quarterly review",
+                rep="Lin",
+                content_sha256=visit_id * 2,
+                status="done" if analysed else "transcribing",
+                warnings=[],
+            )
+        )
+        db.flush()
+        if analysed:
+            db.add(
+                Utterance(
+                    visit_id=visit_id,
+                    idx=0,
+                    start=12.0,
+                    end=18.0,
+                    role="customer",
+                    text="Our last two orders came a week late.",
+                    labels=[{"id": "pain.delivery", "confidence": 0.9}],
+                    risk=[],
+                )
+            )
+            db.add(UtteranceLabel(visit_id=visit_id, idx=0, label="pain.delivery", confidence=0.9))
+            db.add(VisitResult(visit_id=visit_id, kind="analysis", data={"actions": ACTIONS}))
+        db.commit()
+    return visit_id
+
+
+def assert_error(res: Any, status: int, code: str) -> dict[str, Any]:
+    assert res.status_code == status, res.text
+    err: dict[str, Any] = res.json()["error"]
+    assert err["code"] == code
+    assert len(err["message"]) > 10
+    return err
+
+
+def test_action_item_becomes_an_entry_with_its_owner_and_due_date(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    res = client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 0})
+    assert res.status_code == 201, res.text
+    entry = res.json()
+    assert entry["kind"] == "action" and entry["source"] == "action:0"
+    assert (entry["title"], entry["owner"], entry["due"]) == (
+        "Send the revised quote",
+        "rep",
+        "2026-03-20",
+    )
+    assert entry["status"] == "open" and entry["closed_at"] is None
+
+
+def test_the_same_action_item_twice_is_a_conflict(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    body = {"visit_id": visit_id, "action_index": 1, "owner": "Wang"}
+    first = client.post("/api/ledger", json=body)
+    assert first.status_code == 201 and first.json()["owner"] == "Wang"
+    err = assert_error(client.post("/api/ledger", json=body), 409, "already_in_ledger")
+    assert str(first.json()["id"]) in err["message"]
+
+
+def test_adding_all_actions_of_a_visit_twice_adds_nothing_the_second_time(
+    client: TestClient,
+) -> None:
+    visit_id = add_visit(client)
+    client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 1})
+    first = client.post(f"/api/visits/{visit_id}/ledger").json()
+    assert [e["source"] for e in first["created"]] == ["action:0"]
+    assert [e["source"] for e in first["existing"]] == ["action:1"]
+    again = client.post(f"/api/visits/{visit_id}/ledger").json()
+    assert again["created"] == [] and len(again["existing"]) == 2
+    listed = client.get("/api/ledger", params={"visit_id": visit_id}).json()
+    assert listed["total"] == 2
+
+
+def test_pain_point_becomes_an_entry_quoting_the_customer(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    body = {"visit_id": visit_id, "utterance_idx": 0, "label": "pain.delivery", "owner": "ops"}
+    res = client.post("/api/ledger", json=body)
+    assert res.status_code == 201, res.text
+    entry = res.json()
+    assert (entry["kind"], entry["label"], entry["owner"]) == ("pain", "pain.delivery", "ops")
+    assert entry["title"] == "Our last two orders came a week late."
+    assert entry["source"] == "utterance:0:pain.delivery"
+    assert_error(client.post("/api/ledger", json=body), 409, "already_in_ledger")
+
+
+def test_pain_point_with_a_label_the_utterance_lacks_is_refused(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    body = {"visit_id": visit_id, "utterance_idx": 0, "label": "pain.price"}
+    err = assert_error(client.post("/api/ledger", json=body), 422, "label_not_on_utterance")
+    assert "pain.delivery" in err["message"]
+    body = {"visit_id": visit_id, "utterance_idx": 0}
+    assert_error(client.post("/api/ledger", json=body), 422, "missing_label")
+
+
+def test_unknown_visit_utterance_and_action_are_not_found(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    res = client.post("/api/ledger", json={"visit_id": "nope", "action_index": 0})
+    assert_error(res, 404, "visit_not_found")
+    res = client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 7})
+    assert "0..1" in assert_error(res, 404, "action_not_found")["message"]
+    body = {"visit_id": visit_id, "utterance_idx": 99, "label": "pain.delivery"}
+    assert_error(client.post("/api/ledger", json=body), 404, "utterance_not_found")
+    assert_error(client.post("/api/visits/nope/ledger"), 404, "visit_not_found")
+
+
+def test_visit_without_analysis_yet_is_not_ready(client: TestClient) -> None:
+    visit_id = add_visit(client, analysed=False)
+    res = client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 0})
+    assert "transcribing" in assert_error(res, 409, "not_ready")["message"]
+    assert_error(client.post(f"/api/visits/{visit_id}/ledger"), 409, "not_ready")
+
+
+def test_free_entry_needs_a_title(client: TestClient) -> None:
+    res = client.post("/api/ledger", json={"title": "Call back about the pilot", "owner": "Lin"})
+    assert res.status_code == 201 and res.json()["visit_id"] is None
+    assert_error(client.post("/api/ledger", json={}), 422, "invalid_ledger_entry")
+    assert_error(client.post("/api/ledger", json={"title": "  "}), 422, "empty_title")
+    res = client.post("/api/ledger", json={"title": "x", "due": "soon"})
+    assert_error(res, 422, "invalid_request")
+
+
+def test_closing_stamps_closed_at_and_reopening_clears_it(client: TestClient) -> None:
+    entry = client.post("/api/ledger", json={"title": "Fix the invoice", "owner": "Lin"}).json()
+    done = client.patch(f"/api/ledger/{entry['id']}", json={"status": "done", "note": "sent"})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "done" and done.json()["closed_at"] is not None
+    assert done.json()["note"] == "sent" and done.json()["owner"] == "Lin"  # untouched
+    reopened = client.patch(f"/api/ledger/{entry['id']}", json={"status": "open", "owner": None})
+    assert reopened.json()["closed_at"] is None and reopened.json()["owner"] is None
+    moved = client.patch(f"/api/ledger/{entry['id']}", json={"due": "2026-05-01"})
+    assert moved.json()["due"] == "2026-05-01"
+
+
+def test_patching_unknown_entry_or_status_is_refused(client: TestClient) -> None:
+    assert_error(
+        client.patch("/api/ledger/999999", json={"status": "done"}), 404, "ledger_entry_not_found"
+    )
+    entry = client.post("/api/ledger", json={"title": "Anything"}).json()
+    res = client.patch(f"/api/ledger/{entry['id']}", json={"status": "finished"})
+    assert "dropped" in assert_error(res, 422, "invalid_request")["message"]
+    res = client.patch(f"/api/ledger/{entry['id']}", json={"status": None})
+    assert_error(res, 422, "invalid_field")
+
+
+def test_listing_filters_pages_and_answers_an_empty_page_past_the_end(client: TestClient) -> None:
+    owner = f"owner-{uuid.uuid4().hex[:6]}"
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    for i in range(5):
+        client.post("/api/ledger", json={"title": f"Item {i}", "owner": owner, "due": yesterday})
+    last = client.post("/api/ledger", json={"title": "Item 5", "owner": owner}).json()
+    client.patch(f"/api/ledger/{last['id']}", json={"status": "done"})
+    page = client.get("/api/ledger", params={"owner": owner, "limit": 4}).json()
+    assert page["total"] == 6 and len(page["items"]) == 4
+    assert page["items"][0]["title"] == "Item 5"  # newest first
+    past = client.get("/api/ledger", params={"owner": owner, "offset": 50}).json()
+    assert past["items"] == [] and past["total"] == 6
+    overdue = client.get("/api/ledger", params={"owner": owner, "overdue": "true"}).json()
+    assert overdue["total"] == 5 and all(e["overdue"] for e in overdue["items"])
+    done = client.get("/api/ledger", params={"owner": owner, "status": "done"}).json()
+    assert done["total"] == 1
+    res = client.get("/api/ledger", params={"status": "closed"})
+    assert "open" in assert_error(res, 422, "invalid_request")["message"]
+
+
+def test_csv_export_lists_every_matching_entry(client: TestClient) -> None:
+    owner = f"csv-{uuid.uuid4().hex[:6]}"
+    for i in range(3):
+        client.post("/api/ledger", json={"title": f"跟进第{i}项", "owner": owner})
+    res = client.get("/api/ledger", params={"owner": owner, "format": "csv", "limit": 1})
+    assert res.status_code == 200 and res.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(res.content.decode("utf-8-sig"))))
+    assert sorted(r["title"] for r in rows) == ["跟进第0项", "跟进第1项", "跟进第2项"]
+    assert {r["status"] for r in rows} == {"open"}
+
+
+def entry(
+    created: date, status: str = "open", closed: date | None = None, **kw: Any
+) -> LedgerEntry:
+    def at(d: date) -> datetime:
+        return datetime(d.year, d.month, d.day, 9, tzinfo=UTC)
+
+    return LedgerEntry(
+        title="x",
+        kind="action",
+        status=status,
+        created_at=at(created),
+        closed_at=at(closed) if closed else None,
+        **kw,
+    )
+
+
+def test_thirty_working_days_skip_weekends() -> None:
+    monday = date(2026, 3, 2)
+    assert ledger.add_working_days(monday, 5) == date(2026, 3, 9)
+    assert ledger.add_working_days(monday, 30) == date(2026, 4, 13)
+    assert ledger.add_working_days(date(2026, 3, 7), 1) == date(2026, 3, 9)  # Saturday
+
+
+def test_closed_loop_rate_counts_closed_entries_and_expired_windows_only() -> None:
+    today = date(2026, 6, 1)
+    march = date(2026, 3, 2)  # window ends 2026-04-13
+    entries = [
+        entry(march, "done", date(2026, 4, 13), owner="Lin"),  # on the last day: in time
+        entry(march, "done", date(2026, 4, 14), owner="Lin"),  # a day late
+        entry(march, "dropped", date(2026, 3, 10), owner="Chen"),  # closed, not solved
+        entry(march, "open", owner="Chen", due=date(2026, 3, 31)),  # window over, overdue
+        entry(date(2026, 5, 25), "open", owner="Lin"),  # inside its window: not counted yet
+        entry(date(2026, 5, 25), "done", date(2026, 5, 26)),  # recent and done: counted
+    ]
+    report = ledger.summarise(entries, today=today)
+    assert (report.counted, report.closed_in_time) == (5, 2)
+    assert report.rate == 0.4 and report.meets_target is False and report.target == 0.75
+    assert report.open == 2 and [e.owner for e in report.overdue] == ["Chen"]
+    owners = {o.owner: o for o in report.owners}
+    assert (owners["Lin"].counted, owners["Lin"].closed_in_time, owners["Lin"].rate) == (2, 1, 0.5)
+    assert (owners["Chen"].rate, owners["Chen"].overdue) == (0.0, 1)
+    assert owners["unassigned"].rate == 1.0
+
+
+def test_rate_is_unknown_until_an_entry_counts() -> None:
+    report = ledger.summarise([entry(date(2026, 5, 25))], today=date(2026, 5, 26))
+    assert report.rate is None and report.meets_target is None
+
+
+def test_report_endpoint_shows_rate_target_overdue_and_owners(client: TestClient) -> None:
+    owner = f"report-{uuid.uuid4().hex[:6]}"
+    ids = [
+        client.post("/api/ledger", json={"title": f"R{i}", "owner": owner}).json()["id"]
+        for i in range(4)
+    ]
+    long_ago = datetime.now(UTC) - timedelta(days=80)
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        rows = [db.get(LedgerEntry, i) for i in ids]
+        for row in rows:
+            assert row is not None
+            row.created_at = long_ago
+        rows[0].status, rows[0].closed_at = "done", long_ago + timedelta(days=3)
+        rows[1].status, rows[1].closed_at = "done", long_ago + timedelta(days=3)
+        rows[2].status, rows[2].closed_at = "done", long_ago + timedelta(days=3)
+        rows[3].due = date.today() - timedelta(days=30)
+        db.commit()
+    body = client.get("/api/ledger/report").json()
+    assert body["target"] == 0.75 and body["window_working_days"] == 30
+    assert "working days" in body["definition"]
+    mine = next(o for o in body["owners"] if o["owner"] == owner)
+    assert (mine["counted"], mine["closed_in_time"], mine["closed_loop_rate"]) == (4, 3, 0.75)
+    assert mine["overdue"] == 1
+    assert ids[3] in [e["id"] for e in body["overdue"]]
