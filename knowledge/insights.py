@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -198,9 +199,7 @@ def _within(query: Q, since: date | None, until: date | None) -> Q:
 class _VisitKey:
     """Where one analysed visit counts: its breakdown values, period and trend slot."""
 
-    dims: tuple[str, str, str]
-    period: str
-    slot: Literal["current", "previous", ""]
+    counts_in: tuple[tuple[str, str], ...]  # (group, key): ("rep", "Lin"), ("trend", "all")
     in_window: bool
 
 
@@ -226,15 +225,19 @@ def _analysed_visits(
         if day not in keys:
             keys[day] = (period_key(day, period), period_start(day, period))
         key, start = keys[day]
-        slot: Literal["current", "previous", ""] = (
-            "current" if start == current else "previous" if start == previous else ""
-        )
-        out[visit_id] = _VisitKey(
-            dims=(segment or "unknown", industry or "unknown", rep or "unknown"),
-            period=key,
-            slot=slot,
-            in_window=filters.date_from is None or day >= filters.date_from,
-        )
+        counts_in: list[tuple[str, str]] = []
+        if start in (current, previous):
+            counts_in.append(("trend", "current" if start == current else "previous"))
+        in_window = filters.date_from is None or day >= filters.date_from
+        if in_window:
+            counts_in += [
+                ("trend", "all"),
+                ("segment", segment or "unknown"),
+                ("industry", industry or "unknown"),
+                ("rep", rep or "unknown"),
+                ("period", key),
+            ]
+        out[visit_id] = _VisitKey(tuple(counts_in), in_window)
     return out
 
 
@@ -249,13 +252,15 @@ def _label_visit_rows(
             func.count(),
             func.max(UtteranceLabel.confidence),
         )
-        .join(Visit, Visit.id == UtteranceLabel.visit_id)
         # a range rather than LIKE: SQLite's LIKE cannot use the label index
         .where(UtteranceLabel.label >= f"{kind}.", UtteranceLabel.label < f"{kind}/")
         .group_by(UtteranceLabel.label, UtteranceLabel.visit_id)
     )
-    query = _within(_where_visit(query, filters), since, until)
-    return [(str(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in db.execute(query)]
+    if any((filters.segment, filters.industry, filters.rep, filters.customer, since, until)):
+        query = query.join(Visit, Visit.id == UtteranceLabel.visit_id)
+        query = _within(_where_visit(query, filters), since, until)
+    # unfiltered, the covering index alone answers; the caller drops visits not analysed
+    return [(r[0], r[1], r[2], r[3]) for r in db.execute(query)]
 
 
 def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[str, list[Quote]]:
@@ -317,15 +322,6 @@ def _counts(
     }
 
 
-def _bump(into: dict[str, list[int]], key: str, utterances: int) -> None:
-    slot = into.get(key)
-    if slot is None:
-        into[key] = [utterances, 1]
-    else:
-        slot[0] += utterances
-        slot[1] += 1
-
-
 def compute(
     db: Session,
     *,
@@ -346,37 +342,32 @@ def compute(
 
     groups = (*DIMENSIONS, "period", "trend")
     denominators: dict[str, dict[str, int]] = {g: defaultdict(int) for g in groups}
-    for key in visits.values():
-        if key.slot:
-            denominators["trend"][key.slot] += 1
-        if key.in_window:
-            denominators["trend"]["all"] += 1
-            for dim, value in zip(DIMENSIONS, key.dims, strict=True):
-                denominators[dim][value] += 1
-            denominators["period"][key.period] += 1
+    for visit in visits.values():
+        for group, value in visit.counts_in:
+            denominators[group][value] += 1
 
     hits: dict[str, dict[str, dict[str, list[int]]]] = {}
-    best: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for label, visit_id, n, confidence in _label_visit_rows(db, kind, filters, since, until):
-        found = visits.get(visit_id)
-        if found is None:  # not analysed
+        key = visits.get(visit_id)
+        if key is None:  # not analysed
             continue
-        key = found
         topic = hits.get(label)
         if topic is None:
             topic = hits[label] = {g: {} for g in groups}
-        if key.slot:
-            _bump(topic["trend"], key.slot, n)
-        if not key.in_window:
-            continue
-        _bump(topic["trend"], "all", n)
-        for dim, value in zip(DIMENSIONS, key.dims, strict=True):
-            _bump(topic[dim], value, n)
-        _bump(topic["period"], key.period, n)
-        best[label].append((confidence, visit_id))
-    for chosen in best.values():
-        chosen.sort(key=lambda x: (-x[0], x[1]))
-        del chosen[QUOTES_PER_TOPIC:]
+        for group, value in key.counts_in:
+            slot = topic[group].get(value)
+            if slot is None:
+                topic[group][value] = [n, 1]
+            else:
+                slot[0] += n
+                slot[1] += 1
+        if key.in_window:
+            candidates[label].append((confidence, visit_id))
+    best = {
+        label: heapq.nsmallest(QUOTES_PER_TOPIC, chosen, key=lambda x: (-x[0], x[1]))
+        for label, chosen in candidates.items()
+    }
     quotes = _quotes(db, best)
 
     cur_key, prev_key = period_key(current, period), period_key(previous, period)

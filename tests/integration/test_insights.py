@@ -40,7 +40,7 @@ def add_visit(
     client: TestClient,
     *,
     customer: str,
-    day: date,
+    day: date | None,
     said: list[tuple[str, dict[str, float]]],
     rep: str = "Lin",
     segment: str = "strategic",
@@ -53,7 +53,7 @@ def add_visit(
         db.add(
             Visit(
                 id=visit_id,
-                title=f"Visit to {customer} on {day}",
+                title=f"Visit to {customer} on {day or 'an unknown day'}",
                 rep=rep,
                 customer=customer,
                 industry=industry,
@@ -307,3 +307,15 @@ def test_bench_insights_reports_timings_and_leaves_no_rows(tmp_path: Path) -> No
         assert conn.scalar(select(func.count()).select_from(Visit)) == 0
         assert conn.scalar(select(func.count()).select_from(UtteranceLabel)) == 0
     engine.dispose()
+
+
+def test_visit_without_a_date_counts_on_its_upload_day(client: TestClient) -> None:
+    customer = f"Undated-{uuid.uuid4().hex[:6]}"
+    add_visit(client, customer=customer, day=None, said=[("Too slow.", {"pain.service": 0.9})])
+    body = client.get("/api/insights/pain-points", params={"customer": customer}).json()
+    month = date.today().strftime("%Y-%m")
+    assert body["current_period"] == month
+    service = topic(body, "pain.service")
+    assert service["by_period"] == {month: {"utterances": 1, "visits": 1, "share": 1.0}}
+    today = {"customer": customer, "date_from": date.today().isoformat()}
+    assert client.get("/api/insights/pain-points", params=today).json()["analysed_visits"] == 1
