@@ -196,18 +196,17 @@ def _number(value: object) -> float | None:
 def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
     """Analysed visits that make good examples: high scorecard, positive mood, agreed actions."""
     results: dict[str, dict[str, dict[str, object]]] = defaultdict(dict)
-    for visit_id, kind, data in db.execute(
-        select(VisitResult.visit_id, VisitResult.kind, VisitResult.data).where(
-            VisitResult.kind.in_(("analysis", "coaching"))
-        )
+    rows: dict[str, Visit] = {}
+    for visit, kind, data in db.execute(
+        select(Visit, VisitResult.kind, VisitResult.data)
+        .join(VisitResult, VisitResult.visit_id == Visit.id)
+        .where(VisitResult.kind.in_(("analysis", "coaching")))
     ):
-        results[visit_id][kind] = data or {}
+        rows[visit.id] = visit
+        results[visit.id][kind] = data or {}
     in_library = set(db.scalars(select(Clip.visit_id).distinct()))
-    rows: list[Visit] = (
-        list(db.scalars(select(Visit).where(Visit.id.in_(list(results))))) if results else []
-    )
     out: list[Suggestion] = []
-    for visit in rows:
+    for visit in rows.values():
         docs = results[visit.id]
         analysis = docs.get("analysis")
         if analysis is None:
