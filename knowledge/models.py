@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -167,6 +168,9 @@ class UtteranceLabel(Base):
     """One row per (utterance, label): what insights count and search filters on."""
 
     __tablename__ = "utterance_labels"
+    __table_args__ = (
+        Index("ix_utterance_labels_label_visit", "label", "visit_id", "confidence", "idx"),
+    )
 
     visit_id: Mapped[str] = mapped_column(
         ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
@@ -198,6 +202,7 @@ class LedgerEntry(Base):
     """A follow-up to close: an action item or a pain point someone owns until it is solved."""
 
     __tablename__ = "ledger"
+    __table_args__ = (Index("ux_ledger_visit_source", "visit_id", "source", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     visit_id: Mapped[str | None] = mapped_column(
