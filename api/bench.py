@@ -168,3 +168,20 @@ def bench_memory(
                 }
             )
     return rows
+
+
+def bench_knowledge_base(
+    sizes: list[int], database_url: str, embedding_model: str, corpus: Path
+) -> dict[str, Any]:
+    """Search p50/p95 with and without filters, insights time, and indexing throughput."""
+    from knowledge.kbbench import bench_insights
+    from knowledge.searcheval import bench_index_throughput, bench_search
+    from nlp.embed import load_embedder
+
+    embedder = load_embedder(embedding_model)
+    texts = [t["text"] for meta in _visits(corpus) for t in meta["turns"]]
+    return {
+        "search": {n: bench_search(n) for n in sizes},
+        "insights": {n: bench_insights(n, database_url) for n in sizes},
+        "indexing_utterances_per_s": round(bench_index_throughput(embedder, texts), 1),
+    }

@@ -338,7 +338,11 @@ def bench(
     ] = "",
     memory_modes: Annotated[str, typer.Option(help="visitlens and/or plain")] = "visitlens",
     limit: Annotated[int | None, typer.Option(help="At most this many visits per variant.")] = None,
-    skip_asr: Annotated[bool, typer.Option(help="Only the memory run.")] = False,
+    skip_asr: Annotated[bool, typer.Option(help="Skip the ASR comparison.")] = False,
+    kb_sizes: Annotated[str, typer.Option(help="Utterance counts for search/insights timing")] = "",
+    kb_database: Annotated[
+        str | None, typer.Option(help="Database for the insights timing")
+    ] = None,
     url: Url = DEFAULT_URL,
     token: Token = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
@@ -359,6 +363,13 @@ def bench(
             [float(m) for m in minutes.split(",")],
             settings.data_dir / "bench",
             tuple(memory_modes.split(",")),
+        )
+    if kb_sizes:
+        result["knowledge_base"] = b.bench_knowledge_base(
+            [int(n) for n in kb_sizes.split(",")],
+            kb_database or settings.database_url,
+            settings.embedding_model,
+            corpus,
         )
     _dump(result, out)
 
