@@ -11,13 +11,13 @@ from resemblyzer import VoiceEncoder
 from nlp.types import Segment, Word
 from nlp.voiceprint import FRAME_S, embed_windows, mel_frames, speech_frames
 
-WINDOW_S = 1.0  # voice window length; shorter resolves turns better, longer embeds better
+WINDOW_S = 1.5  # voice window length; shorter resolves turns better, longer embeds better
 HOP_S = 0.5
 MAX_CLUSTER_WINDOWS = 1500  # subsample for the N x N affinity on long recordings
 SAME_SPEAKER_COS = 0.99  # clusters whose mean voices are closer than this are merged
-# one split voice scores 0.08-0.15, two voices 0.19-0.45, but a pitch-shifted copy of one
-# synthetic voice only 0.10-0.12: so one-voice detection is opt-in (min_speakers=1)
-ONE_VOICE_SILHOUETTE = 0.16
+# one voice split in two scores 0.09-0.20, two voices 0.24-0.50, but a pitch-shifted copy of one
+# synthetic voice only 0.15-0.16: so one-voice detection is opt-in (min_speakers=1)
+ONE_VOICE_SILHOUETTE = 0.21
 SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x seconds)
 SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
 MIN_WINDOW_S = 0.5
@@ -44,15 +44,17 @@ class _Windows:
     voiced: np.ndarray  # (n,) bool: enough speech energy to trust for clustering
 
 
-def _window_spans(segments: Sequence[Segment], n_frames: int) -> list[tuple[int, int, int]]:
+def _window_spans(
+    segments: Sequence[Segment], n_frames: int, offset_s: float
+) -> list[tuple[int, int, int]]:
     """(segment index, start, end) frame spans tiling each segment without leaving it."""
     win = round(WINDOW_S / FRAME_S)
     hop = round(HOP_S / FRAME_S)
     shortest = round(MIN_WINDOW_S / FRAME_S)
     spans = []
     for si, seg in enumerate(segments):
-        first = max(0, round(seg.start / FRAME_S))
-        last = min(n_frames, round(seg.end / FRAME_S))
+        first = max(0, round((seg.start - offset_s) / FRAME_S))
+        last = min(n_frames, round((seg.end - offset_s) / FRAME_S))
         if last - first < shortest:
             mid = (first + last) // 2
             first = max(0, min(mid - shortest // 2, n_frames - shortest))
@@ -69,15 +71,17 @@ def _window_spans(segments: Sequence[Segment], n_frames: int) -> list[tuple[int,
     return spans
 
 
-def _embed(encoder: VoiceEncoder, samples: np.ndarray, segments: Sequence[Segment]) -> _Windows:
+def _embed(
+    encoder: VoiceEncoder, samples: np.ndarray, segments: Sequence[Segment], offset_s: float
+) -> _Windows:
     mel = mel_frames(samples)
-    spans = _window_spans(segments, mel.shape[0])
+    spans = _window_spans(segments, mel.shape[0], offset_s)
     emb = embed_windows(encoder, mel, [(s, e) for _, s, e in spans])
     loud = speech_frames(mel)
     voiced = np.array([loud[s:e].mean() >= 0.5 if loud[s:e].size else False for _, s, e in spans])
     return _Windows(
-        start_s=np.array([s for _, s, _ in spans]) * FRAME_S,
-        end_s=np.array([e for _, _, e in spans]) * FRAME_S,
+        start_s=np.array([s for _, s, _ in spans]) * FRAME_S + offset_s,
+        end_s=np.array([e for _, _, e in spans]) * FRAME_S + offset_s,
         segment=np.array([si for si, _, _ in spans], dtype=np.int64),
         embeddings=emb,
         voiced=voiced.astype(bool),
@@ -211,8 +215,11 @@ def _unit_scores(
 ) -> np.ndarray:
     """Per unit: mean similarity of its segment's windows that cover it, times its duration (s)."""
     scores = np.zeros((len(units), sims.shape[1]))
+    # windows are generated segment by segment, so each segment's windows are one slice
+    n_seg = int(win.segment.max()) + 1 if len(win.segment) else 0
+    bounds = np.searchsorted(win.segment, np.arange(n_seg + 1))
     for i, (si, _, start, end) in enumerate(units):
-        own = np.flatnonzero(win.segment == si)
+        own = np.arange(bounds[si], bounds[si + 1]) if si < n_seg else np.arange(0)
         if own.size == 0:
             continue
         mid = (start + end) / 2
@@ -277,11 +284,13 @@ def diarize(
     num_speakers: int | None = None,
     min_speakers: int = 2,
     max_speakers: int = 6,
+    offset_s: float = 0.0,
 ) -> Diarization:
     """Label each ASR segment with a speaker S1..Sn (first to talk is S1), splitting at changes.
 
     The count is found between min_speakers and max_speakers unless num_speakers is given; with
-    min_speakers=1 a recording whose voices do not separate is given one speaker.
+    min_speakers=1 a recording whose voices do not separate is given one speaker. samples are
+    float32 16 kHz starting offset_s seconds into the recording that segment times refer to.
     """
     if num_speakers is not None and num_speakers < 1:
         raise ValueError("num_speakers must be at least 1.")
@@ -289,7 +298,7 @@ def diarize(
         raise ValueError("min_speakers must not exceed max_speakers.")
     if not segments:
         return Diarization(segments=[], speaker_embeddings={}, num_speakers=0)
-    win = _embed(encoder, samples, segments)
+    win = _embed(encoder, samples, segments, offset_s)
     if len(win.embeddings) == 0:
         only = [replace(s, speaker="S1") for s in segments]
         return Diarization(segments=only, speaker_embeddings={}, num_speakers=1)

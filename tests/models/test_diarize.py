@@ -113,3 +113,15 @@ def test_voice_print_of_too_little_speech_is_refused(encoder) -> None:  # type: 
         voiceprint(encoder, samples[: 16000 // 2])
     with pytest.raises(ValueError, match="at least 2 s"):
         voiceprint(encoder, np.zeros(16000 * 5, dtype=np.float32))
+
+
+def test_a_chunk_of_the_recording_is_diarized_with_its_offset(encoder) -> None:  # type: ignore[no-untyped-def]
+    samples, turns = _load("en_short.mp3")
+    later = [t for t in turns if t["start"] >= 10.0]
+    result = diarize(encoder, samples[16000 * 10 :], _segments(later), offset_s=10.0)
+    assert result.num_speakers == 2
+    assert min(s.start for s in result.segments) >= 10.0
+    roles = assign_roles(result.segments, result.speaker_embeddings, language="en")
+    for seg in result.segments:
+        seg.role = roles.roles[seg.speaker or ""]
+    assert role_accuracy(later, result.segments) >= 0.9
