@@ -284,7 +284,8 @@ _SENTENCE = re.compile(
 _CLAUSE = re.compile(r"[，,]\s*(?:and\s+)?|\s+and\s+(?=(?:our|the|a|an|we|I|I'll|we'll)\b)")
 _NEW_SUBJECT = re.compile(
     r"(?:[，,]\s*|\s+and\s+)"
-    r"(?=(?:I'll|I will|we'll|we will|let me)\b|(?:我|我们)(?:这边)?(?:会|来|把|回去|让))",
+    r"(?=(?:I'll|I will|we'll|we will|let me)\b|(?:我|我们)(?:这边)?(?:会|来|把|回去|让)|"
+    r"(?:您|你)(?:这边|那边)?(?:跟|和|给|先|再|回去|内部))",
     re.IGNORECASE,
 )
 _ZH_COMMIT = re.compile(
@@ -293,7 +294,8 @@ _ZH_COMMIT = re.compile(
     r"|给您|发您|帮您|给你|发你|帮你|就发|就给|就安排|就寄|就送|发过去|寄过去|没问题，我"
 )
 _EN_COMMIT = re.compile(
-    r"\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|let me|i can|we can|"
+    r"\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|let me|i can(?!'t| ?not)|"
+    r"we can(?!'t| ?not)|"
     r"i'd be happy to|you'll (?:have|get)|our (?:engineer|team|technician|project lead|"
     r"manager)s? will|i promise|will do|i'll make sure|i shall|we shall)\b",
     re.IGNORECASE,
@@ -304,7 +306,11 @@ _SUMMARY = re.compile(
     re.IGNORECASE,
 )
 _NOT_COMMIT = re.compile(
-    r"^(?:would|could|can|shall|do|does|is|are)\b.*\?$|[吗呢？?]$", re.IGNORECASE
+    r"^(?:would|could|can|shall|do|does|is|are)\b.*\?$|[吗呢？?]$|"
+    r"\b(?:i'll|i will) (?:be (?:blunt|honest|frank|straight)|hold you to|believe it)|"
+    r"\bi(?:'ll| will) if\b|\bbut i doubt\b|"
+    r"^(?:今天|这次)(?:过来|来|主要|拜访)|\btoday (?:i'm|we're|i am|we are) here\b",
+    re.IGNORECASE,
 )
 _ACCEPT = re.compile(
     r"^(?:好的|好|行|可以|没问题|放心|ok|okay|sure|will do|no problem|absolutely|of course)"
@@ -315,6 +321,14 @@ _TO_OTHER = re.compile(
     r"^(?:麻烦|请)?(?:您|你们|你)(?:这边|那边)?|麻烦(?:您|你)|(?:发|给)(?:我|我们)(?:一份|一下)?$|"
     r"\b(?:you'll send|you will send|could you|can you|please send|send me|send us|get me|"
     r"if you (?:could|can))\b",
+    re.IGNORECASE,
+)
+_ASK_OTHER = re.compile(  # the speaker hands a step to the other side ("您跟老板商量一下")
+    r"^(?:那)?(?:您|你)(?:这边|那边)?(?:跟|和|给|先|再|回去|内部)[^，,。？?]{0,12}"
+    r"(?:商量|看看|评估|确认|讨论|过一下|研究|请示|汇报|沟通)|"
+    r"^(?:and\s+)?you (?:can |could |might )?"
+    r"(?:run (?:it|this) by|check with|talk (?:it )?(?:over )?with|"
+    r"discuss (?:it|this) with|share (?:it|this) with|take (?:it|this) to)\b",
     re.IGNORECASE,
 )
 _DEMAND = re.compile(
@@ -373,8 +387,19 @@ def extract_actions(
             for clause, due in _split_items(sentence, visit_date):
                 summary_like = in_summary or (turn_commits and due is not None)
                 clause_owner = owner
-                if due is not None and _TO_OTHER.search(clause.strip()) and "?" not in clause:
+                if (
+                    due is not None
+                    and _TO_OTHER.search(clause.strip())
+                    and (not _is_question(clause) or _accepted(utterances, turn))
+                ):
                     clause_owner = "customer" if owner == "rep" else "rep"  # asked of the other
+                elif (
+                    due is None
+                    and role == "rep"
+                    and _ASK_OTHER.search(clause.strip())
+                    and not _is_question(clause)
+                ):
+                    clause_owner = "customer"
                 elif not _is_commitment(clause, summary_like, due is not None):
                     continue
                 quote = body[:_MAX_QUOTE]
@@ -382,13 +407,25 @@ def extract_actions(
                 if thin and previous:
                     quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
                 item = ActionItem(clause_owner, clause.strip(" ，,。.;；"), due, start, quote)
-                if thin and due is not None:
-                    items += _dated_copies(items, made_at, clause_owner, turn, due)
+                if thin and _date_earlier(items, made_at, clause_owner, turn, due):
+                    continue
                 if not any(_same_item(item, other) for other in items):
                     items.append(item)
                     made_at.append(turn)
         previous = body
     return items
+
+
+def _is_question(clause: str) -> bool:
+    return "?" in clause or "？" in clause or clause.rstrip(" 。.").endswith("吗")
+
+
+def _accepted(utterances: Sequence[tuple[str | None, str, float | None]], turn: int) -> bool:
+    """The other side's next turn starts with a yes ("好的", "Sure")."""
+    if turn + 1 >= len(utterances):
+        return False
+    role, text, _ = utterances[turn + 1]
+    return role != utterances[turn][0] and bool(_ACCEPT.match((text or "").strip()))
 
 
 def _is_thin(clause: str) -> bool:
@@ -399,17 +436,20 @@ def _is_thin(clause: str) -> bool:
     return len(cjk) <= 8 and len(words) <= 3
 
 
-def _dated_copies(
-    items: list[ActionItem], made_at: list[int], owner: Owner, turn: int, due: date
-) -> list[ActionItem]:
+def _date_earlier(
+    items: list[ActionItem], made_at: list[int], owner: Owner, turn: int, due: date | None
+) -> bool:
     """A bare dated yes ("好的，这周之内发给您") dates the owner's latest undated promise."""
-    for item, at in zip(reversed(items), reversed(made_at), strict=True):
-        if turn - at > 4:
+    if due is None:
+        return False
+    for k in range(len(items) - 1, -1, -1):
+        if turn - made_at[k] > 4:
             break
-        if item.owner == owner and item.due is None:
-            made_at.append(turn)
-            return [ActionItem(owner, item.text, due, item.start, item.quote)]
-    return []
+        if items[k].owner == owner and items[k].due is None:
+            items[k].due = due
+            made_at[k] = turn
+            return True
+    return False
 
 
 def _tokens(text: str) -> set[str]:

@@ -160,3 +160,44 @@ def test_match_actions_needs_same_owner_due_and_similar_text() -> None:
         {"owner": "rep", "text": "安排上门维修", "due": "2026-03-11"},
     ]
     assert match_actions(gold, got) == 1
+
+
+def test_a_dated_yes_dates_the_earlier_promise_instead_of_adding_a_second_item() -> None:
+    items = extract_actions(
+        [
+            ("rep", "这个问题我回去跟技术确认一下。", 1.0),
+            ("customer", "那什么时候能给答复？", 5.0),
+            ("rep", "好的，明天就答复您。", 9.0),
+        ],
+        TUESDAY,
+        "zh",
+    )
+    assert len(items) == 1
+    assert items[0].owner == "rep" and items[0].due == date(2026, 3, 11)
+
+
+def test_negated_ability_and_figures_of_speech_are_not_promises() -> None:
+    items = extract_actions(
+        [
+            ("customer", "We can't roll this out before March 3, the network isn't ready.", 0.0),
+            ("customer", "I'll be honest, the last upgrade hurt us.", 4.0),
+            ("rep", "今天过来主要是给您介绍一下新版本。", 8.0),
+        ],
+        TUESDAY,
+        None,
+    )
+    assert items == []
+
+
+def test_a_dated_question_to_the_other_side_is_an_item_only_when_answered_yes() -> None:
+    asked = [("customer", "你们能不能在四月中旬之前交付？", 0.0)]
+    assert extract_actions(asked, TUESDAY, "zh") == []
+    answered = asked + [("rep", "可以，没问题。", 3.0)]
+    items = extract_actions(answered, TUESDAY, "zh")
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 4, 15))]
+
+
+def test_a_step_the_rep_hands_to_the_customer_is_the_customers_item() -> None:
+    items = extract_actions([("rep", "那我把方案发给您，您跟财务商量一下。", 0.0)], TUESDAY, "zh")
+    owners = {i.owner for i in items}
+    assert owners == {"rep", "customer"}
