@@ -32,6 +32,7 @@ AUDIO_HINT = (
     "Upload audio (mp3, m4a, wav, ogg, opus, flac, webm or mp4) "
     "or a transcript (json, srt, vtt, txt)."
 )
+TRANSCRIPT_HINT = "A transcript made elsewhere can be imported as json, srt, vtt or txt."
 VisitId = Annotated[str, "visit id"]
 
 
@@ -129,7 +130,7 @@ def upload_visit(
             first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
             audio_store.discard(staged)
         else:
-            visit.duration_s = _check_audio(staged.path, settings.max_audio_s)
+            visit.duration_s = _check_audio(staged.path, settings.max_audio_s, filename)
             visit.audio_path = str(
                 audio_store.keep(
                     settings.audio_dir, staged, visit_id=visit_id, suffix=suffix or ".audio"
@@ -157,13 +158,14 @@ def upload_visit(
     return JSONResponse(visit_out(db, visit).model_dump(mode="json"), status_code=202)
 
 
-def _check_audio(path: Path, max_audio_s: int) -> float:
+def _check_audio(path: Path, max_audio_s: int, filename: str) -> float:
     try:
         info = probe(path, max_duration_s=max_audio_s)
     except AudioError as e:
-        if e.code in ("not_audio",):
-            raise UnsupportedMedia(f"{e.message} {AUDIO_HINT}", code=e.code) from e
-        raise InvalidInput(e.message, code=e.code) from e
+        message = e.message.replace(path.name, filename)  # never show our temporary file name
+        if e.code == "not_audio":
+            raise UnsupportedMedia(f"{message} {TRANSCRIPT_HINT}", code=e.code) from e
+        raise InvalidInput(message, code=e.code) from e
     return info.duration_s
 
 
