@@ -19,9 +19,7 @@ _BATCH = 256
 
 @cache
 def _cpu_has_bf16() -> bool:
-    return bool(
-        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    )
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 @cache
