@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from nlp.embed import DEFAULT_EMBEDDER, Embedder, load_embedder
 from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, load_labels
-from nlp.textrules import Rules, is_backchannel, load_rules, rule_features
+from nlp.textrules import Rules, is_backchannel, load_rules, normalize, rule_features
 
 Sentiment = Literal["positive", "neutral", "negative"]
 F32 = npt.NDArray[np.float32]
@@ -34,6 +34,12 @@ _PREV_WEIGHT = 0.35
 _NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model outright
 _NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never lower one)
 _SEED = 13
+_NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
+_NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads
+_C_NGRAM = 4.0
+_THR_SCALE = 1.0  # corpus-like speech scores lower than the examples: thresholds are scaled by this
+_RISK_RULE_RELIEF = 0.5  # a risk keyword hit lowers that risk's threshold to this share
+_FALLBACK = 0.7  # a customer turn with no label keeps its best one when prob/threshold reaches this
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -319,6 +325,57 @@ class Weights:
     risk_thr: F32
     embedder: str
     examples_sha: str
+    ngram_rows: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    ngram_idf: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    ngram_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # rows x labels
+    ngram_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    ngram_sent_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    ngram_sent_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    ngram_risk_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    ngram_risk_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+NON_FLOAT = frozenset({"meta", "ngram_rows"})
+NGRAM_KEYS = (
+    "ngram_idf",
+    "ngram_w",
+    "ngram_b",
+    "ngram_sent_w",
+    "ngram_sent_b",
+    "ngram_risk_w",
+    "ngram_risk_b",
+)
+
+
+@cache
+def _char_hasher() -> object:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(1, 3),
+        n_features=_NGRAM_BUCKETS,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+        dtype=np.float32,
+    )
+
+
+def char_ngram_counts(texts: Sequence[str]) -> Any:
+    """Sparse (n, buckets) matrix of hashed character 1-3-gram counts of normalised texts."""
+    hasher: Any = _char_hasher()
+    return hasher.transform([normalize(t[:_MAX_CHARS]) for t in texts]).tocsc()
+
+
+def ngram_features(counts: Any, rows: npt.NDArray[np.int32], idf: F32) -> Any:
+    """Sublinear tf-idf over the kept bucket rows, rows L2-normalised (sparse CSR)."""
+    x = counts[:, rows].tocsr().astype(np.float32)
+    x.data = 1.0 + np.log(x.data)
+    x = x.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    scale = 1.0 / np.maximum(norms, 1e-12)
+    return x.multiply(scale[:, None]).tocsr()
 
 
 def _save_weights(path: Path, w: Weights) -> None:
@@ -345,13 +402,25 @@ def _save_weights(path: Path, w: Weights) -> None:
             risk_w=w.risk_w.astype(np.float16),
             risk_b=w.risk_b,
             risk_thr=w.risk_thr,
+            ngram_rows=w.ngram_rows.astype(np.int32),
+            ngram_idf=w.ngram_idf.astype(np.float16),
+            ngram_w=w.ngram_w.astype(np.float16),
+            ngram_b=w.ngram_b,
+            ngram_sent_w=w.ngram_sent_w.astype(np.float16),
+            ngram_sent_b=w.ngram_sent_b,
+            ngram_risk_w=w.ngram_risk_w.astype(np.float16),
+            ngram_risk_b=w.ngram_risk_b,
         )
 
 
 def _load_weights(path: Path) -> Weights:
     with np.load(path, allow_pickle=False) as z:
         meta = json.loads(bytes(z["meta"]).decode())
-        arr = {k: np.asarray(z[k], dtype=np.float32) for k in z.files if k != "meta"}
+        arr = {k: np.asarray(z[k], dtype=np.float32) for k in z.files if k not in NON_FLOAT}
+        rows = np.asarray(z["ngram_rows"], dtype=np.int32) if "ngram_rows" in z.files else None
+    ngram = {k: arr[k] for k in NGRAM_KEYS if k in arr}
+    if rows is not None:
+        ngram["ngram_rows"] = rows  # type: ignore[assignment]  # int32 row indices
     return Weights(
         label_ids=tuple(meta["label_ids"]),
         risk_ids=tuple(meta["risk_ids"]),
@@ -369,6 +438,7 @@ def _load_weights(path: Path) -> Weights:
         risk_thr=arr["risk_thr"],
         embedder=str(meta["embedder"]),
         examples_sha=str(meta["examples_sha"]),
+        **ngram,  # type: ignore[arg-type]  # absent in weights trained before the n-gram heads
     )
 
 
@@ -407,13 +477,41 @@ def load_examples(prompts_dir: Path, labels: LabelSet) -> list[Example]:
     return out
 
 
-def label_probs(w: Weights, x: F32) -> F32:
-    """Per-label scores: the direct head averaged with P(topic) x P(need or pain)."""
+def label_probs(w: Weights, x: F32, ng: Any = None) -> F32:
+    """Per-label scores: direct head and P(topic) x P(need or pain), blended with n-gram heads."""
     direct = _sigmoid(x @ w.label_w + w.label_b)
     topic = _sigmoid(x @ w.topic_w + w.topic_b)
     kind = _sigmoid(x @ w.kind_w + w.kind_b)
     factored = np.hstack([topic * kind[:, :1], topic * kind[:, 1:]])
-    return np.asarray(_DIRECT_SHARE * direct + (1 - _DIRECT_SHARE) * factored, dtype=np.float32)
+    p = _DIRECT_SHARE * direct + (1 - _DIRECT_SHARE) * factored
+    if ng is not None and w.ngram_w.size:
+        p = (1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * _sigmoid(np.asarray(ng @ w.ngram_w) + w.ngram_b)
+    return np.asarray(p, dtype=np.float32)
+
+
+def sentiment_probs(w: Weights, x: F32, ng: Any = None) -> F32:
+    """P(positive, neutral, negative) per row."""
+    p = _softmax(x @ w.sent_w + w.sent_b)
+    if ng is not None and w.ngram_sent_w.size:
+        p2 = _softmax(np.asarray(ng @ w.ngram_sent_w, dtype=np.float32) + w.ngram_sent_b)
+        p = (1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * p2
+    return np.asarray(p, dtype=np.float32)
+
+
+def risk_probs(w: Weights, x: F32, ng: Any = None) -> F32:
+    """P(risk) per row and risk id."""
+    p = _sigmoid(x @ w.risk_w + w.risk_b)
+    if ng is not None and w.ngram_risk_w.size:
+        p2 = _sigmoid(np.asarray(ng @ w.ngram_risk_w) + w.ngram_risk_b)
+        p = (1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * p2
+    return np.asarray(p, dtype=np.float32)
+
+
+def ngrams_for(w: Weights, texts: Sequence[str]) -> Any:
+    """The n-gram features the weights' heads read, or None for weights without them."""
+    if not w.ngram_w.size:
+        return None
+    return ngram_features(char_ngram_counts(texts), w.ngram_rows, w.ngram_idf)
 
 
 def _sigmoid(x: F32) -> F32:
@@ -477,9 +575,9 @@ class Classifier:
             self._corr_vecs = np.vstack([self._corr_vecs, vecs])
             self._corr_labels.extend(frozenset(ids) for _, ids in items)
 
-    def _label_probs(self, x: F32, emb: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
+    def _label_probs(self, x: F32, emb: F32, ng: Any) -> tuple[F32, npt.NDArray[np.bool_]]:
         w = self.weights
-        probs = label_probs(w, x)
+        probs = label_probs(w, x, ng)
         keep = probs >= w.label_thr
         with self._lock:
             corr_vecs, corr_labels = self._corr_vecs, list(self._corr_labels)
@@ -561,12 +659,16 @@ class Classifier:
         if not todo:
             return out
         prev = None if previous is None else [previous[i] for i in todo]
-        x = featurize(self.embedder, self.rules, [texts[i] for i in todo], prev)
+        batch = [texts[i] for i in todo]
+        x = featurize(self.embedder, self.rules, batch, prev)
         emb = x[:, : self.embedder.dim]
         w = self.weights
-        probs, keep = self._label_probs(x, emb)
-        sent = _softmax(x @ w.sent_w + w.sent_b)
-        risk = _sigmoid(x @ w.risk_w + w.risk_b)
+        ng = ngrams_for(w, batch)
+        probs, keep = self._label_probs(x, emb, ng)
+        sent = sentiment_probs(w, x, ng)
+        risk = risk_probs(w, x, ng)
+        rule_risk = x[:, self.embedder.dim :][:, self.rules.risk_slice] > 0
+        risk_thr = np.where(rule_risk, _RISK_RULE_RELIEF * w.risk_thr, w.risk_thr)
         for row, i in enumerate(todo):
             res = out[i]
             p = sent[row]
@@ -577,6 +679,10 @@ class Classifier:
                 continue
             if roles is not None and roles[i] == "rep":
                 continue
+            if not keep[row].any():  # nearly sure of one label: keep it rather than none
+                rel = probs[row] / w.label_thr
+                best = int(np.argmax(rel))
+                keep[row, best] = rel[best] >= _FALLBACK
             res.labels = sorted(
                 (
                     LabelScore(w.label_ids[j], round(float(probs[row, j]), 3))
@@ -587,7 +693,7 @@ class Classifier:
             res.risk = [
                 LabelScore(w.risk_ids[j], round(float(risk[row, j]), 3))
                 for j in range(len(w.risk_ids))
-                if risk[row, j] >= w.risk_thr[j]
+                if risk[row, j] >= risk_thr[row, j]
             ]
         return out
 
@@ -615,6 +721,30 @@ def _fit_heads(x: F32, y: npt.NDArray[np.bool_], c: float) -> tuple[F32, F32]:
             m = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y[:, j])
             ws[:, j], bs[j] = m.coef_[0], m.intercept_[0]
     return ws, bs
+
+
+def _fit_sparse_heads(x: Any, y: npt.NDArray[np.bool_], c: float) -> tuple[F32, F32]:
+    """One balanced logistic head per column of y over sparse n-gram features."""
+    from sklearn.linear_model import LogisticRegression
+
+    ws = np.zeros((x.shape[1], y.shape[1]), dtype=np.float32)
+    bs = np.full(y.shape[1], -30.0, dtype=np.float32)
+    for j in range(y.shape[1]):
+        if 0 < y[:, j].sum() < len(y):
+            m = LogisticRegression(
+                C=c, class_weight="balanced", solver="liblinear", random_state=_SEED
+            ).fit(x, y[:, j])
+            ws[:, j], bs[j] = m.coef_[0], m.intercept_[0]
+    return ws, bs
+
+
+def _ngram_vocabulary(counts: Any) -> tuple[npt.NDArray[np.int32], F32]:
+    """Buckets seen in at least two texts, with their smoothed idf."""
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    rows = np.flatnonzero(df >= 2).astype(np.int32)
+    n = counts.shape[0]
+    idf = np.log((1 + n) / (1 + df[rows])) + 1.0
+    return rows, np.asarray(idf, dtype=np.float16).astype(np.float32)
 
 
 def _label_heads(x: F32, y: npt.NDArray[np.bool_], n_topics: int) -> dict[str, F32]:
@@ -665,6 +795,9 @@ def train_weights(
     texts = [e.text for e in examples] + [t for t, _ in corrections]
     label_sets = [set(e.labels) for e in examples] + [set(ids) for _, ids in corrections]
     x = featurize(embedder, rules, texts)
+    counts = char_ngram_counts(texts)
+    ng_rows, ng_idf = _ngram_vocabulary(counts)
+    ng = ngram_features(counts, ng_rows, ng_idf)
     n = len(examples)
     ids = labels.need_pain_ids
     nt = len(labels.topics)
@@ -676,6 +809,10 @@ def train_weights(
     blank = np.zeros(len(labels.risk_ids), dtype=np.float32)
     sent_y = np.array([SENTIMENTS.index(e.sentiment) for e in examples])
     sm = LogisticRegression(C=2.0, class_weight="balanced", max_iter=3000).fit(xs, sent_y)
+    ngs = ng[:n]
+    sm_ng = LogisticRegression(C=_C_NGRAM, class_weight="balanced", max_iter=3000).fit(ngs, sent_y)
+    ng_w, ng_b = _fit_sparse_heads(ng, y, _C_NGRAM)
+    ng_risk_w, ng_risk_b = _fit_sparse_heads(ngs, risk_y, _C_NGRAM)
     weights = Weights(
         label_ids=ids,
         risk_ids=labels.risk_ids,
@@ -693,6 +830,14 @@ def train_weights(
         risk_thr=blank + 0.5,
         embedder=embedder.name,
         examples_sha=examples_digest(examples, corrections),
+        ngram_rows=ng_rows,
+        ngram_idf=ng_idf,
+        ngram_w=ng_w,
+        ngram_b=ng_b,
+        ngram_sent_w=np.asarray(sm_ng.coef_.T, dtype=np.float32),
+        ngram_sent_b=np.asarray(sm_ng.intercept_, dtype=np.float32),
+        ngram_risk_w=ng_risk_w,
+        ngram_risk_b=ng_risk_b,
     )
     if not calibrate:
         return weights
@@ -701,6 +846,7 @@ def train_weights(
     oof_risk = np.zeros(risk_y.shape, dtype=np.float32)
     for tr, te in _folds(len(y)):
         h = _label_heads(x[tr], y[tr], nt)
+        h["ngram_w"], h["ngram_b"] = _fit_sparse_heads(ng[tr], y[tr], _C_NGRAM)
         fold = dataclasses.replace(
             weights,
             label_w=h["label_w"],
@@ -709,15 +855,19 @@ def train_weights(
             topic_b=h["topic_b"],
             kind_w=h["kind_w"],
             kind_b=h["kind_b"],
+            ngram_w=h["ngram_w"],
+            ngram_b=h["ngram_b"],
         )
-        oof[te] = label_probs(fold, x[te])
+        oof[te] = label_probs(fold, x[te], ng[te])
     for tr, te in _folds(len(risk_y)):
         rw, rb = _fit_heads(xs[tr], risk_y[tr], 2.0)
-        oof_risk[te] = _sigmoid(xs[te] @ rw + rb)
+        nw, nb = _fit_sparse_heads(ngs[tr], risk_y[tr], _C_NGRAM)
+        fold = dataclasses.replace(weights, risk_w=rw, risk_b=rb, ngram_risk_w=nw, ngram_risk_b=nb)
+        oof_risk[te] = risk_probs(fold, xs[te], ngs[te])
     return dataclasses.replace(
         weights,
-        label_thr=_best_thresholds(oof, y, 0.2, 0.8),
-        risk_thr=_best_thresholds(oof_risk, risk_y, 0.15, 0.8),
+        label_thr=_THR_SCALE * _best_thresholds(oof, y, 0.2, 0.8),
+        risk_thr=_THR_SCALE * _best_thresholds(oof_risk, risk_y, 0.15, 0.8),
     )
 
 

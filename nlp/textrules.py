@@ -52,6 +52,12 @@ class Rules:
     def n_features(self) -> int:
         return 2 * len(self.topics) + len(CUE_NAMES) + len(self.risk_ids) + 4
 
+    @property
+    def risk_slice(self) -> slice:
+        """Where the risk keyword hits sit in `rule_features`, one column per risk id."""
+        start = 2 * len(self.topics) + len(CUE_NAMES)
+        return slice(start, start + len(self.risk_ids))
+
 
 def _words(node: Any, key: str, where: str) -> list[str]:
     if node is None:

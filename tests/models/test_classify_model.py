@@ -129,3 +129,30 @@ def test_invalid_correction_labels_are_rejected_naming_valid_ids(classifier: Cla
 def test_mismatched_previous_length_is_rejected(classifier: Classifier) -> None:
     with pytest.raises(ValueError, match="previous"):
         classifier.analyze(["a", "b"], previous=["x"])
+
+
+def test_shipped_weights_carry_character_ngram_heads(classifier: Classifier) -> None:
+    w = classifier.weights
+    assert w.ngram_w.shape == (len(w.ngram_rows), len(w.label_ids))
+    assert w.ngram_sent_w.shape[1] == 3 and w.ngram_risk_w.shape[1] == len(w.risk_ids)
+
+
+def test_open_doubt_about_a_promise_raises_doubt_risk(classifier: Classifier) -> None:
+    zh, en = classifier.analyze(
+        [
+            "你说下个月就能上线，我不太相信，上次你们也是这么说的。",
+            "Are you sure you can hit that date? I doubt it, we heard the same promise last year.",
+        ]
+    )
+    assert "risk.doubt" in {s.id for s in zh.risk}
+    assert "risk.doubt" in {s.id for s in en.risk}
+
+
+def test_praise_reads_as_positive(classifier: Classifier) -> None:
+    zh, en = classifier.analyze(
+        [
+            "你们这次的安装特别顺利，工程师也很专业，我们很满意。",
+            "Thanks, the rollout went really smoothly.",
+        ]
+    )
+    assert zh.sentiment == "positive" and en.sentiment == "positive"
