@@ -1,4 +1,4 @@
-"""Speech to text with faster-whisper: chunked, VAD-gated, per-window language, Simplified zh."""
+"""Speech to text with faster-whisper: chunked, VAD-gated, each stretch in its spoken language."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ Tick = Callable[[float], None]  # told the absolute time (s) transcribed so far
 
 @dataclass(frozen=True)
 class AsrOptions:
-    """Decoding and VAD settings; the defaults are the ones measured best on the corpus."""
+    """Decoding, VAD and clean-up settings; defaults chosen by measurement (see the benchmark)."""
 
     beam_size: int = 5
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -47,8 +47,9 @@ class AsrOptions:
     vad_min_silence_ms: int = 2000
     vad_speech_pad_ms: int = 400
     # Language changes: "when_mixed" decodes with per-window detection first and, only when the
-    # chunk comes out in more than one language, re-decodes it stretch by stretch in the language
-    # detected for each stretch (windows that straddle a change otherwise come out translated).
+    # chunk comes out in two languages or a probe hears another language than was written,
+    # re-decodes it turn by turn in each turn's detected language (a 30 s window straddling a
+    # change otherwise comes out wholly in one language, i.e. translated).
     language_runs: Literal["never", "when_mixed", "always"] = "when_mixed"
     lid_min_silence_ms: int = 400  # pause that separates turns when finding language changes
     lid_confident: float = 0.8  # a language probe counts only when this sure
@@ -56,8 +57,8 @@ class AsrOptions:
     probe_every_s: float = 300.0  # one language probe per this much audio, to catch changes
     fill_gaps: bool = True  # re-decode VAD speech that no segment covers (a skipped turn)
     min_gap_s: float = 1.0  # uncovered speech this long counts as skipped
-    use_hotwords: bool = False
-    initial_prompt: str | None = None
+    use_hotwords: bool = False  # off: hotwords measured worse on whisper-base (issue #3)
+    initial_prompt: str | None = None  # a zh prompt made Whisper skip the first window
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
     spoken_numbers: bool = True  # 3月 -> 三月, 48 hours -> forty eight hours, as people speak
