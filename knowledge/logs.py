@@ -11,7 +11,11 @@ import structlog
 def configure_logging(*, json: bool = False, level: int = logging.INFO) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

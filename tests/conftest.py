@@ -179,7 +179,8 @@ def stack(
     kind = request.param
     pg = request.getfixturevalue("pg_database") if kind == "production" else None
     rd = request.getfixturevalue("redis_url") if kind == "production" else None
-    s = make_stack(tmp_path_factory.mktemp(kind), kind, pg, rd)
+    chroma = request.getfixturevalue("chroma_url")
+    s = make_stack(tmp_path_factory.mktemp(kind), kind, pg, rd, chroma_url=chroma)
     s.start_worker()
     yield s
     s.stop()
@@ -208,8 +209,19 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     port = free_port()
     proc = subprocess.Popen(
-        [CHROMA, "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--port", str(port),
-         "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            CHROMA,
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma")),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -13,6 +13,7 @@ from knowledge.db import session_scope
 from knowledge.settings import Settings
 from nlp.actions import extract_actions
 from nlp.classify import Classifier, LabelScore, TextAnalysis, load_classifier
+from nlp.coaching import coaching_report, load_scorecard
 from nlp.labels import load_labels
 from nlp.summary import summarize
 from nlp.visit_report import visit_report
@@ -88,7 +89,14 @@ def work(ctx: StepContext) -> None:
         "alerts": [asdict(a) for a in report.alerts],
         "actions": [{**asdict(a), "due": a.due.isoformat() if a.due else None} for a in actions],
     }
+    coaching = asdict(
+        coaching_report(
+            segments, load_scorecard(settings.prompts_dir / "scorecard.yaml"), language=language
+        )
+    )
+    coaching["scorecard"] = {"total": coaching.pop("total"), "items": coaching["scorecard"]}
     with session_scope(ctx.rt.sessions) as db:
+        visits.put_result(db, visit_id=ctx.visit_id, kind="coaching", data=coaching)
         analysis.replace_utterances(
             db, visit_id=ctx.visit_id, segments=segments, analyses=results, corrected=set(fixed)
         )

@@ -161,3 +161,9 @@ def test_visit_gets_speakers_roles_and_analysis(stack: Stack) -> None:
     assert all(not u["labels"] for u in report["utterances"] if u["role"] == "rep")
     due = [a["due"] for a in report["actions"] if a["owner"] == "rep"]
     assert "2026-03-13" in due
+
+    coaching = stack.client.get(f"/api/visits/{visit['id']}/coaching").json()
+    assert 0 < coaching["talk_ratio"] < 1
+    assert coaching["questions"] and all(q["spin"] for q in coaching["questions"])
+    assert 0 <= coaching["scorecard"]["total"] <= 100
+    assert all("evidence" in item for item in coaching["scorecard"]["items"])
