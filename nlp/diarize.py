@@ -12,7 +12,7 @@ from nlp.types import Segment, Word
 from nlp.voiceprint import FRAME_S, embed_windows, mel_frames, speech_frames
 
 WINDOW_S = 1.5  # voice window length; shorter resolves turns better, longer embeds better
-HOP_S = 0.5
+HOP_S = 1.0
 MAX_CLUSTER_WINDOWS = 1500  # subsample for the N x N affinity on long recordings
 SAME_SPEAKER_COS = 0.99  # clusters whose mean voices are closer than this are merged
 # one voice split in two scores 0.09-0.20, two voices 0.24-0.50, but a pitch-shifted copy of one
