@@ -18,6 +18,7 @@ SAME_SPEAKER_COS = 0.99  # clusters whose mean voices are closer than this are m
 # one voice split in two scores 0.09-0.20, two voices 0.24-0.50, but a pitch-shifted copy of one
 # synthetic voice only 0.15-0.16: so one-voice detection is opt-in (min_speakers=1)
 ONE_VOICE_SILHOUETTE = 0.21
+MIN_WINDOWS_PER_SPEAKER = 8
 SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x seconds)
 SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
 MIN_WINDOW_S = 0.5
@@ -142,7 +143,9 @@ def _cluster(
     if num_speakers is not None:
         k_lo = k_hi = max(1, min(num_speakers, len(emb) - 1))
     else:
-        k_lo, k_hi = max(2, min_speakers), max(2, max_speakers)
+        # eigengaps of a few windows are noise: a speaker needs MIN_WINDOWS_PER_SPEAKER windows
+        k_lo = max(2, min_speakers)
+        k_hi = max(k_lo, min(max_speakers, len(emb) // MIN_WINDOWS_PER_SPEAKER))
     if k_hi == 1:
         return one
     k, rows = _spectral(aff, min(k_lo, k_hi), k_hi)
