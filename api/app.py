@@ -18,6 +18,7 @@ from knowledge.search import embed_label_examples
 from knowledge.settings import Settings
 from knowledge.vector_index import connect
 from nlp.embed import load_embedder
+from nlp.labels import load_labels
 from workers.celery_app import make_celery
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: embed_label_examples(
                 settings.prompts_dir, load_embedder(settings.embedding_model)
             ),
+            label_ids=load_labels(settings.prompts_dir).need_pain_ids,
         )
         app.state.live.start()
         yield

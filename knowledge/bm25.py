@@ -264,9 +264,9 @@ class BM25Index:
             self._doc_terms.append(tuple(ids))
             lengths.append(len(tokens))
         n_new = len(lengths)
-        self._doc_len = _grow(self._doc_len, self._size + n_new)
+        self._doc_len = grow(self._doc_len, self._size + n_new)
         self._doc_len[self._size : self._size + n_new] = lengths
-        self._alive = _grow(self._alive, self._size + n_new)
+        self._alive = grow(self._alive, self._size + n_new)
         self._alive[self._size : self._size + n_new] = True
         self._size += n_new
         self._alive_count += n_new
@@ -323,7 +323,7 @@ class BM25Index:
         return hit
 
 
-def _grow(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+def grow(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
     """Array with room for size items, doubling capacity so appends stay amortised O(1)."""
     if size <= len(array):
         return array

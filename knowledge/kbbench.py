@@ -18,21 +18,9 @@ from knowledge import insights
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.insights import InsightFilters
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
+from knowledge.search import TOPICS
 
 UTTERANCES_PER_VISIT = 40
-TOPICS = (
-    "price",
-    "delivery",
-    "service",
-    "quality",
-    "integration",
-    "training",
-    "customization",
-    "features",
-    "compliance",
-    "communication",
-    "process",
-)
 SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
 INDUSTRIES = ("manufacturing", "retail", "logistics", "healthcare", "energy", "finance")
 BATCH = 5000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -33,8 +33,10 @@ class LiveIndex:
         sessions: sessionmaker[Session],
         label_examples: Callable[[], LabelExamples | None],
         *,
+        label_ids: Sequence[str],
         every_s: float = 2.0,
     ) -> None:
+        self._label_ids = tuple(label_ids)
         self._connect = connect
         self._sessions = sessions
         self._label_examples = label_examples
@@ -74,7 +76,9 @@ class LiveIndex:
         if self.search is None:
             started = utcnow()
             self._vectors = self._connect()
-            self.search = warm_search_index(self._vectors, label_examples=self._label_examples())
+            self.search = warm_search_index(
+                self._vectors, label_examples=self._label_examples(), label_ids=self._label_ids
+            )
             self._since = started - CLOCK_SKEW
             self.error = None
             log.info("search.warmed", utterances=len(self.search), visits=self.search.visit_count)

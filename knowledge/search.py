@@ -14,7 +14,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, get_
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.bm25 import BM25Index, is_chinese, tokenize
+from knowledge.bm25 import BM25Index, grow, is_chinese, tokenize
 
 FloatArray = npt.NDArray[np.float32]
 Kind = Literal["utterance", "visit"]
@@ -262,14 +262,14 @@ class _Table:
         if self.proj is not None:
             self.reduced = _grow_rows(self.reduced, start + n, self.proj.shape[1])
             self.reduced[start : start + n] = vectors @ self.proj
-        self.alive = _grow(self.alive, start + n)
+        self.alive = grow(self.alive, start + n)
         self.alive[start : start + n] = True
-        self.visit_code = _grow(self.visit_code, start + n)
+        self.visit_code = grow(self.visit_code, start + n)
         self.visit_code[start : start + n] = visit_codes
-        self.bits = _grow(self.bits, start + n)
-        self.day = _grow(self.day, start + n)
+        self.bits = grow(self.bits, start + n)
+        self.day = grow(self.day, start + n)
         for name in _CATEGORICAL:
-            self.codes[name] = _grow(self.codes[name], start + n)
+            self.codes[name] = grow(self.codes[name], start + n)
         token_lists = []
         for i, doc in enumerate(docs):
             row = start + i
@@ -418,8 +418,12 @@ class SearchIndex:
         for row in np.flatnonzero(vis.alive[: vis.size]).tolist():
             doc: VisitDoc = vis.docs[row]
             rows = rows_of.get(int(vis.visit_code[row]), [])
-            out[doc.visit_id] = (doc, vis.vectors[row].copy(), [utt.docs[r] for r in rows],
-                                 utt.vectors[rows].copy())
+            out[doc.visit_id] = (
+                doc,
+                vis.vectors[row].copy(),
+                [utt.docs[r] for r in rows],
+                utt.vectors[rows].copy(),
+            )
         return out
 
     @_locked
@@ -803,15 +807,6 @@ def _normalise(vectors: FloatArray) -> FloatArray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: FloatArray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
-
-
-def _grow(array: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
-    """Array with room for size items, doubling capacity so appends stay amortised O(1)."""
-    if size <= len(array):
-        return array
-    bigger = np.zeros(max(size, 2 * len(array), 64), dtype=array.dtype)
-    bigger[: len(array)] = array
-    return bigger
 
 
 def _grow_rows(matrix: FloatArray, rows: int, dim: int) -> FloatArray:

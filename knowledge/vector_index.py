@@ -12,7 +12,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import LabelExamples, SearchIndex, UtteranceDoc, VisitDoc
+from knowledge.search import LABEL_IDS, LabelExamples, SearchIndex, UtteranceDoc, VisitDoc
 
 FloatArray = npt.NDArray[np.float32]
 T = TypeVar("T")
@@ -56,10 +56,13 @@ def connect(url: str) -> VectorIndex:
 
 
 def warm_search_index(
-    index: VectorIndex, *, label_examples: LabelExamples | None = None
+    index: VectorIndex,
+    *,
+    label_examples: LabelExamples | None = None,
+    label_ids: Sequence[str] = LABEL_IDS,
 ) -> SearchIndex:
     """A SearchIndex loaded with every stored utterance and visit (API start-up)."""
-    search = SearchIndex(label_examples=label_examples)
+    search = SearchIndex(label_examples=label_examples, label_ids=label_ids)
     docs, vectors = index.all_utterances()
     if docs:
         search.add(docs, vectors)
@@ -123,9 +126,7 @@ class VectorIndex:
             self._col(self._names[0]).delete(where={"visit_id": visit_id})
             self._col(self._names[1]).delete(ids=[visit_id])
 
-    def visit_documents(
-        self, visit_id: str
-    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+    def visit_documents(self, visit_id: str) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """One visit's utterances and visit document with their vectors (to refresh a copy)."""
         utts, utt_vecs = self._all(self._names[0], _utterance_from, where={"visit_id": visit_id})
         vis, vis_vecs = self._all(self._names[1], _visit_from, where={"visit_id": visit_id})
