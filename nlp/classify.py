@@ -35,7 +35,9 @@ _NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model ou
 _NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never lower one)
 _SEED = 13
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
-_NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads
+_NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads (labels)
+_NGRAM_SHARE_SENT = 0.4  # the same for sentiment
+_NGRAM_SHARE_RISK = 0.3  # the same for risk
 _C_NGRAM = 4.0
 _THR_SCALE = 1.0  # corpus-like speech scores lower than the examples: thresholds are scaled by this
 _RISK_RULE_RELIEF = 0.5  # a risk keyword hit lowers that risk's threshold to this share
@@ -494,7 +496,7 @@ def sentiment_probs(w: Weights, x: F32, ng: Any = None) -> F32:
     p = _softmax(x @ w.sent_w + w.sent_b)
     if ng is not None and w.ngram_sent_w.size:
         p2 = _softmax(np.asarray(ng @ w.ngram_sent_w, dtype=np.float32) + w.ngram_sent_b)
-        p = (1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * p2
+        p = (1 - _NGRAM_SHARE_SENT) * p + _NGRAM_SHARE_SENT * p2
     return np.asarray(p, dtype=np.float32)
 
 
@@ -503,7 +505,7 @@ def risk_probs(w: Weights, x: F32, ng: Any = None) -> F32:
     p = _sigmoid(x @ w.risk_w + w.risk_b)
     if ng is not None and w.ngram_risk_w.size:
         p2 = _sigmoid(np.asarray(ng @ w.ngram_risk_w) + w.ngram_risk_b)
-        p = (1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * p2
+        p = (1 - _NGRAM_SHARE_RISK) * p + _NGRAM_SHARE_RISK * p2
     return np.asarray(p, dtype=np.float32)
 
 
