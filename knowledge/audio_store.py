@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,8 +62,3 @@ def discard(staged: StagedFile) -> None:
 def delete(path: str | None) -> None:
     if path:
         Path(path).unlink(missing_ok=True)
-
-
-def free_space_ok(audio_dir: Path, needed_bytes: int) -> bool:
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    return shutil.disk_usage(audio_dir).free > needed_bytes * 2
