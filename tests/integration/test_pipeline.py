@@ -122,7 +122,7 @@ def test_killed_worker_leaves_the_visit_to_another_worker(stack: Stack) -> None:
     stack.stop()
     stack.workers.clear()
     first = stack.start_worker()
-    visit = stack.upload(FIXTURES / "zh_short.mp3", language="zh").json()
+    visit = stack.upload(FIXTURES / "zh_noisy.mp3", language="zh").json()
     stack.wait(visit["id"], until=("transcribing", "done", "failed"), timeout=120)
     time.sleep(1.0)
     stack.kill_worker(first)
