@@ -308,6 +308,7 @@ def evaluate(
         str, typer.Option(help="Comma-separated: asr,labels,search")
     ] = "asr,labels,search",
     variant: Annotated[str, typer.Option(help="clean, noisy or hard recordings")] = "clean",
+    ids: Annotated[str, typer.Option(help="Only these visit ids (comma-separated)")] = "",
     url: Url = DEFAULT_URL,
     token: Token = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
@@ -321,7 +322,8 @@ def evaluate(
     chosen = {p.strip() for p in parts.split(",")}
     result: dict[str, object] = {"corpus": str(corpus)}
     if "asr" in chosen:
-        result["asr"] = ev.eval_asr(client, corpus, variant)
+        chosen_ids = {i for i in ids.split(",") if i} or None
+        result["asr"] = ev.eval_asr(client, corpus, variant, chosen_ids)
     if "labels" in chosen:
         result["labels"] = ev.eval_labels(client, corpus)
     if "search" in chosen:

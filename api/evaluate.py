@@ -51,11 +51,15 @@ def role_accuracy(truth_turns: list[dict[str, Any]], segments: list[dict[str, An
     return right / total if total else 0.0
 
 
-def eval_asr(client: Client, corpus: Path, variant: str = "clean") -> dict[str, Any]:
+def eval_asr(
+    client: Client, corpus: Path, variant: str = "clean", ids: set[str] | None = None
+) -> dict[str, Any]:
     """Upload each recording, wait, and score transcript error and role attribution."""
     rows: list[dict[str, Any]] = []
     totals: dict[str, list[float]] = {}
     for meta in _visits(corpus):
+        if ids and meta["id"] not in ids:
+            continue
         path = audio_of(corpus, meta["id"], variant)
         if not path.exists():
             continue
