@@ -187,6 +187,20 @@ def stack(
     s.client.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """The API alone (no worker) on SQLite and on PostgreSQL, for routes over stored data."""
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    settings = settings_for(tmp_path_factory.mktemp(request.param), "embedded", **overrides)
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
     """The API alone on embedded settings (no worker): for validation and error paths."""

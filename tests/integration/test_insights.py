@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.app import create_app
-from knowledge.db import make_engine, migrate
+from knowledge.db import make_engine
 from knowledge.kbbench import bench_insights
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
-from tests.conftest import settings_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_database")
-    settings = settings_for(tmp_path_factory.mktemp("insights"), "embedded", **overrides)
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def add_visit(

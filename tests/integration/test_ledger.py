@@ -5,18 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from knowledge import ledger
-from knowledge.db import migrate
 from knowledge.models import LedgerEntry, Utterance, UtteranceLabel, Visit, VisitResult
-from tests.conftest import settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,19 +20,6 @@ ACTIONS = [
     {"owner": "rep", "text": "Send the revised quote", "due": "2026-03-20", "start": 61.0},
     {"owner": "customer", "text": "Share the ERP interface spec", "due": None, "start": 95.5},
 ]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_database")
-    settings = settings_for(tmp_path_factory.mktemp("ledger"), "embedded", **overrides)
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def add_visit(client: TestClient, *, analysed: bool = True) -> str:

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from knowledge.db import migrate
 from knowledge.models import SegmentRow, Visit, VisitResult
-from tests.conftest import settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -21,19 +17,6 @@ LINES = [
     (6.0, 14.0, "customer", "Approvals take a week because every order goes through three people."),
     (14.0, 20.0, "rep", "So a faster approval flow would save you a week per order?"),
 ]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def client(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TestClient]:
-    overrides: dict[str, Any] = {}
-    if request.param == "postgresql":
-        overrides["database_url"] = request.getfixturevalue("pg_database")
-    settings = settings_for(tmp_path_factory.mktemp("library"), "embedded", **overrides)
-    migrate(settings.database_url)
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def add_visit(
