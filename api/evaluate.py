@@ -14,6 +14,8 @@ from typing import Any
 
 from api.client import Client
 from nlp.errorrate import cer_zh, strip_latin, wer_en
+from nlp.labeleval import GoldUtterance, load_gold_utterances, prf
+from nlp.speakereval import role_accuracy
 
 
 def _visits(corpus: Path) -> Iterator[dict[str, Any]]:
@@ -37,18 +39,6 @@ def upload_fields(meta: dict[str, Any]) -> dict[str, str]:
         "industry": customer.get("industry", ""),
         "visit_date": meta.get("date", ""),
     }
-
-
-def role_accuracy(truth_turns: list[dict[str, Any]], segments: list[dict[str, Any]]) -> float:
-    """Share of ground-truth speech time whose overlapping transcript segment has the right role."""
-    total = right = 0.0
-    for t in truth_turns:
-        total += t["end"] - t["start"]
-        for s in segments:
-            overlap = min(t["end"], s["end"]) - max(t["start"], s["start"])
-            if overlap > 0 and s.get("role") == t["speaker"]:
-                right += overlap
-    return right / total if total else 0.0
 
 
 def eval_asr(
@@ -104,58 +94,30 @@ def eval_asr(
     }
 
 
-def labelled_utterances(corpus: Path) -> list[dict[str, Any]]:
-    """utterances.json plus every labelled customer turn of the visits."""
-    path = corpus / "utterances.json"
-    utts: list[dict[str, Any]] = (
-        json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    )
-    for meta in _visits(corpus):
-        for i, turn in enumerate(meta["turns"]):
-            if turn["speaker"] == "customer" and "labels" in turn:
-                utts.append(
-                    {
-                        "id": f"{meta['id']}#{i}",
-                        "language": meta["language"],
-                        "text": turn["text"],
-                        "labels": turn["labels"],
-                        "sentiment": turn.get("sentiment"),
-                        "risk": turn.get("risk", []),
-                    }
-                )
-    return utts
-
-
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
 def _ids(items: Any) -> set[str]:
     return {x if isinstance(x, str) else (x.get("id") or x.get("label")) for x in items or []}
 
 
 def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
     """Per-label P/R/F1, macro/micro-F1, sentiment accuracy and risk P/R via /api/analyze/text."""
-    utts = labelled_utterances(corpus)
-    preds: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    utts = load_gold_utterances(corpus)
+    preds: list[tuple[GoldUtterance, dict[str, Any]]] = []
     started = time.monotonic()
     for lang in ("zh", "en"):
-        batch = [u for u in utts if u["language"] == lang]
+        batch = [u for u in utts if u.language == lang]
         for i in range(0, len(batch), 50):
             chunk = batch[i : i + 50]
             out = client.call(
                 "POST",
                 "/api/analyze/text",
-                json={"texts": [u["text"] for u in chunk], "language": lang},
+                json={"texts": [u.text for u in chunk], "language": lang},
             )
             preds += list(zip(chunk, out["results"], strict=True))
     seconds = time.monotonic() - started
     per: dict[str, list[int]] = {}
     sentiment_ok = risk_tp = risk_fp = risk_fn = 0
     for u, p in preds:
-        gold = set(u["labels"])
+        gold = set(u.labels)
         got = {x for x in _ids(p.get("labels")) if x and x.split(".")[0] in ("need", "pain")}
         for label in gold | got:
             c = per.setdefault(label, [0, 0, 0])
@@ -163,20 +125,20 @@ def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
             c[1] += label in got and label not in gold
             c[2] += label in gold and label not in got
         s = p.get("sentiment")
-        sentiment_ok += (s.get("label") if isinstance(s, dict) else s) == u["sentiment"]
-        gold_risk, got_risk = set(u.get("risk", [])), _ids(p.get("risk"))
+        sentiment_ok += (s.get("label") if isinstance(s, dict) else s) == u.sentiment
+        gold_risk, got_risk = set(u.risk), _ids(p.get("risk"))
         risk_tp += len(gold_risk & got_risk)
         risk_fp += len(got_risk - gold_risk)
         risk_fn += len(gold_risk - got_risk)
-    table = {k: [round(x, 3) for x in _prf(*c)] for k, c in sorted(per.items())}
+    table = {k: [round(x, 3) for x in prf(*c)] for k, c in sorted(per.items())}
     sums = [sum(c[i] for c in per.values()) for i in range(3)]
-    rp, rr, _ = _prf(risk_tp, risk_fp, risk_fn)
+    rp, rr, _ = prf(risk_tp, risk_fp, risk_fn)
     n = max(len(preds), 1)
     return {
         "n": len(preds),
         "per_label_prf": table,
         "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
-        "micro_f1": round(_prf(*sums)[2], 3),
+        "micro_f1": round(prf(*sums)[2], 3),
         "sentiment_acc": round(sentiment_ok / n, 3),
         "risk_p": round(rp, 3),
         "risk_r": round(rr, 3),

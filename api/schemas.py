@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from knowledge.models import PipelineStep, Visit
 from nlp.types import Segment
+from workers import dispatch
 
 
 class ErrorOut(BaseModel):
@@ -63,7 +64,7 @@ class VisitOut(BaseModel):
 
     @classmethod
     def from_row(cls, visit: Visit, steps: list[PipelineStep]) -> VisitOut:
-        order = {"transcribe": 0, "diarize": 1, "analyse": 2, "index": 3}
+        order = {step.value: i for i, step in enumerate(dispatch.ORDER)}
         step_out = [StepOut.from_row(s) for s in sorted(steps, key=lambda s: order.get(s.step, 9))]
         base = f"/api/visits/{visit.id}"
         return cls(

@@ -204,9 +204,7 @@ def add_action(
         )
     entry = _action_entry(visit_id, action_index, actions[action_index], owner, due)
     entry.note = note
-    db.add(entry)
-    db.flush()
-    return entry
+    return _insert(db, entry)
 
 
 def add_all_actions(db: Session, *, visit_id: str) -> tuple[list[LedgerEntry], list[LedgerEntry]]:
@@ -261,20 +259,20 @@ def add_pain(
         raise AlreadyInLedger(
             f"'{label}' of utterance {utterance_idx} is already ledger entry {existing.id}."
         )
-    entry = LedgerEntry(
-        visit_id=visit_id,
-        kind="pain",
-        source=source,
-        title=_title(utterance.text),
-        label=label,
-        owner=owner,
-        due=due,
-        note=note,
-        status="open",
+    return _insert(
+        db,
+        LedgerEntry(
+            visit_id=visit_id,
+            kind="pain",
+            source=source,
+            title=_title(utterance.text),
+            label=label,
+            owner=owner,
+            due=due,
+            note=note,
+            status="open",
+        ),
     )
-    db.add(entry)
-    db.flush()
-    return entry
 
 
 def add_free(
@@ -293,17 +291,23 @@ def add_free(
         raise InvalidInput("A ledger entry needs a non-empty title.", code="empty_title")
     if visit_id is not None:
         visits.get(db, visit_id=visit_id)
-    entry = LedgerEntry(
-        visit_id=visit_id,
-        kind=kind,
-        source=None,
-        title=_title(title),
-        label=label,
-        owner=owner,
-        due=due,
-        note=note,
-        status="open",
+    return _insert(
+        db,
+        LedgerEntry(
+            visit_id=visit_id,
+            kind=kind,
+            source=None,
+            title=_title(title),
+            label=label,
+            owner=owner,
+            due=due,
+            note=note,
+            status="open",
+        ),
     )
+
+
+def _insert(db: Session, entry: LedgerEntry) -> LedgerEntry:
     db.add(entry)
     db.flush()
     return entry

@@ -61,7 +61,7 @@ def load_gold_utterances(corpus_dir: Path) -> list[GoldUtterance]:
     return out
 
 
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
@@ -83,14 +83,14 @@ def score_labels(gold: Sequence[GoldUtterance], preds: Sequence[TextAnalysis]) -
         risk_tp += len(g.risk & pr)
         risk_fp += len(pr - g.risk)
         risk_fn += len(g.risk - pr)
-    table = {k: [round(x, 3) for x in _prf(*c)] for k, c in sorted(per.items())}
+    table = {k: [round(x, 3) for x in prf(*c)] for k, c in sorted(per.items())}
     sums = [sum(c[i] for c in per.values()) for i in range(3)]
-    rp, rr, _ = _prf(risk_tp, risk_fp, risk_fn)
+    rp, rr, _ = prf(risk_tp, risk_fp, risk_fn)
     return {
         "n": len(gold),
         "per_label_prf": table,
         "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
-        "micro_f1": round(_prf(sums[0], sums[1], sums[2])[2], 3),
+        "micro_f1": round(prf(sums[0], sums[1], sums[2])[2], 3),
         "sentiment_acc": round(sent_ok / max(len(gold), 1), 3),
         "risk_p": round(rp, 3),
         "risk_r": round(rr, 3),

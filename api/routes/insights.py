@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import Config, Db
@@ -152,20 +152,31 @@ def _answer(
     )
 
 
-@router.get("/insights/pain-points")
-def pain_points(
-    db: Db,
-    settings: Config,
+def insight_filters(
     segment: Segment | None = None,
     industry: str | None = None,
     rep: str | None = None,
     customer: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    period: Literal["week", "month"] = "month",
-    format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
+) -> InsightFilters:
+    """The query filters both insight routes share."""
+    return InsightFilters(segment, industry, rep, customer, date_from, date_to)
+
+
+Filters = Annotated[InsightFilters, Depends(insight_filters)]
+Period = Literal["week", "month"]
+Format = Literal["json", "csv"]
+
+
+@router.get("/insights/pain-points")
+def pain_points(
+    db: Db,
+    settings: Config,
+    filters: Filters,
+    period: Period = "month",
+    format: Format = "json",  # noqa: A002 (the public query name)
 ) -> Response:
-    filters = InsightFilters(segment, industry, rep, customer, date_from, date_to)
     return _answer("pain", db, settings, filters, period, format)
 
 
@@ -173,14 +184,8 @@ def pain_points(
 def needs(
     db: Db,
     settings: Config,
-    segment: Segment | None = None,
-    industry: str | None = None,
-    rep: str | None = None,
-    customer: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    period: Literal["week", "month"] = "month",
-    format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
+    filters: Filters,
+    period: Period = "month",
+    format: Format = "json",  # noqa: A002 (the public query name)
 ) -> Response:
-    filters = InsightFilters(segment, industry, rep, customer, date_from, date_to)
     return _answer("need", db, settings, filters, period, format)
