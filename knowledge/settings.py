@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     stale_step_s: int = 180  # a running step without a heartbeat this long is taken over
     alert_webhook_url: str | None = None
 
+    # Optional OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama): abstractive
+    # summaries and a second opinion on labels. Nothing changes while llm_url is None.
+    llm_url: str | None = None  # base URL ending in /v1, e.g. http://gpu-box:8000/v1
+    llm_model: str = ""  # the served model's name (vLLM and Ollama need it)
+    llm_api_key: str | None = None  # sent as "Authorization: Bearer <key>"
+    llm_timeout_s: float = 60
+    llm_labels: Literal["off", "annotate", "merge"] = "annotate"  # merge: add confident labels
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import date
+from typing import Any
 
 import httpx
 import structlog
@@ -11,15 +13,18 @@ import structlog
 from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.settings import Settings
+from nlp import llm
 from nlp.actions import extract_actions
 from nlp.classify import Classifier, LabelScore, TextAnalysis, load_classifier
 from nlp.coaching import coaching_report, load_scorecard
 from nlp.labels import load_labels
 from nlp.summary import summarize
+from nlp.types import Segment
 from nlp.visit_report import visit_report
 from workers.runner import StepContext
 
 log = structlog.get_logger()
+WAITED = ("unreachable", "timeout")  # failures that cost a wait: the summary is not asked after
 _synced_correction_id = 0  # corrections up to this id are in this process's classifier
 
 
@@ -67,6 +72,11 @@ def work(ctx: StepContext) -> None:
     for idx, c in fixed.items():
         if idx < len(results) and c.text == texts[idx]:
             results[idx] = _corrected(results[idx], list(c.labels), c.sentiment, list(c.risk))
+    endpoint = llm_endpoint(settings)
+    second: LabelOpinions | None = None
+    if endpoint is not None and settings.llm_labels != "off":
+        second = second_opinion(ctx, endpoint, segments, results, set(fixed), language)
+        results = second.results
     actions = extract_actions(
         [(s.role, s.text, s.start) for s in segments],
         visit_date if isinstance(visit_date, date) else date.today(),
@@ -89,6 +99,14 @@ def work(ctx: StepContext) -> None:
         "alerts": [asdict(a) for a in report.alerts],
         "actions": [{**asdict(a), "due": a.due.isoformat() if a.due else None} for a in actions],
     }
+    problems: list[llm.LLMError] = []
+    if endpoint is not None:
+        fields, problems = llm_fields(
+            ctx, endpoint, second, segments, language, meta, str(visit_date)
+        )
+        if fields.get("summary_source") == "llm":
+            fields["summary_builtin"] = summary
+        document |= fields
     coaching = asdict(
         coaching_report(
             segments, load_scorecard(settings.prompts_dir / "scorecard.yaml"), language=language
@@ -103,8 +121,180 @@ def work(ctx: StepContext) -> None:
         previous = visits.get_result(db, visit_id=ctx.visit_id, kind="analysis") or {}
         document["alerted"] = previous.get("alerted", False)
         visits.put_result(db, visit_id=ctx.visit_id, kind="analysis", data=document)
+        if problems:
+            visits.add_warning(db, visit_id=ctx.visit_id, warning=llm_warning(problems[-1]))
     if report.alerts and settings.alert_webhook_url and not document["alerted"]:
         _alert(ctx, settings.alert_webhook_url, meta, document)
+
+
+def llm_fields(
+    ctx: StepContext,
+    endpoint: llm.ChatEndpoint,
+    second: LabelOpinions | None,
+    segments: Sequence[Segment],
+    language: str | None,
+    meta: dict[str, str | None],
+    visit_date: str,
+) -> tuple[dict[str, Any], list[llm.LLMError]]:
+    """What the endpoint adds to the analysis document (its summary, its second opinion, how
+    each went) and the failures to warn about."""
+    status: dict[str, Any] = {"model": endpoint.model or None, "labels": "off"}
+    fields: dict[str, Any] = {"llm": status, "summary_source": "builtin"}
+    problems: list[llm.LLMError] = []
+    if second is not None:
+        fields["second_opinion"] = second.document
+        status["labels"] = second.status
+        problems += [second.error] if second.error else []
+    if second is not None and second.error is not None and second.error.reason in WAITED:
+        status["summary"] = "skipped"  # the endpoint just cost a wait; don't wait again
+        return fields, problems
+    text = llm_summary(ctx, endpoint, segments, language, meta, visit_date)
+    if isinstance(text, llm.LLMError):
+        problems.append(text)
+        status["summary"] = text.reason
+    else:
+        fields |= {"summary": text, "summary_source": "llm"}
+        status["summary"] = "ok"
+    return fields, problems
+
+
+def llm_endpoint(settings: Settings) -> llm.ChatEndpoint | None:
+    if not settings.llm_url:
+        return None
+    return llm.ChatEndpoint(
+        url=settings.llm_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key,
+        timeout_s=settings.llm_timeout_s,
+    )
+
+
+def llm_warning(error: llm.LLMError) -> str:
+    why = {
+        "unreachable": "it is unreachable",
+        "timeout": "it did not answer in time",
+        "http_error": "it answered with an error",
+        "bad_answer": "its answer could not be read",
+        "bad_prompt": "a prompt file in prompts/llm/ is malformed",
+    }[error.reason]
+    return (
+        f"The language model at VISITLENS_LLM_URL could not be used ({why}); "
+        "the built-in summary and labels are kept where it gave none."
+    )
+
+
+@dataclass(frozen=True)
+class LabelOpinions:
+    """The endpoint's labels beside the model's: per utterance, disagreements, merged labels."""
+
+    results: list[TextAnalysis]  # the model's, plus merged labels in "merge" mode
+    document: dict[str, Any]  # "second_opinion" of the stored analysis
+    status: str  # ok, partial, or why none came (unreachable, timeout, http_error, bad_answer)
+    error: llm.LLMError | None
+
+
+def second_opinion(
+    ctx: StepContext,
+    endpoint: llm.ChatEndpoint,
+    segments: Sequence[Segment],
+    results: list[TextAnalysis],
+    corrected: set[int],
+    language: str | None,
+) -> LabelOpinions:
+    """Ask the endpoint to label the customer's utterances; in merge mode add the labels it is
+    sure of (never to utterances a person corrected)."""
+    settings = ctx.rt.settings
+    items = [
+        (i, s.text)
+        for i, (s, r) in enumerate(zip(segments, results, strict=True))
+        if s.role != "rep" and s.text.strip() and not r.unsupported
+    ]
+    try:
+        template = llm.load_prompt(settings.prompts_dir / "llm" / "labels.yaml", language)
+        labels = load_labels(settings.prompts_dir)
+        run = llm.label(endpoint, template, items, labels, language) if items else llm.NO_RUN
+    except llm.LLMError as e:
+        run = llm.LabelRun({}, 0, e, 0.0)
+    log.info(
+        "llm.labels",
+        visit_id=ctx.visit_id,
+        asked=len(items),
+        answered=len(run.opinions),
+        failed_batches=run.failed_batches,
+        seconds=run.seconds,
+    )
+    if run.error is not None:
+        log.warning("llm.failed", visit_id=ctx.visit_id, part="labels", reason=run.error.reason)
+    merge = settings.llm_labels == "merge"
+    merged_results = list(results)
+    per_utterance, disagreements, merged = [], [], []
+    for i, op in sorted(run.opinions.items()):
+        mine = results[i]
+        model_ids = [x.id for x in [*mine.labels, *mine.risk]]
+        llm_ids = [x.id for x in [*op.labels, *op.risk]]
+        per_utterance.append(
+            {
+                "idx": i,
+                "labels": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in op.labels],
+                "risk": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in op.risk],
+                "sentiment": op.sentiment,
+            }
+        )
+        only_model = [x for x in model_ids if x not in llm_ids]
+        only_llm = [x for x in llm_ids if x not in model_ids]
+        if only_model or only_llm:
+            disagreements.append(
+                {
+                    "idx": i,
+                    "start": segments[i].start,
+                    "only_model": only_model,
+                    "only_llm": only_llm,
+                }
+            )
+        if merge and i not in corrected:
+            sure = [x for x in op.labels if x.confidence >= llm.CONFIDENT and x.id not in model_ids]
+            sure_risk = [
+                x for x in op.risk if x.confidence >= llm.CONFIDENT and x.id not in model_ids
+            ]
+            if sure or sure_risk:
+                merged_results[i] = replace(
+                    mine, labels=[*mine.labels, *sure], risk=[*mine.risk, *sure_risk]
+                )
+                merged.append({"idx": i, "labels": [x.id for x in [*sure, *sure_risk]]})
+    status = "ok" if run.error is None else "partial" if run.opinions else run.error.reason
+    document: dict[str, Any] = {
+        "mode": settings.llm_labels,
+        "asked": len(items),
+        "answered": len(run.opinions),
+        "utterances": per_utterance,
+        "disagreements": disagreements,
+        "merged": merged,
+    }
+    return LabelOpinions(merged_results, document, status, run.error)
+
+
+def llm_summary(
+    ctx: StepContext,
+    endpoint: llm.ChatEndpoint,
+    segments: Sequence[Segment],
+    language: str | None,
+    meta: dict[str, str | None],
+    visit_date: str,
+) -> str | llm.LLMError:
+    """The endpoint's summary of the visit, or the reason it gave none."""
+    try:
+        return llm.summarize(
+            endpoint,
+            llm.load_prompt(ctx.rt.settings.prompts_dir / "llm" / "summary.yaml", language),
+            [(s.role, s.text) for s in segments],
+            language,
+            title=meta["title"] or "",
+            customer=meta["customer"] or "",
+            visit_date=visit_date,
+        )
+    except llm.LLMError as e:
+        log.warning("llm.failed", visit_id=ctx.visit_id, part="summary", reason=e.reason)
+        return e
 
 
 def _alert(

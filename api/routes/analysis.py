@@ -105,7 +105,7 @@ def _ready_document(db: Db, visit_id: str) -> dict[str, Any]:
 @router.get("/visits/{visit_id}/analysis")
 def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
     document = _ready_document(db, visit_id)
-    utterances = [
+    utterances: list[dict[str, Any]] = [
         {
             "idx": u.idx,
             "start": u.start,
@@ -126,6 +126,7 @@ def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
             quotes.setdefault(label["id"], []).append(
                 {"idx": u["idx"], "start": u["start"], "text": u["text"]}
             )
+    document = _with_second_opinion(document, utterances)
     return {
         "visit_id": visit_id,
         **{k: v for k, v in document.items() if k != "alerted"},
@@ -133,6 +134,25 @@ def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
         "quotes": quotes,
         "utterances": utterances,
     }
+
+
+def _with_second_opinion(
+    document: dict[str, Any], utterances: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Put the LLM's labels beside each utterance's own ("second_opinion", "disagrees"); the
+    visit-level part (mode, counts, disagreements, merged) stays in document["second_opinion"]."""
+    second = document.get("second_opinion")
+    if not isinstance(second, dict):
+        return document
+    opinions = {o["idx"]: o for o in second.get("utterances", [])}
+    disagreeing = {d["idx"] for d in second.get("disagreements", [])}
+    for u in utterances:
+        opinion = opinions.get(u["idx"])
+        if opinion is not None:
+            u["second_opinion"] = {k: v for k, v in opinion.items() if k != "idx"}
+            u["disagrees"] = u["idx"] in disagreeing
+    visit_level = {k: v for k, v in second.items() if k != "utterances"}
+    return {**document, "second_opinion": visit_level}
 
 
 @router.put("/visits/{visit_id}/utterances/{idx}/labels")

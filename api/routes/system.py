@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from api.deps import Db
+from knowledge.settings import Settings
+from nlp.llm import ChatEndpoint, LLMError, probe
 
 router = APIRouter(tags=["system"])
+LLM_PROBE_S = 60.0  # the optional chat endpoint is asked at most once a minute
 
 
 @router.get("/health")
@@ -21,4 +26,24 @@ def health(request: Request, db: Db) -> dict[str, object]:
     live = request.app.state.live
     parts["index"] = "ok" if live.search is not None else f"unavailable: {live.error}"
     ok = all(v == "ok" for v in parts.values())
+    # optional: reported, never counted against the service (the built-in analysis stands alone)
+    parts["llm"] = llm_health(request)
     return {"status": "ok" if ok else "degraded", "parts": parts, "version": request.app.version}
+
+
+def llm_health(request: Request) -> str:
+    """off, ok or unreachable (with why), from a probe cached for LLM_PROBE_S."""
+    settings: Settings = request.app.state.settings
+    if not settings.llm_url:
+        return "off"
+    cached: tuple[float, str] | None = getattr(request.app.state, "llm_health", None)
+    if cached is not None and time.monotonic() - cached[0] < LLM_PROBE_S:
+        return cached[1]
+    endpoint = ChatEndpoint(settings.llm_url, settings.llm_model, settings.llm_api_key)
+    try:
+        probe(endpoint)
+        state = "ok"
+    except LLMError as e:
+        state = f"unreachable: {e.reason}"
+    request.app.state.llm_health = (time.monotonic(), state)
+    return state
