@@ -13,6 +13,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, get_
 
 import numpy as np
 import numpy.typing as npt
+import yaml
 
 from knowledge.bm25 import BM25Index, grow, is_chinese, tokenize
 
@@ -100,6 +101,7 @@ class VisitDoc:
     language: str = ""
     visit_date: date | None = None
     coaching_score: float | None = None  # 0..1 from the coaching scorecard
+    question_quality: float | None = None  # 0..1: mean of the open and the deep question shares
     best_practice_hint: bool = False
     text: str = ""  # summary plus customer quotes, for keyword search
 
@@ -139,12 +141,44 @@ class FusionWeights:
     center_by_language: bool = True  # compare documents of each language on their own baseline
 
 
+VISIT_FEATURES: dict[str, Callable[[VisitDoc], bool]] = {
+    "questioning_good": lambda d: d.question_quality is not None and d.question_quality >= 0.55,
+    "questioning_weak": lambda d: d.question_quality is not None and d.question_quality <= 0.35,
+    "outcome_won": lambda d: d.outcome == "won",
+    "outcome_lost": lambda d: d.outcome == "lost",
+}
+
+
+@dataclass(frozen=True)
+class VisitIntents:
+    """Embedded descriptions of kinds of visit (prompts/search.yaml) and when they apply."""
+
+    features: list[str]  # VISIT_FEATURES key of each description row
+    vectors: FloatArray  # (m, dim), unit rows
+    min_similarity: float = 0.42
+    min_margin: float = 0.1
+    boost: float = 0.3
+
+    def match(self, qvec: FloatArray) -> str | None:
+        """The feature a query asks for, when one intent is clearly closest (else None)."""
+        sims = self.vectors @ qvec
+        best: dict[str, float] = {}
+        for feature, sim in zip(self.features, sims.tolist(), strict=True):
+            best[feature] = max(best.get(feature, -1.0), sim)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])
+        top, runner_up = ranked[0], ranked[1][1] if len(ranked) > 1 else -1.0
+        if top[1] >= self.min_similarity and top[1] - runner_up >= self.min_margin:
+            return top[0]
+        return None
+
+
 @dataclass
 class LabelExamples:
-    """Embedded label examples (prompts/examples) with their label ids: a query's label prior."""
+    """What a query is compared with: label examples (prompts/examples) and visit intents."""
 
     vectors: FloatArray  # (m, dim), unit rows
     labels: list[list[str]]  # need.* / pain.* / risk.* ids of each example
+    intents: VisitIntents | None = None
 
 
 @dataclass
@@ -194,12 +228,37 @@ def read_label_examples(prompts_dir: Path) -> tuple[list[str], list[list[str]]]:
     return texts, labels
 
 
+def read_visit_intents(prompts_dir: Path) -> tuple[list[str], list[str], dict[str, float]]:
+    """Features, description texts and thresholds of prompts/search.yaml (empty when absent)."""
+    path = prompts_dir / "search.yaml"
+    if not path.exists():
+        return [], [], {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    features: list[str] = []
+    texts: list[str] = []
+    for intent in raw.get("intents") or []:
+        feature = intent.get("feature")
+        if feature not in VISIT_FEATURES:
+            valid = ", ".join(VISIT_FEATURES)
+            raise ValueError(f"{path}: unknown visit feature {feature!r}; use one of {valid}.")
+        for text in intent.get("descriptions") or []:
+            features.append(feature)
+            texts.append(str(text))
+    knobs = {k: float(raw[k]) for k in ("min_similarity", "min_margin", "boost") if k in raw}
+    return features, texts, knobs
+
+
 def embed_label_examples(prompts_dir: Path, embedder: Encoder) -> LabelExamples | None:
-    """The query label prior from the project's own label examples (None when there are none)."""
+    """The query priors from the project's label examples and visit intents (None if neither)."""
     texts, labels = read_label_examples(prompts_dir)
-    if not texts:
+    features, intent_texts, knobs = read_visit_intents(prompts_dir)
+    if not texts and not intent_texts:
         return None
-    return LabelExamples(np.asarray(embedder.encode(texts), dtype=np.float32), labels)
+    vectors = np.asarray(embedder.encode(texts + intent_texts), dtype=np.float32)
+    intents = None
+    if intent_texts:
+        intents = VisitIntents(features, vectors[len(texts) :], **knobs)
+    return LabelExamples(vectors[: len(texts)], labels, intents)
 
 
 class _Codes:
@@ -496,6 +555,8 @@ class SearchIndex:
             vrows = np.flatnonzero(vmask)
             codes = self._vis.visit_code[vrows]
             score = vscore[codes]
+            if mode == "hybrid":
+                score = score + self._intent_boost(qvec, vrows)
             if mode == "bm25":
                 keep = score > 0
                 vrows, codes, score = vrows[keep], codes[keep], score[keep]
@@ -629,6 +690,18 @@ class SearchIndex:
                 keys = {f"need.{topic}", f"pain.{topic}"}
             for key in keys & self._bit_of.keys():
                 out[self._bit_of[key]] = max(out[self._bit_of[key]], share)
+        return out
+
+    def _intent_boost(self, qvec: FloatArray, vrows: npt.NDArray[np.int64]) -> FloatArray:
+        """Lift for visits with the feature a visit query asks for ("a weak visit", "won")."""
+        out = np.zeros(len(vrows), dtype=np.float32)
+        intents = self.label_examples.intents if self.label_examples else None
+        if intents is None or intents.vectors.shape[1] != qvec.shape[0]:
+            return out
+        feature = intents.match(qvec)
+        if feature is not None:
+            has = VISIT_FEATURES[feature]
+            out[[has(self._vis.docs[r]) for r in vrows.tolist()]] = intents.boost
         return out
 
     def _visit_scores(
@@ -769,16 +842,15 @@ def highlight(text: str, qtokens: Sequence[str]) -> tuple[list[str], list[tuple[
 
 
 def visit_embedding_text(doc: VisitDoc) -> str:
-    """Text to embed for a visit: title, summary and a bilingual line about its coaching."""
+    """Text to embed for a visit: title, summary and a bilingual line about its questioning."""
     parts = [doc.title, doc.summary]
-    score = doc.coaching_score
-    if doc.best_practice_hint or (score is not None and score >= 0.6):
+    if doc.best_practice_hint or VISIT_FEATURES["questioning_good"](doc):
         parts.append(
             "A model visit for sales training: the rep asks open, probing questions step by "
             "step, listens, and agrees clear next steps. 优秀的培训范例：销售逐步深入追问、"
             "认真倾听并明确下一步。"
         )
-    elif score is not None and score <= 0.3:
+    elif VISIT_FEATURES["questioning_weak"](doc):
         parts.append(
             "A weak visit to learn from: the rep keeps pitching and talking, asks closed "
             "questions and does not explore the customer's problems. 反面案例：销售一味推销"

@@ -84,7 +84,7 @@ def load_corpus(corpus_dir: Path) -> list[CorpusVisit]:
             summary=raw.get("summary", ""),
             labels=labels,
             outcome=raw.get("outcome", ""),
-            coaching_score=_question_quality(raw["turns"]),
+            question_quality=_question_quality(raw["turns"]),
             best_practice_hint=bool(raw.get("best_practice")),
             text="\n".join([raw.get("summary", ""), *quotes]),
             **meta,
@@ -94,7 +94,7 @@ def load_corpus(corpus_dir: Path) -> list[CorpusVisit]:
 
 
 def _question_quality(turns: list[dict[str, Any]]) -> float | None:
-    """Stand-in coaching score in 0..1: mean of the open and the problem-probing question shares."""
+    """Question quality in 0..1: mean of the open and the problem-probing question shares."""
     questions = [t["question"] for t in turns if t.get("speaker") == "rep" and t.get("question")]
     if not questions:
         return None

@@ -231,8 +231,10 @@ def _visit_meta(doc: VisitDoc) -> dict[str, Any]:
         outcome=doc.outcome,
         best_practice_hint=doc.best_practice_hint,
     )
-    if doc.coaching_score is not None:
-        meta["coaching_score"] = float(doc.coaching_score)
+    for name in ("coaching_score", "question_quality"):
+        value = getattr(doc, name)
+        if value is not None:  # Chroma rejects None
+            meta[name] = float(value)
     return meta
 
 
@@ -262,7 +264,7 @@ def _utterance_from(text: str, meta: dict[str, Any]) -> UtteranceDoc:
 
 
 def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
-    score = meta.get("coaching_score")
+    score, quality = meta.get("coaching_score"), meta.get("question_quality")
     return VisitDoc(
         visit_id=str(meta["visit_id"]),
         title=str(meta.get("title", "")),
@@ -276,6 +278,7 @@ def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
         language=str(meta.get("language", "")),
         visit_date=_day(meta),
         coaching_score=None if score is None else float(score),
+        question_quality=None if quality is None else float(quality),
         best_practice_hint=bool(meta.get("best_practice_hint", False)),
         text=text,
     )

@@ -61,6 +61,9 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     customer = [d for d in docs if d.role == "customer" and (d.labels or d.risk)]
     total = (coaching.get("scorecard") or {}).get("total")
     score = None if total is None else float(total) / 100
+    metrics = coaching.get("metrics") or {}
+    shares = [metrics.get(k) for k in ("open_question_share", "deep_question_share")]
+    quality = None if None in shares else (float(shares[0]) + float(shares[1])) / 2
     summary = str(report.get("summary", ""))
     visit_doc = VisitDoc(
         visit_id=visit_id,
@@ -69,7 +72,8 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         labels=list(dict.fromkeys(x for d in customer for x in d.labels)),
         language=language,
         coaching_score=score,
-        best_practice_hint=score is not None and score >= 0.75,
+        question_quality=quality,
+        best_practice_hint=score is not None and score >= 0.75 and (quality or 0) >= 0.55,
         text="\n".join([summary, *(d.text for d in customer)]),
         **meta,
     )

@@ -14,7 +14,9 @@ from knowledge.search import (
     SearchIndex,
     UtteranceDoc,
     VisitDoc,
+    VisitIntents,
     highlight,
+    read_visit_intents,
     visit_embedding_text,
 )
 
@@ -294,6 +296,55 @@ def test_label_examples_lift_utterances_carrying_the_query_label():
     assert index.search("support", query, mode="hybrid").hits[0].visit_id == "a"
 
 
+def _intent_index(**intent_knobs):
+    intents = VisitIntents(
+        features=["questioning_weak", "questioning_good"],
+        vectors=np.stack([axis(7), axis(6)]),
+        **intent_knobs,
+    )
+    examples = LabelExamples(np.zeros((0, DIM), dtype=np.float32), [], intents)
+    index = SearchIndex(label_examples=examples)
+    index.add(
+        [
+            VisitDoc(visit_id="good", question_quality=0.8),
+            VisitDoc(visit_id="weak", question_quality=0.2),
+            VisitDoc(visit_id="none"),
+        ],
+        np.stack([axis(0), axis(1, 0.2, 1), axis(2)]),
+    )
+    return index
+
+
+def test_a_visit_query_asking_for_weak_questioning_lifts_weak_visits():
+    index = _intent_index(min_similarity=0.5, min_margin=0.1, boost=0.5)
+    asks_weak = axis(7, 0.3, 4) + 0.6 * axis(0)
+    hits = index.search("rep only pitched", asks_weak, kind="visit").hits
+    assert hits[0].visit_id == "weak"
+    plain = index.search("rep only pitched", axis(0), kind="visit").hits
+    assert plain[0].visit_id == "good"
+
+
+def test_an_ambiguous_query_matches_no_intent():
+    intents = VisitIntents(["questioning_weak", "questioning_good"], np.stack([axis(7), axis(6)]))
+    halfway = (axis(7) + axis(6)) / np.sqrt(2)
+    assert intents.match(halfway) is None
+    assert intents.match(axis(7)) == "questioning_weak"
+    assert intents.match(axis(0)) is None
+
+
+def test_visit_intents_come_from_prompts_and_reject_unknown_features(tmp_path):
+    (tmp_path / "search.yaml").write_text(
+        "min_margin: 0.2\nintents:\n  - feature: outcome_won\n    descriptions: [won, 赢单]\n"
+    )
+    features, texts, knobs = read_visit_intents(tmp_path)
+    assert features == ["outcome_won", "outcome_won"] and texts == ["won", "赢单"]
+    assert knobs == {"min_margin": 0.2}
+    (tmp_path / "search.yaml").write_text("intents:\n  - feature: happy\n    descriptions: [x]\n")
+    with pytest.raises(ValueError, match="outcome_won"):
+        read_visit_intents(tmp_path)
+    assert read_visit_intents(tmp_path / "missing") == ([], [], {})
+
+
 def test_hits_highlight_query_terms_with_character_spans():
     page = small_index().search("printer jams", axis(0))
     hit = page.hits[0]
@@ -312,10 +363,10 @@ def test_query_vector_of_another_dimension_is_rejected():
         small_index().search("printer", np.ones(DIM + 1, dtype=np.float32))
 
 
-def test_visit_embedding_text_describes_coaching_in_both_languages():
-    model = visit_embedding_text(VisitDoc(visit_id="v", summary="S", best_practice_hint=True))
-    weak = visit_embedding_text(VisitDoc(visit_id="v", summary="S", coaching_score=0.1))
-    plain = visit_embedding_text(VisitDoc(visit_id="v", summary="S", coaching_score=0.5))
+def test_visit_embedding_text_describes_questioning_in_both_languages():
+    model = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.7))
+    weak = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.2))
+    plain = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.45))
     assert "model visit" in model and "范例" in model
     assert "closed questions" in weak and "封闭式" in weak
     assert plain == "S"
