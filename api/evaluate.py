@@ -185,4 +185,25 @@ def eval_search(client: Client, corpus: Path) -> dict[str, Any]:
             "mrr": round(rr / n, 3),
             "p95_ms": round(1000 * latencies[int(0.95 * (n - 1))], 1),
         }
+    out["similar"] = eval_similar(client, corpus, {v: k for k, v in title_of.items()})
     return out
+
+
+def eval_similar(client: Client, corpus: Path, id_of: dict[str, str]) -> dict[str, Any]:
+    """hit@3 and recall@3 of GET /visits/{id}/similar against each visit's similar_to."""
+    hits, recalls = [], []
+    for meta in _visits(corpus):
+        wanted = set(meta.get("similar_to") or [])
+        visit_id = id_of.get(meta["id"])
+        if not wanted or visit_id is None:
+            continue
+        res = client.call("GET", f"/api/visits/{visit_id}/similar?limit=3")
+        top = {r["title"] for r in res.get("results", [])}
+        hits.append(bool(top & wanted))
+        recalls.append(len(top & wanted) / len(wanted))
+    n = max(len(hits), 1)
+    return {
+        "visits": len(hits),
+        "hit@3": round(sum(hits) / n, 3),
+        "recall@3": round(sum(recalls) / n, 3),
+    }

@@ -65,6 +65,7 @@ class SimilarWeights:
     summary: float = 0.5  # cosine of the visit summaries
     profile: float = 0.15  # same industry, same segment (half each)
     quote_pairs: int = 3  # best pairs averaged and reported
+    center_by_language: bool = True  # compare candidates of each language on their own baseline
 
 
 def profile_from_visit(
@@ -124,26 +125,49 @@ def similar_visits(
     own = target.visit.visit_id if target.visit else None
     pool = [c for c in candidates if c.visit is not None and c.visit.visit_id != own]
     idf = _label_idf(pool)
+    pairs_of = [_quote_pairs(target, cand, w.quote_pairs) for cand in pool]
+    quote = np.array(
+        [np.mean([p.similarity for p in pairs]) if pairs else 0.0 for pairs in pairs_of]
+    )
+    summary = np.array(
+        [
+            float(target.summary_vector @ cand.summary_vector)
+            if target.summary_vector is not None and cand.summary_vector is not None
+            else 0.0
+            for cand in pool
+        ]
+    )
+    languages = [cand.visit.language if cand.visit else "" for cand in pool]
+    if w.center_by_language:
+        quote, summary = _centre(quote, languages), _centre(summary, languages)
     cases = []
-    for cand in pool:
+    for i, cand in enumerate(pool):
         assert cand.visit is not None  # filtered above
         shared, label_score = _label_overlap(target.labels, cand.labels, idf)
-        pairs = _quote_pairs(target, cand, w.quote_pairs)
-        quote_score = float(np.mean([p.similarity for p in pairs])) if pairs else 0.0
-        summary_score = 0.0
-        if target.summary_vector is not None and cand.summary_vector is not None:
-            summary_score = float(target.summary_vector @ cand.summary_vector)
         same_industry = bool(target.industry) and target.industry == cand.industry
         same_segment = bool(target.segment) and target.segment == cand.segment
         score = (
             w.labels * label_score
-            + w.quotes * quote_score
-            + w.summary * summary_score
+            + w.quotes * float(quote[i])
+            + w.summary * float(summary[i])
             + w.profile * (0.5 * same_industry + 0.5 * same_segment)
         )
-        cases.append(SimilarCase(cand.visit, score, shared, pairs, same_industry, same_segment))
+        cases.append(
+            SimilarCase(cand.visit, score, shared, pairs_of[i], same_industry, same_segment)
+        )
     cases.sort(key=lambda c: -c.score)
     return cases[:limit]
+
+
+def _centre(scores: FloatArray, languages: Sequence[str]) -> FloatArray:
+    """Scores minus their language's mean: cross-lingual cosines run lower than same-language."""
+    if len(set(languages)) < 2:
+        return scores
+    out = scores.copy()
+    for language in set(languages):
+        rows = [i for i, x in enumerate(languages) if x == language]
+        out[rows] -= scores[rows].mean()
+    return out
 
 
 def _label_idf(pool: Sequence[CaseProfile]) -> dict[str, float]:

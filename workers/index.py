@@ -62,8 +62,10 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     total = (coaching.get("scorecard") or {}).get("total")
     score = None if total is None else float(total) / 100
     metrics = coaching.get("metrics") or {}
-    shares = [metrics.get(k) for k in ("open_question_share", "deep_question_share")]
-    quality = None if None in shares else (float(shares[0]) + float(shares[1])) / 2
+    open_share, deep_share = metrics.get("open_question_share"), metrics.get("deep_question_share")
+    quality = None
+    if open_share is not None and deep_share is not None:
+        quality = (float(open_share) + float(deep_share)) / 2
     summary = str(report.get("summary", ""))
     visit_doc = VisitDoc(
         visit_id=visit_id,
