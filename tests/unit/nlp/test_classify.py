@@ -114,4 +114,8 @@ def test_summary_names_top_pains_risk_and_follow_ups() -> None:
     actions = [ActionItem("rep", "send plan", date(2026, 3, 6), 5.0, "I'll send the plan.")]
     text = summarize(utterances, analyses, "en", actions, load_labels(PROMPTS))
     assert "Delivery" in text and "Price" not in text  # the rep's turn is not the customer's pain
-    assert "negative" in text and "Churn" in text and "1 follow-up" in text
+    assert "negative" in text and "Churn" in text
+    assert '"Late again and support never calls."' in text  # the customer's key words
+    assert "rep: send plan (by 2026-03-06)" in text  # who promised what by when
+    zh = summarize(utterances, analyses, "zh", actions, load_labels(PROMPTS))
+    assert "交付与供应" in zh and "痛点" in zh and "3月6日前" in zh
