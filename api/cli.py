@@ -246,6 +246,7 @@ def ingest(
     customer: Annotated[str | None, typer.Option()] = None,
     segment: Annotated[str | None, typer.Option()] = None,
     language: Annotated[str, typer.Option(help="zh, en or auto")] = "auto",
+    outcome: Annotated[str | None, typer.Option(help="won, lost or open")] = None,
 ) -> None:
     """Upload recordings or transcripts, with a progress bar per file."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -271,6 +272,7 @@ def ingest(
                     customer=customer or "",
                     segment=segment or "",
                     language=language,
+                    outcome=outcome or "",
                 )
             except ServerError as e:
                 bar.update(task, status=f"[red]{e}")

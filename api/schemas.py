@@ -48,6 +48,7 @@ class VisitOut(BaseModel):
     industry: str | None
     segment: str | None
     visit_date: date | None
+    outcome: str | None
     language: str | None
     language_hint: str
     duration_s: float | None
@@ -77,6 +78,7 @@ class VisitOut(BaseModel):
             industry=visit.industry,
             segment=visit.segment,
             visit_date=visit.visit_date,
+            outcome=visit.outcome,
             language=visit.language,
             language_hint=visit.language_hint,
             duration_s=visit.duration_s,

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from knowledge import visits
 from knowledge.errors import Conflict, InvalidInput, NotFound
-from knowledge.models import Clip, Playlist, SegmentRow, Visit, VisitResult
+from knowledge.models import Clip, Outcome, Playlist, SegmentRow, Visit, VisitResult
 
 NAME_MAX = 200
 TAGS_MAX = 20
 SUGGEST_MIN_SCORE = 0.5
 SCORECARD_GOOD = 70.0
+SCORECARD_VERY_HIGH = 85.0  # a lost visit is still a model when its scorecard reaches this
 SENTIMENT_GOOD = 0.2
 
 
@@ -63,6 +64,7 @@ class Suggestion:
     risks: int
     in_library: bool
     reasons: list[str] = field(default_factory=list)
+    outcome: str | None = None  # won | lost | open
 
 
 def create_playlist(db: Session, *, name: str, description: str | None = None) -> Playlist:
@@ -194,7 +196,8 @@ def _number(value: object) -> float | None:
 
 
 def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
-    """Analysed visits that make good examples: high scorecard, positive mood, agreed actions."""
+    """Analysed visits that make good examples: high scorecard, positive mood, agreed actions,
+    a won deal; a lost one only with a very high scorecard."""
     results: dict[str, dict[str, dict[str, object]]] = defaultdict(dict)
     rows: dict[str, Visit] = {}
     for visit, kind, data in db.execute(
@@ -220,9 +223,13 @@ def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
         alerts = analysis.get("alerts")
         n_actions = len(actions) if isinstance(actions, list) else 0
         n_risks = len(alerts) if isinstance(alerts, list) else 0
-        score, reasons = _score(total, sentiment, n_actions, n_risks)
+        score, reasons = _score(total, sentiment, n_actions, n_risks, visit.outcome)
         if score < SUGGEST_MIN_SCORE:
             continue
+        if visit.outcome == Outcome.LOST:
+            if total is None or total < SCORECARD_VERY_HIGH:
+                continue  # a lost deal is a model only for its conduct
+            reasons.append("The deal was lost, but the scorecard is very high.")
         out.append(
             Suggestion(
                 visit_id=visit.id,
@@ -235,6 +242,7 @@ def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
                 risks=n_risks,
                 in_library=visit.id in in_library,
                 reasons=reasons,
+                outcome=visit.outcome,
             )
         )
     out.sort(key=lambda s: (s.in_library, -s.score, s.visit_id))
@@ -242,9 +250,10 @@ def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
 
 
 def _score(
-    total: float | None, sentiment: float | None, actions: int, risks: int
+    total: float | None, sentiment: float | None, actions: int, risks: int, outcome: str | None
 ) -> tuple[float, list[str]]:
-    """Weights: scorecard 0.5 (neutral 0.25 when unknown), mood 0.2, actions 0.2, no risk 0.1."""
+    """Weights: scorecard 0.5 (neutral 0.25 when unknown), mood 0.2, actions 0.2, no risk 0.1;
+    a won deal with a good scorecard then closes half the gap to 1."""
     reasons: list[str] = []
     score = 0.25 if total is None else 0.5 * max(0.0, min(total, 100.0)) / 100
     if total is not None and total >= SCORECARD_GOOD:
@@ -258,4 +267,7 @@ def _score(
     if risks == 0:
         score += 0.1
         reasons.append("No risk alert was raised.")
+    if outcome == Outcome.WON and total is not None and total >= SCORECARD_GOOD:
+        score += (1.0 - score) / 2
+        reasons.append("The deal was won.")
     return score, reasons

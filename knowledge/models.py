@@ -53,6 +53,14 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+class Outcome(StrEnum):
+    """How the deal a visit was about ended, as far as anyone has recorded it."""
+
+    WON = "won"
+    LOST = "lost"
+    OPEN = "open"
+
+
 class Visit(Base):
     __tablename__ = "visits"
 
@@ -63,6 +71,7 @@ class Visit(Base):
     industry: Mapped[str | None] = mapped_column(String(200))
     segment: Mapped[str | None] = mapped_column(String(32))
     visit_date: Mapped[date | None] = mapped_column(Date)
+    outcome: Mapped[str | None] = mapped_column(String(8))  # Outcome, or None when unknown
     language_hint: Mapped[str] = mapped_column(String(8), default="auto")
     language: Mapped[str | None] = mapped_column(String(8))
     speakers_hint: Mapped[int | None] = mapped_column(Integer)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from knowledge.errors import VisitNotFound
+from knowledge.errors import InvalidInput, VisitNotFound
 from knowledge.models import (
     PipelineStep,
     SegmentRow,
@@ -33,7 +33,11 @@ class VisitFilters:
     language: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    outcome: str | None = None
     q: str | None = None  # substring of the title
+
+
+EDITABLE = ("title", "rep", "customer", "industry", "segment", "visit_date", "outcome")
 
 
 def get(db: Session, *, visit_id: str) -> Visit:
@@ -67,6 +71,7 @@ def listing(
         (Visit.segment, filters.segment),
         (Visit.industry, filters.industry),
         (Visit.language, filters.language),
+        (Visit.outcome, filters.outcome),
     ):
         if value is not None:
             query = query.where(column == value)
@@ -81,6 +86,24 @@ def listing(
         query.order_by(Visit.created_at.desc(), Visit.id).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def update_metadata(
+    db: Session, *, visit_id: str, changes: Mapping[str, str | date | None]
+) -> list[str]:
+    """Set some of a visit's EDITABLE fields (values already validated); returns those changed."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise InvalidInput(
+            f"{', '.join(unknown)} cannot be edited; editable: {', '.join(EDITABLE)}.",
+            code="invalid_field",
+        )
+    visit = get(db, visit_id=visit_id)
+    changed = [n for n in EDITABLE if n in changes and getattr(visit, n) != changes[n]]
+    for name in changed:
+        setattr(visit, name, changes[name])
+    db.flush()
+    return changed
 
 
 def remove(db: Session, *, visit_id: str) -> Visit:

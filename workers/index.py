@@ -40,7 +40,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
             segment=visit.segment or "",
             visit_date=visit.visit_date,
         )
-        title, language = visit.title, visit.language or ""
+        title, language, outcome = visit.title, visit.language or "", visit.outcome or ""
     docs = [
         UtteranceDoc(
             visit_id=visit_id,
@@ -73,6 +73,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         summary=summary,
         labels=list(dict.fromkeys(x for d in customer for x in d.labels)),
         language=language,
+        outcome=outcome,
         coaching_score=score,
         question_quality=quality,
         best_practice_hint=score is not None and score >= 0.75 and (quality or 0) >= 0.55,

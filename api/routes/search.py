@@ -152,6 +152,7 @@ def search(
 def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
     visit_id = case.visit.visit_id
     report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
+    row = db.get(Visit, visit_id)  # the database has an outcome edited since indexing
     return {
         "visit_id": visit_id,
         "title": case.visit.title,
@@ -166,6 +167,7 @@ def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
         "industry": case.visit.industry,
         "segment": case.visit.segment,
         "visit_date": case.visit.visit_date,
+        "outcome": row.outcome if row is not None else case.visit.outcome or None,
         "summary": report.get("summary", case.visit.summary),
         "actions": report.get("actions", []),
         "sentiment_score": report.get("sentiment_score"),

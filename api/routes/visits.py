@@ -1,4 +1,5 @@
-"""Visits: upload (audio or an existing transcript), status, listing, transcript, audio, delete."""
+"""Visits: upload (audio or an existing transcript), status, listing, metadata edits, transcript,
+audio, delete."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Annotated, Literal
 import structlog
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import Config, Db
 from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
 from knowledge import audio_store, steps, visits
 from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
-from knowledge.models import Step, StepStatus, Visit, VisitStatus
+from knowledge.models import Outcome, Step, StepStatus, Visit, VisitStatus
 from knowledge.vector_index import IndexUnavailable
 from nlp import transcript_formats
 from nlp.audio import AudioError, probe
@@ -27,6 +29,7 @@ router = APIRouter(tags=["visits"])
 log = structlog.get_logger()
 
 SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
+OUTCOMES = tuple(o.value for o in Outcome)
 TRANSCRIPT_SUFFIXES = {".json": "json", ".srt": "srt", ".vtt": "vtt", ".txt": "txt"}
 AUDIO_HINT = (
     "Upload audio (mp3, m4a, wav, ogg, opus, flac, webm or mp4) "
@@ -85,8 +88,10 @@ def upload_visit(
     visit_date: Annotated[str | None, Form()] = None,
     language: Annotated[str | None, Form()] = None,
     speakers: Annotated[str | None, Form()] = None,
+    outcome: Annotated[str | None, Form(description="won, lost or open")] = None,
 ) -> Response:
     seg = _choice("segment", segment, SEGMENTS)
+    result = _choice("outcome", outcome, OUTCOMES)
     lang = _choice("language", language, ("zh", "en", "auto")) or "auto"
     when = _parse_date(visit_date)
     n_speakers = None
@@ -117,6 +122,7 @@ def upload_visit(
             industry=_optional(industry),
             segment=seg,
             visit_date=when,
+            outcome=result,
             language_hint=lang,
             speakers_hint=n_speakers,
             filename=filename,
@@ -203,6 +209,7 @@ def list_visits(
     language: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    outcome: Literal["won", "lost", "open"] | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -218,6 +225,7 @@ def list_visits(
             language=language,
             date_from=date_from,
             date_to=date_to,
+            outcome=outcome,
             q=q,
         ),
         limit=limit,
@@ -231,6 +239,62 @@ def list_visits(
 @router.get("/visits/{visit_id}", response_model=VisitOut)
 def read_visit(visit_id: VisitId, db: Db) -> VisitOut:
     return visit_out(db, visits.get(db, visit_id=visit_id))
+
+
+class VisitPatch(BaseModel):
+    """New values for some of a visit's metadata; null or "" clears a field (not the title)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, max_length=300)
+    rep: str | None = Field(default=None, max_length=200)
+    customer: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=200)
+    segment: str | None = Field(default=None, description=", ".join(SEGMENTS))
+    visit_date: str | None = Field(default=None, description="like 2026-03-10")
+    outcome: str | None = Field(default=None, description=", ".join(OUTCOMES))
+
+
+def _changes(body: VisitPatch) -> dict[str, str | date | None]:
+    """The fields the body names, validated as at upload."""
+    given = body.model_fields_set
+    changes: dict[str, str | date | None] = {
+        name: _optional(getattr(body, name))
+        for name in ("rep", "customer", "industry")
+        if name in given
+    }
+    if "title" in given:
+        changes["title"] = _optional(body.title)
+        if changes["title"] is None:
+            raise InvalidInput("title cannot be empty.", code="invalid_field")
+    if "segment" in given:
+        changes["segment"] = _choice("segment", body.segment, SEGMENTS)
+    if "visit_date" in given:
+        changes["visit_date"] = _parse_date(body.visit_date)
+    if "outcome" in given:
+        changes["outcome"] = _choice("outcome", body.outcome, OUTCOMES)
+    return changes
+
+
+@router.patch("/visits/{visit_id}", response_model=VisitOut)
+def edit_visit(visit_id: VisitId, body: VisitPatch, db: Db, request: Request) -> VisitOut:
+    """Change metadata; a visit already indexed is indexed again so search sees the change."""
+    changes = _changes(body)
+    visit = visits.get(db, visit_id=visit_id)
+    changed = visits.update_metadata(db, visit_id=visit_id, changes=changes)
+    reindex = bool(changed) and visit.status == VisitStatus.DONE
+    if reindex:
+        steps.reset(db, visit_id=visit_id, steps=[Step.INDEX])
+        # not done until indexed again; the reaper re-sends the step if this enqueue is lost
+        visit.status = VisitStatus.INDEXING
+    db.commit()
+    log.info("visit.edited", visit_id=visit_id, fields=changed, reindex=reindex)
+    if reindex:
+        try:
+            dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.INDEX)
+        except Exception:  # the reaper enqueues it later; the edit itself is saved
+            log.warning("edit.enqueue_failed", visit_id=visit_id, exc_info=True)
+    return visit_out(db, visit)
 
 
 @router.post("/visits/{visit_id}/retry", status_code=202, response_model=VisitOut)

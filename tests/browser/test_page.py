@@ -74,6 +74,9 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         expect(page.locator("#detail .seg")).to_have_count(2)
         expect(page.locator("#detail .seg").nth(1)).to_contain_text("售后响应太慢了")
         expect(page.locator("#detail .role-customer")).to_have_count(1)
+        page.select_option("#outcome", "won")
+        expect(page.locator("#outcome-msg")).to_have_text("Saved.")
+        expect(page.locator(".visit")).to_contain_text("won")
         page.screenshot(path=str(tmp_path / "page.png"))
 
         page.set_input_files("#file", str(transcript))

@@ -25,6 +25,7 @@ def add_visit(
     analysis: dict[str, Any] | None = None,
     coaching: dict[str, Any] | None = None,
     duration_s: float | None = 20.0,
+    outcome: str | None = None,
 ) -> str:
     visit_id = uuid.uuid4().hex
     with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
@@ -35,6 +36,7 @@ def add_visit(
                 rep="Lin",
                 content_sha256=visit_id * 2,
                 duration_s=duration_s,
+                outcome=outcome,
                 status="done",
                 warnings=[],
             )
@@ -193,3 +195,23 @@ def test_suggestions_list_visits_already_in_the_library_last(client: TestClient)
     assert_error(
         client.get("/api/library/suggestions", params={"limit": 0}), 422, "invalid_request"
     )
+
+
+def test_suggestions_lift_won_deals_and_drop_lost_ones_unless_very_well_run(
+    client: TestClient,
+) -> None:
+    analysis = {"sentiment_score": 0.5, "alerts": [], "actions": [{"owner": "rep", "text": "x"}]}
+    good = {"scorecard": {"total": 80}}
+    won = add_visit(client, analysis=analysis, coaching=good, outcome="won")
+    unknown = add_visit(client, analysis=analysis, coaching=good)
+    lost = add_visit(client, analysis=analysis, coaching=good, outcome="lost")
+    lost_but_model = add_visit(
+        client, analysis=analysis, coaching={"scorecard": {"total": 95}}, outcome="lost"
+    )
+    items = client.get("/api/library/suggestions", params={"limit": 200}).json()["items"]
+    by_id = {s["visit_id"]: s for s in items}
+    assert lost not in by_id
+    assert by_id[won]["score"] > by_id[unknown]["score"] == pytest.approx(0.9)
+    assert any("won" in r for r in by_id[won]["reasons"])
+    assert not any("won" in r for r in by_id[unknown]["reasons"])
+    assert any("lost" in r for r in by_id[lost_but_model]["reasons"])

@@ -85,7 +85,9 @@ def test_similar_cases_come_with_reasons(kb: Stack) -> None:
     res = kb.client.post("/api/similar", json={"text": "售后响应太慢，客户说要换供应商"})
     assert res.status_code == 200, res.text
     cases = res.json()["results"]
-    assert cases and {"visit_id", "score", "reasons", "actions", "summary"} <= set(cases[0])
+    assert cases and {"visit_id", "score", "reasons", "actions", "summary", "outcome"} <= set(
+        cases[0]
+    )
     visit_id = cases[0]["visit_id"]
     other = kb.client.get(f"/api/visits/{visit_id}/similar").json()["results"]
     assert [c["visit_id"] for c in other] and visit_id not in [c["visit_id"] for c in other]

@@ -1,0 +1,70 @@
+"""Schema migrations on SQLite and PostgreSQL: 0004 adds the visit outcome to existing rows."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from knowledge.db import MIGRATIONS, make_engine, migrate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_database")
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def visit_columns(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return {c["name"] for c in inspect(engine).get_columns("visits")}
+    finally:
+        engine.dispose()
+
+
+def test_outcome_column_is_added_to_a_database_with_visits(database_url: str) -> None:
+    cfg = alembic_config(database_url)
+    command.upgrade(cfg, "0003")
+    assert "outcome" not in visit_columns(database_url)
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO visits (id, title, language_hint, source, filename, content_sha256,"
+                " size_bytes, status, progress, warnings, created_at, updated_at) VALUES"
+                " ('old', 'Before 0004', 'auto', 'audio', 'a.mp3', :sha, 0, 'done', 1.0, '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"sha": "0" * 64},
+        )
+    migrate(database_url)
+    assert "outcome" in visit_columns(database_url)
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT outcome FROM visits WHERE id = 'old'")) is None
+        conn.execute(text("UPDATE visits SET outcome = 'won' WHERE id = 'old'"))
+    command.downgrade(cfg, "0003")
+    assert "outcome" not in visit_columns(database_url)
+    migrate(database_url)
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT title FROM visits WHERE id = 'old'")) == "Before 0004"
+    engine.dispose()
+
+
+def test_migrations_form_one_line_with_one_head() -> None:
+    """Two migrations written at once from the same parent would leave `upgrade head` ambiguous."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(script.get_heads()) == 1
