@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import Unavailable
-from knowledge.models import PipelineStep, Step, StepStatus, utcnow
+from knowledge.models import PipelineStep, Step, StepStatus, Visit, utcnow
 from knowledge.search import LabelExamples, SearchIndex
 from knowledge.vector_index import IndexUnavailable, VectorIndex, warm_search_index
 
@@ -72,7 +72,8 @@ class LiveIndex:
             self.search.remove_visit(visit_id)
 
     def refresh(self) -> int:
-        """Warm the index if needed, then load the visits indexed since the last look."""
+        """Warm the index if needed, drop visits deleted meanwhile (by any API process), then
+        load the visits indexed since the last look."""
         if self.search is None:
             started = utcnow()
             self._vectors = self._connect()
@@ -93,6 +94,9 @@ class LiveIndex:
                     PipelineStep.finished_at >= self._since,
                 )
             ).all()
+            existing = set(db.scalars(select(Visit.id)))
+        for gone in self.search.visit_ids() - existing:  # deleted through another API process
+            self.search.remove_visit(gone)
         fresh = [(v, at) for v, at in rows if self._loaded.get(v) != at]
         for visit_id, finished_at in fresh:
             self._loaded[visit_id] = finished_at

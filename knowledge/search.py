@@ -486,6 +486,15 @@ class SearchIndex:
         return out
 
     @_locked
+    def visit_ids(self) -> set[str]:
+        """Visits with at least one live document."""
+        codes: set[int] = set()
+        for table in (self._utt, self._vis):
+            alive = table.alive[: table.size]
+            codes.update(np.unique(table.visit_code[: table.size][alive]).tolist())
+        return {self._visit_ids[c] for c in codes}
+
+    @_locked
     def remove_visit(self, visit_id: str) -> int:
         """Drop a visit's utterances and visit document; returns how many documents went."""
         code = self._visit_codes.get(visit_id)

@@ -208,6 +208,13 @@ def test_remove_visit_drops_its_utterances_and_visit_doc():
     assert index.remove_visit("v2") == 0
 
 
+def test_visit_ids_lists_the_visits_with_live_documents():
+    index = small_index()
+    before = index.visit_ids()
+    index.remove_visit("v1")
+    assert before - index.visit_ids() == {"v1"}
+
+
 def test_adding_an_utterance_again_replaces_it():
     index = small_index()
     index.add([utt("v1", 0, "The printer is fixed now")], axis(0)[None])

@@ -1,0 +1,62 @@
+"""Two API processes on one database and Chroma: a delete through one leaves the other's search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.conftest import make_stack
+
+pytestmark = [pytest.mark.integration]
+
+
+def _visits_total(client: TestClient, query: str) -> int | None:
+    """How many visits the API process's index holds for the query (None while warming up)."""
+    res = client.get("/api/search", params={"q": query, "kind": "visit"})
+    return res.json()["total"] if res.status_code == 200 else None
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def test_a_visit_deleted_through_one_api_process_leaves_the_others(
+    tmp_path: Path, chroma_url: str
+) -> None:
+    stack = make_stack(tmp_path, "embedded", chroma_url=chroma_url)
+    other = TestClient(create_app(stack.settings))
+    other.__enter__()
+    try:
+        stack.start_worker()
+        transcript = tmp_path / "visit.txt"
+        transcript.write_text(
+            "Rep: How are the forklifts doing this quarter?\n"
+            "Customer: The hydraulic pumps on the forklifts leak oil every week.\n",
+            encoding="utf-8",
+        )
+        res = stack.upload(transcript, language="en")
+        visit_id = res.json()["id"]
+        assert stack.wait(visit_id, timeout=120)["status"] == "done"
+        query = "hydraulic pumps leak oil"
+        for client in (stack.client, other):
+            assert _eventually(lambda c=client: _visits_total(c, query) == 1)
+
+        assert stack.client.delete(f"/api/visits/{visit_id}").status_code == 204
+        assert _visits_total(stack.client, query) == 0  # at once where it was deleted
+        assert _eventually(lambda: _visits_total(other, query) == 0, timeout=15)
+        similar = other.post("/api/similar", json={"text": "pumps leak oil"}).json()
+        assert similar["results"] == []
+    finally:
+        stack.stop()
+        other.__exit__(None, None, None)
+        stack.client.__exit__(None, None, None)
