@@ -128,6 +128,7 @@ def read_suggestions(db: Db, limit: Annotated[int, Query(ge=1, le=200)] = 20) ->
                 "sentiment_score": s.sentiment_score,
                 "actions": s.actions,
                 "risks": s.risks,
+                "outcome": s.outcome,
                 "in_library": s.in_library,
                 "reasons": s.reasons,
                 "link": f"/api/visits/{s.visit_id}",

@@ -212,6 +212,6 @@ def test_suggestions_lift_won_deals_and_drop_lost_ones_unless_very_well_run(
     by_id = {s["visit_id"]: s for s in items}
     assert lost not in by_id
     assert by_id[won]["score"] > by_id[unknown]["score"] == pytest.approx(0.9)
-    assert any("won" in r for r in by_id[won]["reasons"])
+    assert any("won" in r for r in by_id[won]["reasons"]) and by_id[won]["outcome"] == "won"
     assert not any("won" in r for r in by_id[unknown]["reasons"])
     assert any("lost" in r for r in by_id[lost_but_model]["reasons"])
