@@ -27,7 +27,7 @@ WEIGHTS_FILE = Path("classifier") / "weights.npz"
 _MAX_CHARS = 2000  # analysed prefix of a text: longer ones are truncated, keeping time bounded
 _BATCH = 128  # texts per embedding batch
 _RULE_WEIGHT = 0.5  # rule hits are noisy: they nudge the 512 unit-norm embedding dims
-_DIRECT_SHARE = 0.5  # weight of the per-label head against the topic x kind factorisation
+_DIRECT_SHARE = 0.4  # weight of the per-label head against the topic x kind factorisation
 _C_LABELS = 8.0  # inverse L2 strength of the label heads
 _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
 _PREV_WEIGHT = 0.35
@@ -36,12 +36,13 @@ _NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never low
 _SEED = 13
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
 _NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads (labels)
-_NGRAM_SHARE_SENT = 0.4  # the same for sentiment
+_NGRAM_SHARE_SENT = 0.5  # the same for sentiment
 _NGRAM_SHARE_RISK = 0.3  # the same for risk
 _C_NGRAM = 4.0
-_THR_SCALE = 1.0  # corpus-like speech scores lower than the examples: thresholds are scaled by this
+_THR_SCALE = 1.05  # out-of-fold thresholds sit a little low for visit speech: scaled by this
 _RISK_RULE_RELIEF = 0.5  # a risk keyword hit lowers that risk's threshold to this share
-_FALLBACK = 0.7  # a customer turn with no label keeps its best one when prob/threshold reaches this
+_RISK_THR_SCALE = 1.2  # risk thresholds are raised, keyword hits then lower them (precision)
+_FALLBACK = 0.65  # a turn with no label keeps its best one when prob/threshold reaches this
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -869,7 +870,7 @@ def train_weights(
     return dataclasses.replace(
         weights,
         label_thr=_THR_SCALE * _best_thresholds(oof, y, 0.2, 0.8),
-        risk_thr=_THR_SCALE * _best_thresholds(oof_risk, risk_y, 0.15, 0.8),
+        risk_thr=_RISK_THR_SCALE * _best_thresholds(oof_risk, risk_y, 0.15, 0.8),
     )
 
 
