@@ -207,6 +207,43 @@ def reindex(
 
 
 @cli.command()
+def reanalyse(
+    visit_ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Visits to analyse again; every finished visit when none is given."),
+    ] = None,
+) -> None:
+    """Analyse finished visits again and re-index them (after `visitlens train` or an edit in
+    prompts/); the running workers do the work."""
+    from sqlalchemy import select
+
+    from knowledge import steps
+    from knowledge.db import make_engine, make_sessionmaker
+    from knowledge.models import Step, Visit, VisitStatus
+    from workers import dispatch
+    from workers.celery_app import make_celery
+
+    settings = _settings()
+    wanted = set(visit_ids or [])
+    with make_sessionmaker(make_engine(settings.database_url))() as db:
+        query = select(Visit.id).where(Visit.status == VisitStatus.DONE)
+        if wanted:
+            query = query.where(Visit.id.in_(wanted))
+        ids = list(db.scalars(query))
+        if wanted - set(ids):
+            missing = ", ".join(sorted(wanted - set(ids)))
+            typer.echo(f"not found or not finished yet: {missing}", err=True)
+            raise typer.Exit(2)
+        for visit_id in ids:
+            steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
+        db.commit()
+    celery = make_celery(settings)
+    for visit_id in ids:
+        dispatch.enqueue(celery, visit_id=visit_id, step=Step.ANALYSE)
+    typer.echo(f"{len(ids)} visits queued for analysis and indexing")
+
+
+@cli.command()
 def train(
     with_corrections: Annotated[
         bool, typer.Option(help="Add people's corrections from the database.")
