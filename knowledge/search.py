@@ -155,8 +155,8 @@ class VisitIntents:
 
     features: list[str]  # VISIT_FEATURES key of each description row
     vectors: FloatArray  # (m, dim), unit rows
-    min_similarity: float = 0.42
-    min_margin: float = 0.1
+    min_similarity: float = 0.45
+    min_margin: float = 0.06
     boost: float = 0.3
 
     def match(self, qvec: FloatArray) -> str | None:
