@@ -27,7 +27,7 @@ WEIGHTS_FILE = Path("classifier") / "weights.npz"
 _MAX_CHARS = 2000  # analysed prefix of a text: longer ones are truncated, keeping time bounded
 _BATCH = 128  # texts per embedding batch
 _RULE_WEIGHT = 0.5  # rule hits are noisy: they nudge the 512 unit-norm embedding dims
-_DIRECT_SHARE = 0.4  # weight of the per-label head against the topic x kind factorisation
+_DIRECT_SHARE = 0.3  # weight of the per-label head against the topic x kind factorisation
 _C_LABELS = 8.0  # inverse L2 strength of the label heads
 _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
 _PREV_WEIGHT = 0.35
@@ -36,13 +36,16 @@ _NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never low
 _SEED = 13
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
 _NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads (labels)
-_NGRAM_SHARE_SENT = 0.5  # the same for sentiment
+_NGRAM_SHARE_SENT = 0.6  # the same for sentiment
 _NGRAM_SHARE_RISK = 0.3  # the same for risk
 _C_NGRAM = 4.0
-_THR_SCALE = 1.05  # out-of-fold thresholds sit a little low for visit speech: scaled by this
-_RISK_RULE_RELIEF = 0.5  # a risk keyword hit lowers that risk's threshold to this share
-_RISK_THR_SCALE = 1.2  # risk thresholds are raised, keyword hits then lower them (precision)
-_FALLBACK = 0.65  # a turn with no label keeps its best one when prob/threshold reaches this
+_THR_SCALE = 1.15  # out-of-fold thresholds sit a little low for visit speech: scaled by this
+# the examples' out-of-fold best thresholds transfer to visit speech only in part: this share of
+# each, the rest 0.5
+_LABEL_THR_PULL = 0.25
+_RISK_RULE_RELIEF = 0.4  # a risk keyword hit lowers that risk's threshold to this share
+_RISK_THR_SCALE = 1.2  # risk thresholds are raised, keyword hits then lower them a lot
+_FALLBACK = 0.7  # a turn with no label keeps its best one when prob/threshold reaches this
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -760,8 +763,10 @@ def _label_heads(x: F32, y: npt.NDArray[np.bool_], n_topics: int) -> dict[str, F
     return heads
 
 
-def _best_thresholds(probs: F32, y: npt.NDArray[np.bool_], floor: float, cap: float) -> F32:
-    """Per-column F1-best threshold over out-of-fold scores, shrunk halfway to 0.5."""
+def _best_thresholds(
+    probs: F32, y: npt.NDArray[np.bool_], floor: float, cap: float, pull: float = 0.5
+) -> F32:
+    """Per-column F1-best threshold over out-of-fold scores; `pull` of it, the rest 0.5."""
     grid = np.arange(floor, cap + 1e-6, 0.025)
     out = np.full(y.shape[1], 0.5, dtype=np.float32)
     for j in range(y.shape[1]):
@@ -772,7 +777,7 @@ def _best_thresholds(probs: F32, y: npt.NDArray[np.bool_], floor: float, cap: fl
             2 * float((probs[:, j] >= t)[y[:, j]].sum()) / (float((probs[:, j] >= t).sum()) + n_pos)
             for t in grid
         ]
-        out[j] = 0.5 * (float(grid[int(np.argmax(f1))]) + 0.5)
+        out[j] = pull * float(grid[int(np.argmax(f1))]) + (1 - pull) * 0.5
     return out
 
 
@@ -869,7 +874,7 @@ def train_weights(
         oof_risk[te] = risk_probs(fold, xs[te], ngs[te])
     return dataclasses.replace(
         weights,
-        label_thr=_THR_SCALE * _best_thresholds(oof, y, 0.2, 0.8),
+        label_thr=_THR_SCALE * _best_thresholds(oof, y, 0.2, 0.8, _LABEL_THR_PULL),
         risk_thr=_RISK_THR_SCALE * _best_thresholds(oof_risk, risk_y, 0.15, 0.8),
     )
 
