@@ -2,37 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from api.app import create_app
 from knowledge.db import migrate
-from tests.conftest import free_port, settings_for
+from tests.browser.conftest import CHROMIUM, launch, serve
+from tests.conftest import settings_for
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     settings = settings_for(tmp_path, "embedded")
     migrate(settings.database_url)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(settings) as url:
+        yield url
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
@@ -46,17 +33,7 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         encoding="utf-8",
     )
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = launch(p)
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -66,7 +43,7 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         page.set_input_files("#file", str(transcript))
         page.fill("input[name=rep]", "王磊")
         page.select_option("select[name=segment]", "strategic")
-        page.click("button[type=submit]")
+        page.click("#upload button[type=submit]")
         expect(page.locator("#upload-msg")).to_have_text("Queued.")
         expect(page.locator(".visit")).to_have_count(1)
         expect(page.locator(".visit")).to_contain_text("花园酒店回访")
@@ -80,7 +57,7 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         page.screenshot(path=str(tmp_path / "page.png"))
 
         page.set_input_files("#file", str(transcript))
-        page.click("button[type=submit]")
+        page.click("#upload button[type=submit]")
         expect(page.locator("#upload-msg")).to_contain_text("Already uploaded")
         expect(page.locator(".visit")).to_have_count(1)
 
@@ -93,7 +70,7 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         bad = tmp_path / "fake.mp3"
         bad.write_bytes(b"%PDF-1.4 not audio")
         page.set_input_files("#file", str(bad))
-        page.click("button[type=submit]")
+        page.click("#upload button[type=submit]")
         expect(page.locator("#upload-msg .error")).to_contain_text("not audio")
         browser.close()
     assert errors == []
