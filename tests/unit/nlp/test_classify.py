@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from nlp.classify import detect_language, load_examples
+from nlp.classify import _best_thresholds, detect_language, load_examples
 from nlp.labels import load_labels
 from nlp.textrules import is_backchannel, load_rules, rule_features
 
@@ -71,6 +72,40 @@ def test_backchannels_are_recognised(text: str) -> None:
 @pytest.mark.parametrize("text", ["对，交货太慢了", "Right, the support is awful."])
 def test_short_answers_with_content_are_not_backchannels(text: str) -> None:
     assert not is_backchannel(text)
+
+
+def _risk_hits(text: str) -> set[str]:
+    labels = load_labels(PROMPTS)
+    rules = load_rules(PROMPTS, labels.topics, labels.risk_ids)
+    f = rule_features(rules, text)[rules.risk_slice]
+    return {r for r, v in zip(labels.risk_ids, f, strict=True) if v > 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("这个项目我们打算交给别家做了。", {"risk.churn"}),
+        ("A rival bid undercuts you by a fair margin.", {"risk.churn"}),
+        ("说实话我心里不踏实。", {"risk.doubt"}),
+        ("I'm uneasy about those dates.", {"risk.doubt"}),
+        ("坏的那个阀门换个新的就好了。", set()),
+        ("Renewal isn't in question, we're happy to sign again.", set()),
+    ],
+)
+def test_risk_keywords_catch_rival_offers_and_unease_but_not_spare_parts(
+    text: str, expected: set[str]
+) -> None:
+    assert _risk_hits(text) == expected
+
+
+def test_thresholds_keep_the_pulled_share_of_the_out_of_fold_optimum() -> None:
+    probs = np.array([[0.9], [0.8], [0.7], [0.3], [0.2], [0.1]] * 2, dtype=np.float32)
+    y = np.array([[True], [True], [True], [False], [False], [False]] * 2)
+    best = float(_best_thresholds(probs, y, 0.2, 0.8, pull=1.0)[0])
+    assert 0.3 < best <= 0.7
+    half = float(_best_thresholds(probs, y, 0.2, 0.8)[0])
+    assert half == pytest.approx(0.5 * best + 0.25)
+    assert float(_best_thresholds(probs, y, 0.2, 0.8, pull=0.0)[0]) == pytest.approx(0.5)
 
 
 def test_rule_features_are_bounded_for_a_huge_text() -> None:
