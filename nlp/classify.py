@@ -46,11 +46,14 @@ _THR_SCALE = 1.25  # out-of-fold thresholds sit a little low for visit speech: s
 _LABEL_THR_PULL = 0.25
 _RISK_RULE_RELIEF = 0.4  # a risk keyword hit lowers that risk's threshold to this share
 _RISK_THR_SCALE = 1.2  # risk thresholds are raised, keyword hits then lower them a lot
+_SENTENCE_SHARE = 0.75  # a sentence of a longer turn raises a label to this share of its own score
+_MAX_SENTENCES = 8  # sentences of one text scored on their own, keeping time bounded
 _FALLBACK = 0.7  # a turn with no label keeps its best one when prob/threshold reaches this
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+")
 _LATIN_WORD = re.compile(r"[a-zA-Z\u00c0-\u024f']+")
 _OTHER_SCRIPTS = {
     "ru": re.compile(r"[\u0400-\u04ff]"),
@@ -521,6 +524,12 @@ def ngrams_for(w: Weights, texts: Sequence[str]) -> Any:
     return ngram_features(char_ngram_counts(texts), w.ngram_rows, w.ngram_idf)
 
 
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a text (at most _MAX_SENTENCES, 4+ characters each), in order."""
+    parts = (p.strip() for p in _SENTENCE_END.split(text[:_MAX_CHARS]))
+    return [p for p in parts if len(p) >= 4][:_MAX_SENTENCES]
+
+
 def _sigmoid(x: F32) -> F32:
     return np.asarray(1.0 / (1.0 + np.exp(-np.clip(x, -30, 30))), dtype=np.float32)
 
@@ -582,9 +591,32 @@ class Classifier:
             self._corr_vecs = np.vstack([self._corr_vecs, vecs])
             self._corr_labels.extend(frozenset(ids) for _, ids in items)
 
-    def _label_probs(self, x: F32, emb: F32, ng: Any) -> tuple[F32, npt.NDArray[np.bool_]]:
+    def _sentence_label_probs(self, texts: Sequence[str]) -> F32:
+        """Per text, the best label scores of its sentences (zeros for a one-sentence text)."""
+        w = self.weights
+        out = np.zeros((len(texts), len(w.label_ids)), dtype=np.float32)
+        owners: list[int] = []
+        parts: list[str] = []
+        for i, text in enumerate(texts):
+            found = split_sentences(text)
+            if len(found) > 1:
+                owners += [i] * len(found)
+                parts += found
+        if not parts:
+            return out
+        xs = featurize(self.embedder, self.rules, parts)
+        probs = label_probs(w, xs, ngrams_for(w, parts))
+        for row, i in enumerate(owners):
+            out[i] = np.maximum(out[i], probs[row])
+        return out
+
+    def _label_probs(
+        self, x: F32, emb: F32, ng: Any, sentence_probs: F32 | None = None
+    ) -> tuple[F32, npt.NDArray[np.bool_]]:
         w = self.weights
         probs = label_probs(w, x, ng)
+        if sentence_probs is not None:  # a topic said in one sentence of a long turn counts
+            probs = np.maximum(probs, _SENTENCE_SHARE * sentence_probs)
         keep = probs >= w.label_thr
         with self._lock:
             corr_vecs, corr_labels = self._corr_vecs, list(self._corr_labels)
@@ -671,7 +703,7 @@ class Classifier:
         emb = x[:, : self.embedder.dim]
         w = self.weights
         ng = ngrams_for(w, batch)
-        probs, keep = self._label_probs(x, emb, ng)
+        probs, keep = self._label_probs(x, emb, ng, self._sentence_label_probs(batch))
         sent = sentiment_probs(w, x, ng)
         risk = risk_probs(w, x, ng)
         rule_risk = x[:, self.embedder.dim :][:, self.rules.risk_slice] > 0

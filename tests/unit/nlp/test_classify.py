@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp.classify import _best_thresholds, detect_language, load_examples
+from nlp.classify import _best_thresholds, detect_language, load_examples, split_sentences
 from nlp.labels import load_labels
 from nlp.textrules import is_backchannel, load_rules, rule_features
 
@@ -106,6 +106,20 @@ def test_thresholds_keep_the_pulled_share_of_the_out_of_fold_optimum() -> None:
     half = float(_best_thresholds(probs, y, 0.2, 0.8)[0])
     assert half == pytest.approx(0.5 * best + 0.25)
     assert float(_best_thresholds(probs, y, 0.2, 0.8, pull=0.0)[0]) == pytest.approx(0.5)
+
+
+def test_sentences_are_split_on_zh_and_en_ends_but_not_inside_numbers() -> None:
+    assert split_sentences("价格还行。就是交货太慢了！能不能快点？") == [
+        "价格还行。",
+        "就是交货太慢了！",
+        "能不能快点？",
+    ]
+    assert split_sentences("Not really. Version 2.5 crashes daily.") == [
+        "Not really.",
+        "Version 2.5 crashes daily.",
+    ]
+    assert split_sentences("好。") == []  # too short to say anything on its own
+    assert len(split_sentences("交货太慢了。" * 1000)) == 8
 
 
 def test_rule_features_are_bounded_for_a_huge_text() -> None:
