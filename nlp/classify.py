@@ -47,6 +47,7 @@ _LABEL_THR_PULL = 0.25
 _RISK_RULE_RELIEF = 0.4  # a risk keyword hit lowers that risk's threshold to this share
 _RISK_THR_SCALE = 1.2  # risk thresholds are raised, keyword hits then lower them a lot
 _SENTENCE_SHARE = 0.75  # a sentence of a longer turn raises a label to this share of its own score
+_SENTENCE_SHARE_SENT = 0.3  # weight of a longer turn's mean sentence sentiment
 _MAX_SENTENCES = 8  # sentences of one text scored on their own, keeping time bounded
 _FALLBACK = 0.7  # a turn with no label keeps its best one when prob/threshold reaches this
 
@@ -591,10 +592,11 @@ class Classifier:
             self._corr_vecs = np.vstack([self._corr_vecs, vecs])
             self._corr_labels.extend(frozenset(ids) for _, ids in items)
 
-    def _sentence_label_probs(self, texts: Sequence[str]) -> F32:
-        """Per text, the best label scores of its sentences (zeros for a one-sentence text)."""
+    def _sentence_scores(self, texts: Sequence[str]) -> tuple[F32, F32, npt.NDArray[np.bool_]]:
+        """Per text of 2+ sentences: its sentences' best label scores and mean sentiment."""
         w = self.weights
-        out = np.zeros((len(texts), len(w.label_ids)), dtype=np.float32)
+        labels = np.zeros((len(texts), len(w.label_ids)), dtype=np.float32)
+        sent = np.zeros((len(texts), len(SENTIMENTS)), dtype=np.float32)
         owners: list[int] = []
         parts: list[str] = []
         for i, text in enumerate(texts):
@@ -602,13 +604,21 @@ class Classifier:
             if len(found) > 1:
                 owners += [i] * len(found)
                 parts += found
+        has = np.zeros(len(texts), dtype=bool)
         if not parts:
-            return out
+            return labels, sent, has
         xs = featurize(self.embedder, self.rules, parts)
-        probs = label_probs(w, xs, ngrams_for(w, parts))
+        ng = ngrams_for(w, parts)
+        probs = label_probs(w, xs, ng)
+        sent_probs = sentiment_probs(w, xs, ng)
+        counts = np.zeros(len(texts), dtype=np.float32)
         for row, i in enumerate(owners):
-            out[i] = np.maximum(out[i], probs[row])
-        return out
+            labels[i] = np.maximum(labels[i], probs[row])
+            sent[i] += sent_probs[row]
+            counts[i] += 1
+        has = counts > 0
+        sent[has] /= counts[has, None]
+        return labels, sent, has
 
     def _label_probs(
         self, x: F32, emb: F32, ng: Any, sentence_probs: F32 | None = None
@@ -703,8 +713,11 @@ class Classifier:
         emb = x[:, : self.embedder.dim]
         w = self.weights
         ng = ngrams_for(w, batch)
-        probs, keep = self._label_probs(x, emb, ng, self._sentence_label_probs(batch))
+        sentence_labels, sentence_sent, multi = self._sentence_scores(batch)
+        probs, keep = self._label_probs(x, emb, ng, sentence_labels)
         sent = sentiment_probs(w, x, ng)
+        mix = _SENTENCE_SHARE_SENT * multi[:, None]
+        sent = np.asarray((1 - mix) * sent + mix * sentence_sent, dtype=np.float32)
         risk = risk_probs(w, x, ng)
         rule_risk = x[:, self.embedder.dim :][:, self.rules.risk_slice] > 0
         risk_thr = np.where(rule_risk, _RISK_RULE_RELIEF * w.risk_thr, w.risk_thr)
