@@ -33,7 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.celery = make_celery(settings)
-        app.state.corrections_seen = 0
         app.state.live = LiveIndex(
             lambda: connect(settings.chroma_url),
             app.state.sessionmaker,

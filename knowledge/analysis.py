@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from knowledge.errors import NotFound
 from knowledge.models import Correction, Utterance, UtteranceLabel
-from nlp.classify import TextAnalysis
+from nlp.classify import Classifier, TextAnalysis
 from nlp.types import Segment
 
 
@@ -112,6 +112,14 @@ def corrections(db: Session, *, after_id: int = 0, visit_id: str | None = None) 
     if visit_id is not None:
         query = query.where(Correction.visit_id == visit_id)
     return list(db.scalars(query).all())
+
+
+def teach_corrections(db: Session, model: Classifier) -> None:
+    """Add the corrections stored since the model last looked to its nearest-neighbour memory."""
+    new = corrections(db, after_id=model.corrections_seen)
+    if new:
+        model.add_corrections([(c.text, list(c.labels)) for c in new])
+        model.corrections_seen = new[-1].id
 
 
 def latest_corrections(db: Session, *, visit_id: str) -> dict[int, Correction]:

@@ -32,7 +32,7 @@ _C_LABELS = 8.0  # inverse L2 strength of the label heads
 _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
 _PREV_WEIGHT = 0.35
 _NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model outright
-_NEIGHBOUR = 0.45  # cosine above which corrections can raise a label (never lower one)
+_NEIGHBOUR = 0.55  # cosine above which corrections can raise a label (never lower one)
 _SEED = 13
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
 _NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads (labels)
@@ -580,6 +580,7 @@ class Classifier:
         self._lock = threading.Lock()
         self._corr_vecs: F32 = np.zeros((0, embedder.dim), dtype=np.float32)
         self._corr_labels: list[frozenset[str]] = []
+        self.corrections_seen = 0  # the caller's cursor: last stored correction id added here
 
     def add_corrections(self, items: Sequence[tuple[str, list[str]]]) -> None:
         """Use corrected label sets at once: near texts take (or lean towards) their labels."""
@@ -941,6 +942,19 @@ def train_classifier(
     )
     _save_weights(prompts_dir / WEIGHTS_FILE, weights)
     load_classifier.cache_clear()
+
+
+_weights_stamp: dict[Path, float] = {}
+
+
+def load_current_classifier(prompts_dir: Path, embedder_name: str = DEFAULT_EMBEDDER) -> Classifier:
+    """load_classifier, loaded afresh when the weights file changed on disk (`visitlens train`)."""
+    path = prompts_dir / WEIGHTS_FILE
+    stamp = path.stat().st_mtime if path.exists() else 0.0
+    if _weights_stamp.setdefault(path, stamp) != stamp:
+        load_classifier.cache_clear()
+        _weights_stamp[path] = stamp
+    return load_classifier(prompts_dir, embedder_name)
 
 
 @cache

@@ -15,7 +15,7 @@ from knowledge.db import session_scope
 from knowledge.settings import Settings
 from nlp import llm
 from nlp.actions import extract_actions
-from nlp.classify import Classifier, LabelScore, TextAnalysis, load_classifier
+from nlp.classify import Classifier, LabelScore, TextAnalysis, load_current_classifier
 from nlp.coaching import coaching_report, load_scorecard
 from nlp.labels import load_labels
 from nlp.summary import summarize
@@ -25,22 +25,11 @@ from workers.runner import StepContext
 
 log = structlog.get_logger()
 WAITED = ("unreachable", "timeout")  # failures that cost a wait: the summary is not asked after
-_synced_correction_id = 0  # corrections up to this id are in this process's classifier
 
 
 def classifier(settings: Settings) -> Classifier:
-    return load_classifier(settings.prompts_dir, settings.embedding_model)
-
-
-def sync_corrections(ctx: StepContext, model: Classifier) -> None:
-    """Teach this process's classifier the corrections people made since it last looked."""
-    global _synced_correction_id
-    with session_scope(ctx.rt.sessions) as db:
-        new = analysis.corrections(db, after_id=_synced_correction_id)
-        items = [(c.text, list(c.labels)) for c in new]
-        if new:
-            _synced_correction_id = new[-1].id
-    model.add_corrections(items)
+    """This process's classifier, loaded afresh after `visitlens train` wrote new weights."""
+    return load_current_classifier(settings.prompts_dir, settings.embedding_model)
 
 
 def _corrected(
@@ -63,8 +52,8 @@ def work(ctx: StepContext) -> None:
         language = visit.language
         visit_date = visit.visit_date or visit.created_at.date()
         meta = {"title": visit.title, "rep": visit.rep, "customer": visit.customer}
-    model = classifier(settings)
-    sync_corrections(ctx, model)
+        model = classifier(settings)
+        analysis.teach_corrections(db, model)
     texts = [s.text for s in segments]
     results = model.analyze(
         texts, language=language, previous=[None, *texts[:-1]], roles=[s.role for s in segments]

@@ -12,7 +12,7 @@ from api.deps import Config, Db
 from knowledge import analysis, steps, visits
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Step, VisitStatus
-from nlp.classify import Classifier, load_classifier
+from nlp.classify import Classifier, load_current_classifier
 from nlp.labels import UnknownLabelError, load_labels
 from workers import dispatch
 
@@ -34,15 +34,11 @@ class CorrectionBody(BaseModel):
 
 
 def shared_classifier(request: Request) -> Classifier:
-    """The API process's classifier, loaded on first use and kept up to date with corrections."""
-    state = request.app.state
-    settings = state.settings
-    model = load_classifier(settings.prompts_dir, settings.embedding_model)
-    with state.sessionmaker() as db:
-        new = analysis.corrections(db, after_id=state.corrections_seen)
-        if new:
-            model.add_corrections([(c.text, list(c.labels)) for c in new])
-            state.corrections_seen = new[-1].id
+    """The API process's classifier, kept up to date with retrained weights and corrections."""
+    settings = request.app.state.settings
+    model = load_current_classifier(settings.prompts_dir, settings.embedding_model)
+    with request.app.state.sessionmaker() as db:
+        analysis.teach_corrections(db, model)
     return model
 
 

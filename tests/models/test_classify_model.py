@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from nlp.classify import Classifier, TextAnalysis, load_classifier
+from nlp.classify import Classifier, TextAnalysis, load_classifier, load_current_classifier
 from nlp.embed import load_embedder
 from nlp.labels import UnknownLabelError
 
@@ -119,6 +121,17 @@ def test_correction_is_used_at_once_for_the_same_text(classifier: Classifier) ->
     fresh.add_corrections([(text, ["pain.process", "need.communication"])])
     (result,) = fresh.analyze([text])
     assert _ids(result) == {"pain.process", "need.communication"}
+
+
+def test_retrained_weights_are_picked_up_without_a_restart(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts)
+    first = load_current_classifier(prompts)
+    assert load_current_classifier(prompts) is first
+    weights = prompts / "classifier" / "weights.npz"
+    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime + 10))  # a new train
+    second = load_current_classifier(prompts)
+    assert second is not first and second.corrections_seen == 0
 
 
 def test_invalid_correction_labels_are_rejected_naming_valid_ids(classifier: Classifier) -> None:
