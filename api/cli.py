@@ -262,7 +262,8 @@ def train(
     train_classifier(settings.prompts_dir, corrections, settings.embedding_model)
     typer.echo(
         f"classifier retrained with {len(corrections)} corrections "
-        f"into {settings.prompts_dir / 'classifier'}; restart the service to use it"
+        f"into {settings.prompts_dir / 'classifier'}; the API and workers use it from their next "
+        "analysis, and `visitlens reanalyse` runs it over the visits already analysed"
     )
 
 
