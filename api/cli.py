@@ -385,6 +385,9 @@ def bench(
     kb_database: Annotated[
         str | None, typer.Option(help="Database for the insights timing")
     ] = None,
+    kb_chroma: Annotated[
+        bool, typer.Option(help="Also time Chroma's own filtered query (throwaway collections).")
+    ] = False,
     url: Url = DEFAULT_URL,
     token: Token = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
@@ -412,6 +415,7 @@ def bench(
             kb_database or settings.database_url,
             settings.embedding_model,
             corpus,
+            settings.chroma_url if kb_chroma else None,
         )
     _dump(result, out)
 

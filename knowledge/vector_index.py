@@ -37,8 +37,9 @@ def _reachable() -> Iterator[None]:
         ) from exc
 
 
-def connect(url: str) -> VectorIndex:
-    """VectorIndex over the Chroma server at url, e.g. http://127.0.0.1:8001."""
+def connect(url: str, *, prefix: str = "") -> VectorIndex:
+    """VectorIndex over the Chroma server at url, e.g. http://127.0.0.1:8001; a prefix names
+    separate collections (benchmarks, tests)."""
     import chromadb
 
     parts = urlsplit(url)
@@ -52,7 +53,7 @@ def connect(url: str) -> VectorIndex:
         raise IndexUnavailable(
             f"The search index (Chroma) at {url} is unreachable. Start it, then retry."
         ) from exc
-    return VectorIndex(client)
+    return VectorIndex(client, prefix=prefix)
 
 
 def warm_search_index(
