@@ -23,6 +23,7 @@ class ActionItem:
 
 _MAX_CHARS = 4000
 _MAX_QUOTE = 500
+_RESTATED = 0.2  # text overlap at which a dated promise replaces an earlier undated one
 _ZH_NUM = {
     "零": 0,
     "一": 1,
@@ -309,7 +310,9 @@ _NOT_COMMIT = re.compile(
     r"^(?:would|could|can|shall|do|does|is|are)\b.*\?$|[吗呢？?]$|"
     r"\b(?:i'll|i will) (?:be (?:blunt|honest|frank|straight)|hold you to|believe it)|"
     r"\bi(?:'ll| will) if\b|\bbut i doubt\b|"
-    r"^(?:今天|这次)(?:过来|来|主要|拜访)|\btoday (?:i'm|we're|i am|we are) here\b",
+    r"(?:^|[，,]\s*)(?:今天|这次)(?:过来|来|主要|拜访)|\btoday (?:i'm|we're|i am|we are) here\b|"
+    r"(?:要是|如果|假如|万一)[^，,。]*[，,]?[^，,。]*就|"  # a condition or threat, not a promise
+    r"(?:见|再见)[。！!.]?$|\bsee you\b",  # a goodbye ("那我们下周一见")
     re.IGNORECASE,
 )
 _ACCEPT = re.compile(
@@ -409,7 +412,16 @@ def extract_actions(
                 item = ActionItem(clause_owner, clause.strip(" ，,。.;；"), due, start, quote)
                 if thin and _date_earlier(items, made_at, clause_owner, turn, due):
                     continue
+                if thin and any(  # "Will do" right after the same promise was noted
+                    o.owner == clause_owner and o.due == due and turn - at <= 2
+                    for o, at in zip(items, made_at, strict=True)
+                ):
+                    continue
                 if not any(_same_item(item, other) for other in items):
+                    if due is not None:  # a dated restatement replaces the vaguer promise
+                        keep = [k for k, o in enumerate(items) if not _restated(o, item)]
+                        items[:] = [items[k] for k in keep]
+                        made_at[:] = [made_at[k] for k in keep]
                     items.append(item)
                     made_at.append(turn)
         previous = body
@@ -501,6 +513,16 @@ def text_overlap(gold: str, got: str) -> float:
     """Share of the gold text's words (en) or character bigrams (zh) found in the other text."""
     g = _tokens(gold)
     return len(g & _tokens(got)) / len(g) if g else 0.0
+
+
+def _restated(old: ActionItem, new: ActionItem) -> bool:
+    """new (dated) says again what old (same owner, undated or due within a week) promised."""
+    if old.owner != new.owner or new.due is None:
+        return False
+    overlap = max(text_overlap(old.text, new.text), text_overlap(new.text, old.text))
+    if old.due is None:
+        return overlap >= _RESTATED
+    return abs((old.due - new.due).days) <= 7 and overlap >= 2 * _RESTATED
 
 
 def _same_item(a: ActionItem, b: ActionItem) -> bool:

@@ -201,3 +201,33 @@ def test_a_step_the_rep_hands_to_the_customer_is_the_customers_item() -> None:
     items = extract_actions([("rep", "那我把方案发给您，您跟财务商量一下。", 0.0)], TUESDAY, "zh")
     owners = {i.owner for i in items}
     assert owners == {"rep", "customer"}
+
+
+def test_a_dated_restatement_replaces_the_vaguer_promise() -> None:
+    turns = [
+        ("rep", "I'll ask our warehouse to reserve the spare motors for you.", 3.0),
+        ("customer", "Good, we need them before the line restarts.", 9.0),
+        ("rep", "So I'll have the warehouse reserve the spare motors by Friday.", 15.0),
+    ]
+    (item,) = extract_actions(turns, TUESDAY, "en")
+    assert item.due == date(2026, 3, 13) and "Friday" in item.text
+
+
+def test_conditions_threats_and_goodbyes_are_not_promises() -> None:
+    turns = [
+        ("customer", "要是下周还修不好，我们就换别家的设备。", 1.0),
+        ("rep", "好的，那我们周四见。", 5.0),
+        ("rep", "王总您好，今天过来主要是想了解一下新产线的情况。", 8.0),
+        ("rep", "See you on Thursday then.", 12.0),
+    ]
+    assert extract_actions(turns, TUESDAY, None) == []
+
+
+def test_a_bare_yes_after_the_same_promise_adds_nothing() -> None:
+    turns = [
+        ("rep", "我明天把修订后的报价单发给您。", 1.0),
+        ("customer", "好。", 4.0),
+        ("rep", "好的，明天发。", 6.0),
+    ]
+    items = extract_actions(turns, TUESDAY, "zh")
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 11))]
