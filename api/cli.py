@@ -366,6 +366,7 @@ def evaluate(
         result["asr"] = ev.eval_asr(client, corpus, variant, chosen_ids)
     if "labels" in chosen:
         result["labels"] = ev.eval_labels(client, corpus)
+        result["actions"] = ev.eval_actions(client, corpus)  # over the visits ingested by asr
     if "search" in chosen:
         result["search"] = ev.eval_search(client, corpus)
     _dump(result, out)

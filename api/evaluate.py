@@ -9,10 +9,12 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from api.client import Client
+from api.client import Client, ServerError
+from nlp.actions import ActionItem, match_actions
 from nlp.errorrate import cer_zh, strip_latin, wer_en
 from nlp.labeleval import GoldUtterance, load_gold_utterances, prf
 from nlp.speakereval import role_accuracy
@@ -146,6 +148,37 @@ def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
     }
 
 
+def eval_actions(client: Client, corpus: Path) -> dict[str, Any]:
+    """Action items of the ingested visits (GET /analysis) against each visit's "actions":
+    the product end to end, from the recording's transcript."""
+    listed = client.call("GET", "/api/visits?limit=200")["items"]
+    id_of = {v["title"]: v["id"] for v in listed if v["status"] == "done"}
+    found = total = extracted = 0
+    for meta in _visits(corpus):
+        if meta["id"] not in id_of or "actions" not in meta:
+            continue
+        report = client.call("GET", f"/api/visits/{id_of[meta['id']]}/analysis")
+        got = [
+            ActionItem(
+                a["owner"],
+                a["text"],
+                date.fromisoformat(a["due"]) if a.get("due") else None,
+                a.get("start"),
+                a.get("quote", ""),
+            )
+            for a in report.get("actions", [])
+        ]
+        found += match_actions(meta["actions"], got)
+        total += len(meta["actions"])
+        extracted += len(got)
+    return {
+        "gold": total,
+        "extracted": extracted,
+        "recall": round(found / total, 3) if total else 0.0,
+        "precision": round(found / extracted, 3) if extracted else 0.0,
+    }
+
+
 def eval_search(client: Client, corpus: Path) -> dict[str, Any]:
     """recall@5 and MRR of relevant visits for queries.json (visits ingested by eval_asr)."""
     path = corpus / "queries.json"
@@ -154,6 +187,7 @@ def eval_search(client: Client, corpus: Path) -> dict[str, Any]:
     queries = json.loads(path.read_text(encoding="utf-8"))
     listed = client.call("GET", "/api/visits?limit=200")["items"]
     title_of = {v["id"]: v["title"] for v in listed}
+    _wait_indexed(client, sum(v["status"] == "done" for v in listed))
     out: dict[str, Any] = {}
     for mode in ("hybrid", "dense", "bm25"):
         recall = rr = 0.0
@@ -187,6 +221,18 @@ def eval_search(client: Client, corpus: Path) -> dict[str, Any]:
         }
     out["similar"] = eval_similar(client, corpus, {v: k for k, v in title_of.items()})
     return out
+
+
+def _wait_indexed(client: Client, visits: int, timeout: float = 60) -> None:
+    """Wait until the API's search index holds every finished visit (it follows within seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if client.call("GET", "/api/search?q=visit&kind=visit&limit=1")["total"] >= visits:
+                return
+        except ServerError:  # 503 while the index warms up
+            pass
+        time.sleep(1)
 
 
 def eval_similar(client: Client, corpus: Path, id_of: dict[str, str]) -> dict[str, Any]:
