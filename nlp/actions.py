@@ -312,7 +312,8 @@ _NOT_COMMIT = re.compile(
     r"\bi(?:'ll| will) if\b|\bbut i doubt\b|"
     r"(?:^|[，,]\s*)(?:今天|这次)(?:过来|来|主要|拜访)|\btoday (?:i'm|we're|i am|we are) here\b|"
     r"(?:要是|如果|假如|万一)[^，,。]*[，,]?[^，,。]*就|"  # a condition or threat, not a promise
-    r"(?:见|再见)[。！!.]?$|\bsee you\b",  # a goodbye ("那我们下周一见")
+    r"(?:见|再见)[。！!.]?$|\bsee you\b|"  # a goodbye ("那我们下周一见")
+    r"\b(?:we|i) (?:can't|cannot|can not|won't|will not)\b|(?:我们?|咱们)(?:不能|没法|无法|不会)",
     re.IGNORECASE,
 )
 _ACCEPT = re.compile(
@@ -372,11 +373,14 @@ def extract_actions(
     visit_date: date,
     language: str | None,
 ) -> list[ActionItem]:
-    """Promises in (role, text, start_s) utterances; the speaker's role owns each one."""
+    """Promises in (role, text, start_s) utterances; the speaker's role owns each one.
+    Consecutive utterances of one speaker are read as one turn, so a recap that the
+    transcriber cut into several segments stays one recap."""
     items: list[ActionItem] = []
     previous = ""
-    made_at: list[int] = []  # utterance index of each item
-    for turn, (role, text, start) in enumerate(utterances):
+    made_at: list[int] = []  # turn index of each item
+    turns = _join_turns(utterances)
+    for turn, (role, text, marks) in enumerate(turns):
         if role not in ("rep", "customer") or not text:
             previous = text or ""
             continue
@@ -393,7 +397,7 @@ def extract_actions(
                 if (
                     due is not None
                     and _TO_OTHER.search(clause.strip())
-                    and (not _is_question(clause) or _accepted(utterances, turn))
+                    and (not _is_question(clause) or _accepted(turns, turn))
                 ):
                     clause_owner = "customer" if owner == "rep" else "rep"  # asked of the other
                 elif (
@@ -409,6 +413,7 @@ def extract_actions(
                 thin = _is_thin(clause)
                 if thin and previous:
                     quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
+                start = _start_of(marks, body.find(clause))
                 item = ActionItem(clause_owner, clause.strip(" ，,。.;；"), due, start, quote)
                 if thin and _date_earlier(items, made_at, clause_owner, turn, due):
                     continue
@@ -428,11 +433,37 @@ def extract_actions(
     return items
 
 
+def _join_turns(
+    utterances: Sequence[tuple[str | None, str, float | None]],
+) -> list[tuple[str | None, str, list[tuple[int, float | None]]]]:
+    """Consecutive utterances of one speaker joined, with (character offset, start_s) marks."""
+    turns: list[tuple[str | None, str, list[tuple[int, float | None]]]] = []
+    for role, text, start in utterances:
+        text = text or ""
+        if turns and text and role in ("rep", "customer") and turns[-1][0] == role:
+            _, joined, marks = turns[-1]
+            joined += " "
+            marks.append((len(joined), start))
+            turns[-1] = (role, joined + text, marks)
+        else:
+            turns.append((role, text, [(0, start)]))
+    return turns
+
+
+def _start_of(marks: Sequence[tuple[int, float | None]], offset: int) -> float | None:
+    """Start time of the utterance that holds the character at offset of its turn."""
+    start = marks[0][1]
+    for at, moment in marks:
+        if at <= offset:
+            start = moment
+    return start
+
+
 def _is_question(clause: str) -> bool:
     return "?" in clause or "？" in clause or clause.rstrip(" 。.").endswith("吗")
 
 
-def _accepted(utterances: Sequence[tuple[str | None, str, float | None]], turn: int) -> bool:
+def _accepted(utterances: Sequence[tuple[str | None, str, Any]], turn: int) -> bool:
     """The other side's next turn starts with a yes ("好的", "Sure")."""
     if turn + 1 >= len(utterances):
         return False

@@ -231,3 +231,16 @@ def test_a_bare_yes_after_the_same_promise_adds_nothing() -> None:
     ]
     items = extract_actions(turns, TUESDAY, "zh")
     assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 11))]
+
+
+def test_a_recap_cut_into_segments_is_read_as_one_turn() -> None:
+    segments = [
+        ("rep", "To recap: the revised quote by Friday,", 60.0),
+        ("rep", "and our engineer on site next Tuesday.", 63.5),
+        ("customer", "Perfect.", 67.0),
+    ]
+    items = extract_actions(segments, THURSDAY, "en")
+    assert [(i.due, i.start) for i in items] == [
+        (date(2026, 3, 6), 60.0),
+        (date(2026, 3, 10), 63.5),
+    ]
