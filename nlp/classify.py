@@ -33,6 +33,10 @@ _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
 _PREV_WEIGHT = 0.35
 _NEAR_DUPLICATE = 0.92  # cosine above which a correction overrides the model outright
 _NEIGHBOUR = 0.55  # cosine above which corrections can raise a label (never lower one)
+# a correction only as near as the same topic said otherwise nudges its labels by this much
+# (times its share of the weak neighbours' vote): a label just under its threshold gets over it
+_WEAK_NEIGHBOUR = 0.4
+_WEAK_NUDGE = 0.05
 _SEED = 13
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine
 _NGRAM_SHARE = 0.5  # weight of the character n-gram heads against the embedding heads (labels)
@@ -567,6 +571,14 @@ def featurize(
     return np.asarray(np.hstack([emb, _RULE_WEIGHT * feats]), dtype=np.float32)
 
 
+def _vote(
+    weight: F32, rows: npt.NDArray[np.intp], labels: Sequence[frozenset[str]], ids: Sequence[str]
+) -> F32:
+    """Per label id: the weighted share of the correction rows that carry it."""
+    votes = [sum(wt for wt, n in zip(weight, rows, strict=True) if lid in labels[n]) for lid in ids]
+    return np.asarray(np.array(votes) / weight.sum(), dtype=np.float32)
+
+
 class Classifier:
     """Trained heads, rules and corrections; `analyze` is safe to call from several threads."""
 
@@ -643,20 +655,14 @@ class Classifier:
                 keep[i] = target
                 continue
             near = np.flatnonzero(sims[i] >= _NEIGHBOUR)
-            if near.size == 0:
-                continue
-            weight = sims[i, near] - _NEIGHBOUR + 0.05
-            vote = (
-                np.array(
-                    [
-                        sum(wt for wt, n in zip(weight, near, strict=True) if lid in corr_labels[n])
-                        for lid in ids
-                    ]
-                )
-                / weight.sum()
-            )
-            share = min(1.0, 0.6 + near.size / 10)  # more agreeing neighbours, more say
-            probs[i] = np.maximum(probs[i], share * vote.astype(np.float32))
+            if near.size:
+                vote = _vote(sims[i, near] - _NEIGHBOUR + 0.05, near, corr_labels, ids)
+                share = min(1.0, 0.6 + near.size / 10)  # more agreeing neighbours, more say
+                probs[i] = np.maximum(probs[i], share * vote)
+            weak = np.flatnonzero((sims[i] >= _WEAK_NEIGHBOUR) & (sims[i] < _NEIGHBOUR))
+            if weak.size:
+                vote = _vote(sims[i, weak] - _WEAK_NEIGHBOUR + 0.02, weak, corr_labels, ids)
+                probs[i] = np.minimum(1.0, probs[i] + _WEAK_NUDGE * vote)
             keep[i] = probs[i] >= w.label_thr
         return probs, keep
 

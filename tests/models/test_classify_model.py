@@ -123,6 +123,21 @@ def test_correction_is_used_at_once_for_the_same_text(classifier: Classifier) ->
     assert _ids(result) == {"pain.process", "need.communication"}
 
 
+def test_a_loosely_similar_correction_only_nudges_its_labels(classifier: Classifier) -> None:
+    fresh = Classifier(classifier.labels, classifier.rules, classifier.embedder, classifier.weights)
+    fresh.add_corrections([("要是系统能自动提醒合同快到期了就好了。", ["need.features"])])
+    text = "能不能在证书快过期的时候自动发消息给负责人？"
+    sims = fresh.embedder.encode([text]) @ fresh._corr_vecs.T
+    assert 0.4 <= float(sims.max()) < 0.55  # a weak neighbour, not a near one
+    (before,) = classifier.analyze([text])
+    (after,) = fresh.analyze([text])
+    conf = {s.id: s.confidence for s in after.labels}
+    for s in before.labels:  # nothing is lowered or dropped
+        assert conf[s.id] >= s.confidence
+    had = {s.id for s in before.labels} | {"need.features"}
+    assert {s.id for s in after.labels} <= had
+
+
 def test_retrained_weights_are_picked_up_without_a_restart(tmp_path: Path) -> None:
     prompts = tmp_path / "prompts"
     shutil.copytree(PROMPTS, prompts)
