@@ -45,6 +45,7 @@ def _corrected(
 
 def work(ctx: StepContext) -> None:
     settings = ctx.rt.settings
+    model = classifier(settings)
     with session_scope(ctx.rt.sessions) as db:
         visit = visits.get(db, visit_id=ctx.visit_id)
         segments = visits.segments_of(db, visit_id=ctx.visit_id)
@@ -52,7 +53,6 @@ def work(ctx: StepContext) -> None:
         language = visit.language
         visit_date = visit.visit_date or visit.created_at.date()
         meta = {"title": visit.title, "rep": visit.rep, "customer": visit.customer}
-        model = classifier(settings)
         analysis.teach_corrections(db, model)
     texts = [s.text for s in segments]
     results = model.analyze(
