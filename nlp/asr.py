@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Tick = Callable[[float], None]  # told the absolute time (s) transcribed so far
+_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,10 @@ def _transcribe_run(
     tick: Tick,
     multilingual: bool = False,
 ) -> list[Segment]:
+    # The temperature fallback samples: a fixed seed makes a retried step write the same text.
+    import ctranslate2  # loaded with faster-whisper anyway; kept lazy like it
+
+    ctranslate2.set_random_seed(_SEED)
     raw, info = model.transcribe(
         samples,
         language=language,
