@@ -13,7 +13,9 @@ COPY workers workers
 COPY nlp nlp
 COPY knowledge knowledge
 COPY prompts prompts
-RUN pip install . && visitlens models build
+# Editable, so the code runs from /app next to its data files (prompts/, the web page, the
+# migration templates), which a plain wheel would leave out.
+RUN pip install -e . && visitlens models build
 
 VOLUME ["/data"]
 EXPOSE 8000
