@@ -60,9 +60,9 @@ def _samples(path: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def zh_noisy(tmp_path_factory: pytest.TempPathFactory) -> Transcript:
-    """Transcribed in a fresh process, as a worker does: in the test process, threads that
-    earlier tests' apps left behind share the math libraries' thread pools, and on this noisy
-    clip that once in a few full runs tipped the decode of the last turn."""
+    """Transcribed in a fresh process, as a worker does: in the pytest process, state that
+    earlier tests leave behind (their apps' background threads among it; the cause was not
+    pinned down) tipped the decode of this clip's last turn in some full runs."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         args = (str(_models_dir(tmp_path_factory)), str(FIXTURES / "zh_noisy.mp3"))
         transcript: Transcript = pool.apply(_transcribe_file, args)
