@@ -59,12 +59,15 @@ class VisitOut(BaseModel):
     updated_at: datetime
     error: ErrorOut | None
     warnings: list[str]
+    risks: list[str]  # risk signals some utterance carries (risk.churn, risk.doubt)
     steps: list[StepOut]
     timings: dict[str, float]
     links: dict[str, str]
 
     @classmethod
-    def from_row(cls, visit: Visit, steps: list[PipelineStep]) -> VisitOut:
+    def from_row(
+        cls, visit: Visit, steps: list[PipelineStep], risks: list[str] | None = None
+    ) -> VisitOut:
         order = {step.value: i for i, step in enumerate(dispatch.ORDER)}
         step_out = [StepOut.from_row(s) for s in sorted(steps, key=lambda s: order.get(s.step, 9))]
         base = f"/api/visits/{visit.id}"
@@ -91,6 +94,7 @@ class VisitOut(BaseModel):
             if visit.error_code
             else None,
             warnings=list(visit.warnings or []),
+            risks=list(risks or []),
             steps=step_out,
             timings={s.step: s.seconds for s in step_out if s.seconds is not None},
             links={

@@ -16,6 +16,7 @@ from knowledge.models import (
     SegmentRow,
     Step,
     StepStatus,
+    UtteranceLabel,
     Visit,
     VisitResult,
     VisitStatus,
@@ -34,6 +35,7 @@ class VisitFilters:
     date_from: date | None = None
     date_to: date | None = None
     outcome: str | None = None
+    risk: str | None = None  # risk.churn | risk.doubt: some utterance carries it
     q: str | None = None  # substring of the title
 
 
@@ -79,6 +81,9 @@ def listing(
         query = query.where(Visit.visit_date >= filters.date_from)
     if filters.date_to is not None:
         query = query.where(Visit.visit_date <= filters.date_to)
+    if filters.risk is not None:
+        flagged = select(UtteranceLabel.visit_id).where(UtteranceLabel.label == filters.risk)
+        query = query.where(Visit.id.in_(flagged))
     if filters.q:
         query = query.where(Visit.title.contains(filters.q, autoescape=True))
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -86,6 +91,14 @@ def listing(
         query.order_by(Visit.created_at.desc(), Visit.id).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def risks_of(db: Session, *, visit_id: str) -> list[str]:
+    """The risk signals (risk.churn, risk.doubt) that some utterance of the visit carries."""
+    query = select(UtteranceLabel.label).where(
+        UtteranceLabel.visit_id == visit_id, UtteranceLabel.label.startswith("risk.")
+    )
+    return sorted(set(db.scalars(query)))
 
 
 def update_metadata(

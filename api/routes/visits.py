@@ -71,7 +71,11 @@ def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
 
 
 def visit_out(db: Db, visit: Visit) -> VisitOut:
-    return VisitOut.from_row(visit, visits.steps_of(db, visit_id=visit.id))
+    return VisitOut.from_row(
+        visit,
+        visits.steps_of(db, visit_id=visit.id),
+        visits.risks_of(db, visit_id=visit.id),
+    )
 
 
 @router.post("/visits", status_code=202, response_model=VisitOut)
@@ -210,6 +214,7 @@ def list_visits(
     date_from: date | None = None,
     date_to: date | None = None,
     outcome: Literal["won", "lost", "open"] | None = None,
+    risk: Literal["risk.churn", "risk.doubt"] | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -226,6 +231,7 @@ def list_visits(
             date_from=date_from,
             date_to=date_to,
             outcome=outcome,
+            risk=risk,
             q=q,
         ),
         limit=limit,

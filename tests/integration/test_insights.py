@@ -303,3 +303,22 @@ def test_visit_without_a_date_counts_on_its_upload_day(client: TestClient) -> No
     assert service["by_period"] == {month: {"utterances": 1, "visits": 1, "share": 1.0}}
     today = {"customer": customer, "date_from": date.today().isoformat()}
     assert client.get("/api/insights/pain-points", params=today).json()["analysed_visits"] == 1
+
+
+def test_visit_list_flags_and_filters_visits_with_risk_signals(client: TestClient) -> None:
+    customer = f"Risky-{uuid.uuid4().hex[:6]}"
+    risky = add_visit(
+        client,
+        customer=customer,
+        day=date(2026, 4, 1),
+        said=[("We may move to another supplier.", {"pain.price": 0.8, "risk.churn": 0.9})],
+    )
+    calm = add_visit(client, customer=customer, day=date(2026, 4, 2), said=[("All good.", {})])
+    listed = client.get("/api/visits", params={"customer": customer}).json()["items"]
+    assert {v["id"]: v["risks"] for v in listed} == {risky: ["risk.churn"], calm: []}
+    churn = client.get("/api/visits", params={"customer": customer, "risk": "risk.churn"}).json()
+    assert [v["id"] for v in churn["items"]] == [risky] and churn["total"] == 1
+    doubt = client.get("/api/visits", params={"customer": customer, "risk": "risk.doubt"}).json()
+    assert doubt["items"] == []
+    bad = client.get("/api/visits", params={"risk": "risk.weather"})
+    assert bad.status_code == 422 and "risk.churn" in bad.json()["error"]["message"]
