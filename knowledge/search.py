@@ -675,14 +675,8 @@ class SearchIndex:
         self, table: _Table, mask: npt.NDArray[np.bool_], dense: FloatArray
     ) -> None:
         """Subtract each document language's mean similarity: cross-lingual pairs score lower."""
-        langs = table.codes["language"][: table.size]
         rows = np.flatnonzero(mask)
-        counts = np.bincount(langs[rows])
-        if np.count_nonzero(counts) < 2:
-            return
-        sums = np.bincount(langs[rows], weights=dense[rows], minlength=len(counts))
-        means = (sums / np.maximum(counts, 1)).astype(np.float32)
-        dense[rows] -= means[langs[rows]]
+        dense[rows] = minus_group_means(dense[rows], table.codes["language"][: table.size][rows])
 
     def label_affinity(self, qvec: FloatArray) -> FloatArray | None:
         """Query affinity per label bit from its nearest label examples (None without examples)."""
@@ -809,6 +803,18 @@ class SearchIndex:
                 fresh.append(keys, docs, table.vectors[rows], table.visit_code[rows].tolist())
                 fresh.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
                 setattr(self, name, fresh)
+
+
+def minus_group_means(values: FloatArray, groups: npt.NDArray[np.integer[Any]]) -> FloatArray:
+    """Each value minus the mean of its group (e.g. the document's language); values are
+    returned as they are when they all belong to one group."""
+    counts = np.bincount(groups)
+    if np.count_nonzero(counts) < 2:
+        return values
+    sums = np.bincount(groups, weights=values, minlength=len(counts))
+    means = (sums / np.maximum(counts, 1)).astype(np.float32)
+    out: FloatArray = values - means[groups]
+    return out
 
 
 def guess_labels(examples: LabelExamples, vector: FloatArray, *, k: int = 10) -> dict[str, float]:

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import LabelExamples, UtteranceDoc, VisitDoc, guess_labels
+from knowledge.search import (
+    LabelExamples,
+    UtteranceDoc,
+    VisitDoc,
+    guess_labels,
+    minus_group_means,
+)
 
 if TYPE_CHECKING:
     from knowledge.search import Encoder
@@ -127,7 +133,8 @@ def similar_visits(
     idf = _label_idf(pool)
     pairs_of = [_quote_pairs(target, cand, w.quote_pairs) for cand in pool]
     quote = np.array(
-        [np.mean([p.similarity for p in pairs]) if pairs else 0.0 for pairs in pairs_of]
+        [np.mean([p.similarity for p in pairs]) if pairs else 0.0 for pairs in pairs_of],
+        dtype=np.float32,
     )
     summary = np.array(
         [
@@ -135,11 +142,13 @@ def similar_visits(
             if target.summary_vector is not None and cand.summary_vector is not None
             else 0.0
             for cand in pool
-        ]
+        ],
+        dtype=np.float32,
     )
     languages = [cand.visit.language if cand.visit else "" for cand in pool]
     if w.center_by_language:
-        quote, summary = _centre(quote, languages), _centre(summary, languages)
+        codes = np.unique(languages, return_inverse=True)[1]
+        quote, summary = minus_group_means(quote, codes), minus_group_means(summary, codes)
     cases = []
     for i, cand in enumerate(pool):
         assert cand.visit is not None  # filtered above
@@ -157,17 +166,6 @@ def similar_visits(
         )
     cases.sort(key=lambda c: -c.score)
     return cases[:limit]
-
-
-def _centre(scores: FloatArray, languages: Sequence[str]) -> FloatArray:
-    """Scores minus their language's mean: cross-lingual cosines run lower than same-language."""
-    if len(set(languages)) < 2:
-        return scores
-    out = scores.copy()
-    for language in set(languages):
-        rows = [i for i, x in enumerate(languages) if x == language]
-        out[rows] -= scores[rows].mean()
-    return out
 
 
 def _label_idf(pool: Sequence[CaseProfile]) -> dict[str, float]:
