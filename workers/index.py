@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
-from knowledge.search import UtteranceDoc, VisitDoc, visit_embedding_text
+from knowledge.search import VISIT_FEATURES, UtteranceDoc, VisitDoc, visit_embedding_text
 from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
 from nlp.embed import load_embedder
@@ -76,10 +76,11 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         outcome=outcome,
         coaching_score=score,
         question_quality=quality,
-        best_practice_hint=score is not None and score >= 0.75 and (quality or 0) >= 0.55,
         text="\n".join([summary, *(d.text for d in customer)]),
         **meta,
     )
+    good_questions = VISIT_FEATURES["questioning_good"](visit_doc)
+    visit_doc.best_practice_hint = score is not None and score >= 0.75 and good_questions
     embedder = load_embedder(settings.embedding_model)
     vectors = embedder.encode([d.text for d in docs]) if docs else np.zeros((0, 0), np.float32)
     visit_vector = embedder.encode([visit_embedding_text(visit_doc)])[0]
