@@ -217,7 +217,6 @@ def reanalyse(
     prompts/); the running workers do the work."""
     from sqlalchemy import select
 
-    from knowledge import steps
     from knowledge.db import make_engine, make_sessionmaker
     from knowledge.models import Step, Visit, VisitStatus
     from workers import dispatch
@@ -234,12 +233,9 @@ def reanalyse(
             missing = ", ".join(sorted(wanted - set(ids)))
             typer.echo(f"not found or not finished yet: {missing}", err=True)
             raise typer.Exit(2)
+        celery = make_celery(settings)
         for visit_id in ids:
-            steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
-        db.commit()
-    celery = make_celery(settings)
-    for visit_id in ids:
-        dispatch.enqueue(celery, visit_id=visit_id, step=Step.ANALYSE)
+            dispatch.rerun_from(db, celery, visit_id=visit_id, step=Step.ANALYSE)
     typer.echo(f"{len(ids)} visits queued for analysis and indexing")
 
 

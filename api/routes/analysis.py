@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from api.deps import Config, Db
-from knowledge import analysis, steps, visits
+from knowledge import analysis, visits
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Step, VisitStatus
 from nlp.classify import Classifier, load_current_classifier
@@ -179,9 +179,7 @@ def correct_labels(
             labels=labels, sentiment=body.sentiment, risk=tuple(risk), author=body.author
         ),
     )
-    steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
-    db.commit()
-    dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
+    dispatch.rerun_from(db, request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
     return {
         "correction_id": correction.id,
         "visit_id": visit_id,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from api.deps import Config, Db
-from knowledge import audio_store, reps, steps, visits
+from knowledge import audio_store, reps, visits
 from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Step
 from nlp.audio import AudioError, decode_chunks, probe
@@ -79,9 +79,7 @@ def forget_voice(name: str, db: Db) -> Response:
 
 def _rerun_downstream(db: Db, request: Request, visit_id: str) -> None:
     """A correction upstream re-runs analysis and indexing with it."""
-    steps.reset(db, visit_id=visit_id, steps=[Step.ANALYSE, Step.INDEX])
-    db.commit()
-    dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
+    dispatch.rerun_from(db, request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
 
 
 def _segments_or_409(db: Db, visit_id: str) -> list[Any]:
