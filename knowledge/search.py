@@ -135,7 +135,7 @@ class FusionWeights:
     agg_rest_weight: float = 0.3
     candidates: int = 2000  # utterances considered when aggregating to visits
     same_visit_penalty: float = 0.03  # subtracted per better hit from the same visit
-    label_weight: float = 0.35  # weight of the query's affinity to a document's labels
+    label_weight: float = 0.2  # weight of the query's affinity to a document's labels
     label_neighbours: int = 10  # label examples voting on the query's labels
     label_by_topic: bool = False  # need.x and pain.x share their affinity
     center_by_language: bool = True  # compare documents of each language on their own baseline
@@ -872,6 +872,19 @@ def visit_embedding_text(doc: VisitDoc) -> str:
             "讲解，多用封闭式提问，没有挖掘客户的问题。"
         )
     return "\n".join(p for p in parts if p)
+
+
+def utterance_embedding_texts(docs: Sequence[UtteranceDoc]) -> list[str]:
+    """Text to embed for each utterance: its words between the same speaker's segments just
+    before and after it in its visit, so a sentence the recogniser cut in two is embedded whole.
+    The hit, its quote and its keywords stay the segment's own."""
+    order = sorted(range(len(docs)), key=lambda i: (docs[i].visit_id, docs[i].index))
+    texts: list[str] = []
+    for pos, here in enumerate(order):
+        speaker = (docs[here].visit_id, docs[here].role)
+        turn = [docs[order[at]] for at in (pos - 1, pos, pos + 1) if 0 <= at < len(order)]
+        texts.append(" ".join(t.text for t in turn if (t.visit_id, t.role) == speaker))
+    return [texts[pos] for pos in np.argsort(order).tolist()]
 
 
 def _keyword_text(doc: UtteranceDoc | VisitDoc) -> str:

@@ -29,6 +29,7 @@ from knowledge.search import (
     UtteranceDoc,
     VisitDoc,
     embed_label_examples,
+    utterance_embedding_texts,
     visit_embedding_text,
 )
 from knowledge.vector_index import VectorIndex
@@ -113,7 +114,7 @@ def build_index(
     """A SearchIndex holding every utterance and visit document of the corpus."""
     index = SearchIndex(weights=weights, label_examples=label_examples)
     for cv in visits:
-        texts = [u.text for u in cv.utterances] + [visit_embedding_text(cv.visit)]
+        texts = [*utterance_embedding_texts(cv.utterances), visit_embedding_text(cv.visit)]
         vectors = _encode(embedder, texts)
         index.add([*cv.utterances, cv.visit], vectors)
     return index

@@ -17,6 +17,7 @@ from knowledge.search import (
     VisitDoc,
     guess_labels,
     minus_group_means,
+    utterance_embedding_texts,
 )
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def evaluate_similar(visits: Sequence[CorpusVisit], embedder: Encoder) -> dict[s
     """hit@3 (a trainer's similar case among the top 3) and recall@3 over visits' similar_to."""
     profiles = []
     for cv in visits:
-        texts = [u.text for u in cv.utterances] + [cv.visit.summary or cv.visit.title]
+        texts = [*utterance_embedding_texts(cv.utterances), cv.visit.summary or cv.visit.title]
         vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
         profiles.append(profile_from_visit(cv.visit, cv.utterances, vectors[:-1], vectors[-1]))
     hits, recalls = [], []

@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
-from knowledge.search import VISIT_FEATURES, UtteranceDoc, VisitDoc, visit_embedding_text
+from knowledge.search import (
+    VISIT_FEATURES,
+    UtteranceDoc,
+    VisitDoc,
+    utterance_embedding_texts,
+    visit_embedding_text,
+)
 from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
 from nlp.embed import load_embedder
@@ -82,7 +88,9 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     good_questions = VISIT_FEATURES["questioning_good"](visit_doc)
     visit_doc.best_practice_hint = score is not None and score >= 0.75 and good_questions
     embedder = load_embedder(settings.embedding_model)
-    vectors = embedder.encode([d.text for d in docs]) if docs else np.zeros((0, 0), np.float32)
+    vectors = np.zeros((0, 0), np.float32)
+    if docs:
+        vectors = embedder.encode(utterance_embedding_texts(docs))
     visit_vector = embedder.encode([visit_embedding_text(visit_doc)])[0]
     try:
         index = vector_index(settings.chroma_url)

@@ -17,6 +17,7 @@ from knowledge.search import (
     VisitIntents,
     highlight,
     read_visit_intents,
+    utterance_embedding_texts,
     visit_embedding_text,
 )
 
@@ -294,10 +295,10 @@ def test_label_examples_lift_utterances_carrying_the_query_label():
     index = SearchIndex(label_examples=examples)
     index.add(
         [
+            utt("b", 0, "weather was nice"),  # first: it would win a tie
             utt("a", 0, "they never call back", labels=["pain.service"]),
-            utt("b", 0, "weather was nice"),
         ],
-        np.stack([axis(5, 0.6, 1), axis(5, 0.6, 2)]),
+        np.stack([axis(5), axis(5)]),  # equally far from the query: only the label tells
     )
     query = axis(6, 0.3, 3)
     assert index.search("support", query, mode="hybrid").hits[0].visit_id == "a"
@@ -416,3 +417,20 @@ def test_bench_search_reports_latency_percentiles_and_throughput():
     result = bench_search(400, queries=4)
     assert result["n"] == 400 and result["index_utterances_per_s"] > 0
     assert set(result["utterance/label+sentiment"]) == {"p50", "p95"}
+
+
+def test_an_utterance_is_embedded_with_the_same_speakers_neighbouring_segments():
+    docs = [
+        utt("v1", 2, "nobody from your side called", role="customer"),
+        utt("v1", 0, "how is it going?", role="rep"),
+        utt("v2", 0, "elsewhere", role="customer"),
+        utt("v1", 1, "our account manager left and for four months", role="customer"),
+        utt("v1", 3, "I see.", role="rep"),
+    ]
+    assert utterance_embedding_texts(docs) == [
+        "our account manager left and for four months nobody from your side called",
+        "how is it going?",  # the next segment is another speaker's
+        "elsewhere",  # another visit's segments are not its neighbours
+        "our account manager left and for four months nobody from your side called",
+        "I see.",
+    ]
