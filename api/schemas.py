@@ -66,7 +66,7 @@ class VisitOut(BaseModel):
 
     @classmethod
     def from_row(
-        cls, visit: Visit, steps: list[PipelineStep], risks: list[str] | None = None
+        cls, visit: Visit, steps: list[PipelineStep], risks: list[str], *, audio: str
     ) -> VisitOut:
         order = {step.value: i for i, step in enumerate(dispatch.ORDER)}
         step_out = [StepOut.from_row(s) for s in sorted(steps, key=lambda s: order.get(s.step, 9))]
@@ -94,13 +94,13 @@ class VisitOut(BaseModel):
             if visit.error_code
             else None,
             warnings=list(visit.warnings or []),
-            risks=list(risks or []),
+            risks=list(risks),
             steps=step_out,
             timings={s.step: s.seconds for s in step_out if s.seconds is not None},
             links={
                 "self": base,
                 "transcript": f"{base}/transcript",
-                "audio": f"{base}/audio",
+                "audio": audio,
                 "analysis": f"{base}/analysis",
                 "coaching": f"{base}/coaching",
             },

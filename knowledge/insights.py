@@ -69,10 +69,6 @@ class Quote:
     text: str
     confidence: float
 
-    @property
-    def link(self) -> str:
-        return f"/api/visits/{self.visit_id}/audio#t={int(self.start)}"
-
 
 @dataclass(frozen=True)
 class Topic:

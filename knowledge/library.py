@@ -41,10 +41,6 @@ class ClipView:
     visit_title: str
     text: str  # the transcript said within the clip's range
 
-    @property
-    def link(self) -> str:
-        return f"/api/visits/{self.clip.visit_id}/audio#t={int(self.clip.start)}"
-
 
 @dataclass(frozen=True)
 class PlaylistView:

@@ -93,12 +93,17 @@ def listing(
     return list(rows), total
 
 
-def risks_of(db: Session, *, visit_id: str) -> list[str]:
-    """The risk signals (risk.churn, risk.doubt) that some utterance of the visit carries."""
-    query = select(UtteranceLabel.label).where(
-        UtteranceLabel.visit_id == visit_id, UtteranceLabel.label.startswith("risk.")
+def risks_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per visit, the risk signals (risk.churn, risk.doubt) that some utterance carries."""
+    query = (
+        select(UtteranceLabel.visit_id, UtteranceLabel.label)
+        .where(UtteranceLabel.visit_id.in_(visit_ids), UtteranceLabel.label.startswith("risk."))
+        .distinct()
     )
-    return sorted(set(db.scalars(query)))
+    out: dict[str, list[str]] = {v: [] for v in visit_ids}
+    for visit_id, label in db.execute(query):
+        out[visit_id].append(label)
+    return {v: sorted(labels) for v, labels in out.items()}
 
 
 def update_metadata(
@@ -127,8 +132,12 @@ def remove(db: Session, *, visit_id: str) -> Visit:
     return visit
 
 
-def steps_of(db: Session, *, visit_id: str) -> list[PipelineStep]:
-    return list(db.scalars(select(PipelineStep).where(PipelineStep.visit_id == visit_id)).all())
+def steps_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[PipelineStep]]:
+    """Per visit, its pipeline steps (one query for a whole page of visits)."""
+    out: dict[str, list[PipelineStep]] = {v: [] for v in visit_ids}
+    for row in db.scalars(select(PipelineStep).where(PipelineStep.visit_id.in_(visit_ids))):
+        out[row.visit_id].append(row)
+    return out
 
 
 def set_status(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import Config, Db
+from api.links import audio_link
 from knowledge import insights
 from knowledge.insights import Count, InsightFilters, Insights, Topic
 from nlp.labels import LabelSet, UnknownLabelError, load_labels
@@ -48,7 +49,7 @@ def _names(labels: LabelSet, label: str) -> dict[str, str]:
     return {"en": info.name_en, "zh": info.name_zh}
 
 
-def _topic(t: Topic, labels: LabelSet, rising: set[str]) -> dict[str, Any]:
+def _topic(t: Topic, labels: LabelSet, rising: set[str], token: str | None) -> dict[str, Any]:
     return {
         "label": t.label,
         "name": _names(labels, t.label),
@@ -75,14 +76,14 @@ def _topic(t: Topic, labels: LabelSet, rising: set[str]) -> dict[str, Any]:
                 "start": q.start,
                 "text": q.text,
                 "confidence": q.confidence,
-                "link": q.link,
+                "link": audio_link(token, q.visit_id, q.start),
             }
             for q in t.quotes
         ],
     }
 
 
-def _csv(result: Insights, labels: LabelSet, rising: set[str]) -> Response:
+def _csv(result: Insights, labels: LabelSet, rising: set[str], token: str | None) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
@@ -105,7 +106,7 @@ def _csv(result: Insights, labels: LabelSet, rising: set[str]) -> Response:
                 "" if t.trend.ratio is None else t.trend.ratio,
                 "yes" if t.label in rising else "",
                 top.text if top else "",
-                top.link if top else "",
+                audio_link(token, top.visit_id, top.start) if top else "",
             ]
         )
     return Response(
@@ -129,7 +130,7 @@ def _answer(
     result = insights.compute(db, kind=kind, filters=filters, period=period, labels=known)
     rising = {r.label for r in result.rising}
     if fmt == "csv":
-        return _csv(result, labels, rising)
+        return _csv(result, labels, rising, settings.api_token)
     return JSONResponse(
         {
             "kind": result.kind,
@@ -137,7 +138,7 @@ def _answer(
             "current_period": result.current_period,
             "previous_period": result.previous_period,
             "analysed_visits": result.analysed_visits,
-            "topics": [_topic(t, labels, rising) for t in result.topics],
+            "topics": [_topic(t, labels, rising, settings.api_token) for t in result.topics],
             "rising": [
                 {
                     "label": r.label,

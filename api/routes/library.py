@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Db
+from api.deps import Config, Db
+from api.links import audio_link
 from knowledge import library
 from knowledge.library import ClipIn, ClipView
 from knowledge.models import Playlist
@@ -40,7 +41,7 @@ def playlist_out(p: Playlist, clips: int) -> dict[str, Any]:
     }
 
 
-def clip_out(v: ClipView) -> dict[str, Any]:
+def clip_out(v: ClipView, token: str | None) -> dict[str, Any]:
     c = v.clip
     return {
         "id": c.id,
@@ -52,7 +53,7 @@ def clip_out(v: ClipView) -> dict[str, Any]:
         "note": c.note,
         "tags": list(c.tags),
         "text": v.text,
-        "link": v.link,
+        "link": audio_link(token, c.visit_id, c.start),
     }
 
 
@@ -80,7 +81,7 @@ def delete_playlist(playlist_id: int, db: Db) -> Response:
 
 
 @router.post("/library/clips", status_code=201)
-def add_clip(body: ClipBody, db: Db) -> dict[str, Any]:
+def add_clip(body: ClipBody, db: Db, settings: Config) -> dict[str, Any]:
     clip = library.add_clip(
         db,
         clip=ClipIn(
@@ -93,7 +94,7 @@ def add_clip(body: ClipBody, db: Db) -> dict[str, Any]:
         ),
     )
     db.commit()
-    return clip_out(library.view_clip(db, clip=clip))
+    return clip_out(library.view_clip(db, clip=clip), settings.api_token)
 
 
 @router.delete("/library/clips/{clip_id}", status_code=204)
@@ -104,14 +105,18 @@ def delete_clip(clip_id: int, db: Db) -> Response:
 
 
 @router.get("/library")
-def read_library(db: Db) -> dict[str, Any]:
+def read_library(db: Db, settings: Config) -> dict[str, Any]:
     playlists, unsorted = library.library(db)
+    token = settings.api_token
     return {
         "playlists": [
-            {**playlist_out(v.playlist, len(v.clips)), "clips": [clip_out(c) for c in v.clips]}
+            {
+                **playlist_out(v.playlist, len(v.clips)),
+                "clips": [clip_out(c, token) for c in v.clips],
+            }
             for v in playlists
         ],
-        "unsorted": [clip_out(c) for c in unsorted],
+        "unsorted": [clip_out(c, token) for c in unsorted],
     }
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import Db
+from api.links import audio_link
 from knowledge import visits
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Visit
@@ -57,7 +58,7 @@ def _quote(doc: UtteranceDoc | None) -> dict[str, Any] | None:
     }
 
 
-def _hit_out(hit: SearchHit, visit: Visit) -> dict[str, Any]:
+def _hit_out(hit: SearchHit, visit: Visit, token: str | None) -> dict[str, Any]:
     quote = hit.quote
     start = quote.start if quote else 0.0
     return {
@@ -80,7 +81,7 @@ def _hit_out(hit: SearchHit, visit: Visit) -> dict[str, Any]:
             "visit_date": visit.visit_date,
             "summary": getattr(hit.doc, "summary", None),
         },
-        "audio_url": f"/api/visits/{hit.visit_id}/audio#t={start:.1f}",
+        "audio_url": audio_link(token, hit.visit_id, start),
         "link": f"/#visit={hit.visit_id}&t={start:.1f}",
     }
 
@@ -136,7 +137,8 @@ def search(
     except InvalidQuery as e:
         raise InvalidInput(str(e), code="invalid_query") from e
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_({h.visit_id for h in page.hits}))}
-    results = [_hit_out(h, rows[h.visit_id]) for h in page.hits if h.visit_id in rows]
+    token = request.app.state.settings.api_token
+    results = [_hit_out(h, rows[h.visit_id], token) for h in page.hits if h.visit_id in rows]
     return {
         "query": q,
         "kind": kind,

@@ -16,10 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import Config, Db
+from api.links import audio_link
 from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
 from knowledge import audio_store, steps, visits
 from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Outcome, Step, StepStatus, Visit, VisitStatus
+from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable
 from nlp import transcript_formats
 from nlp.audio import AudioError, probe
@@ -70,12 +72,22 @@ def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
     return value
 
 
-def visit_out(db: Db, visit: Visit) -> VisitOut:
-    return VisitOut.from_row(
-        visit,
-        visits.steps_of(db, visit_id=visit.id),
-        visits.risks_of(db, visit_id=visit.id),
-    )
+def visits_out(db: Db, rows: list[Visit], token: str | None) -> list[VisitOut]:
+    """The visits as the API shows them, their steps and risks loaded in one query each."""
+    ids = [v.id for v in rows]
+    steps_of, risks_of = visits.steps_of(db, visit_ids=ids), visits.risks_of(db, visit_ids=ids)
+    return [
+        VisitOut.from_row(v, steps_of[v.id], risks_of[v.id], audio=audio_link(token, v.id))
+        for v in rows
+    ]
+
+
+def visit_out(db: Db, visit: Visit, token: str | None) -> VisitOut:
+    return visits_out(db, [visit], token)[0]
+
+
+def _visit_json(db: Db, visit: Visit, settings: Settings, status: int) -> JSONResponse:
+    return JSONResponse(visit_out(db, visit, settings.api_token).model_dump(mode="json"), status)
 
 
 @router.post("/visits", status_code=202, response_model=VisitOut)
@@ -115,7 +127,7 @@ def upload_visit(
         existing = visits.find_by_hash(db, sha256=staged.sha256)
         if existing is not None:
             log.info("upload.duplicate", visit_id=existing.id)
-            return JSONResponse(visit_out(db, existing).model_dump(mode="json"), status_code=200)
+            return _visit_json(db, existing, settings, 200)
 
         visit_id = uuid.uuid4().hex
         visit = Visit(
@@ -156,7 +168,7 @@ def upload_visit(
             existing = visits.find_by_hash(db, sha256=staged.sha256)
             if existing is None:
                 raise
-            return JSONResponse(visit_out(db, existing).model_dump(mode="json"), status_code=200)
+            return _visit_json(db, existing, settings, 200)
     finally:
         audio_store.discard(staged)
 
@@ -165,7 +177,7 @@ def upload_visit(
         dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=first)
     except Exception:  # the reaper enqueues it later; the upload itself is safe
         log.warning("upload.enqueue_failed", visit_id=visit_id, exc_info=True)
-    return JSONResponse(visit_out(db, visit).model_dump(mode="json"), status_code=202)
+    return _visit_json(db, visit, settings, 202)
 
 
 def _check_audio(path: Path, max_audio_s: int, filename: str) -> float:
@@ -204,6 +216,7 @@ def _import_transcript(db: Db, visit: Visit, path: Path, fmt: str) -> Step:
 @router.get("/visits", response_model=VisitPage)
 def list_visits(
     db: Db,
+    settings: Config,
     status: Literal["queued", "transcribing", "analysing", "indexing", "done", "failed"]
     | None = None,
     rep: str | None = None,
@@ -238,13 +251,13 @@ def list_visits(
         offset=offset,
     )
     return VisitPage(
-        items=[visit_out(db, v) for v in rows], total=total, limit=limit, offset=offset
+        items=visits_out(db, rows, settings.api_token), total=total, limit=limit, offset=offset
     )
 
 
 @router.get("/visits/{visit_id}", response_model=VisitOut)
-def read_visit(visit_id: VisitId, db: Db) -> VisitOut:
-    return visit_out(db, visits.get(db, visit_id=visit_id))
+def read_visit(visit_id: VisitId, db: Db, settings: Config) -> VisitOut:
+    return visit_out(db, visits.get(db, visit_id=visit_id), settings.api_token)
 
 
 class VisitPatch(BaseModel):
@@ -300,7 +313,7 @@ def edit_visit(visit_id: VisitId, body: VisitPatch, db: Db, request: Request) ->
             dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.INDEX)
         except Exception:  # the reaper enqueues it later; the edit itself is saved
             log.warning("edit.enqueue_failed", visit_id=visit_id, exc_info=True)
-    return visit_out(db, visit)
+    return visit_out(db, visit, request.app.state.settings.api_token)
 
 
 @router.post("/visits/{visit_id}/retry", status_code=202, response_model=VisitOut)
@@ -308,7 +321,7 @@ def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
     visit = visits.get(db, visit_id=visit_id)
     if visit.status != VisitStatus.FAILED:
         raise NotReady(f"Only a failed visit can be retried; this one is {visit.status}.")
-    rows = {r.step: r.status for r in visits.steps_of(db, visit_id=visit_id)}
+    rows = {r.step: r.status for r in visits.steps_of(db, visit_ids=[visit_id])[visit_id]}
     again = [
         s for s in dispatch.ORDER if rows.get(s) in (StepStatus.FAILED, StepStatus.PENDING, None)
     ]
@@ -316,7 +329,7 @@ def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
     visit.status, visit.error_code, visit.error_message = VisitStatus.QUEUED, None, None
     db.commit()
     dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=again[0])
-    return visit_out(db, visit)
+    return visit_out(db, visit, request.app.state.settings.api_token)
 
 
 @router.delete("/visits/{visit_id}", status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +75,30 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         expect(page.locator("#upload-msg .error")).to_contain_text("not audio")
         browser.close()
     assert errors == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_with_a_token_the_page_plays_the_recording_through_its_signed_link(
+    tmp_path: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+    from playwright.sync_api import expect, sync_playwright
+
+    from api.app import create_app
+    from tests.conftest import FIXTURES
+
+    settings = settings_for(tmp_path, "embedded", api_token="s3cret")
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as client:
+        audio = {"file": ("call.mp3", (FIXTURES / "en_short.mp3").read_bytes(), "audio/mpeg")}
+        client.post("/api/visits", files=audio, headers={"Authorization": "Bearer s3cret"})
+    with serve(settings) as url, sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        page.goto(f"{url}/#token=s3cret")
+        page.locator(".visit").first.click()
+        player = page.locator("#player")
+        expect(player).to_have_attribute("src", re.compile(r"/audio\?expires=\d+&sig=\w+$"))
+        page.wait_for_function("document.querySelector('#player').readyState >= 1")
+        assert page.evaluate("document.querySelector('#player').duration") > 2
+        browser.close()

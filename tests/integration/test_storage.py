@@ -53,7 +53,7 @@ def test_claim_is_exclusive_until_the_lease_goes_stale(db: Session) -> None:
     assert steps.claim(db, visit_id="v1", step=Step.TRANSCRIBE, worker="a", stale_s=60)
     assert not steps.claim(db, visit_id="v1", step=Step.TRANSCRIBE, worker="b", stale_s=60)
     assert steps.claim(db, visit_id="v1", step=Step.TRANSCRIBE, worker="a", stale_s=60)  # retry
-    row = next(r for r in visits.steps_of(db, visit_id="v1") if r.step == Step.TRANSCRIBE)
+    row = next(r for r in visits.steps_of(db, visit_ids=["v1"])["v1"] if r.step == Step.TRANSCRIBE)
     row.heartbeat_at = utcnow() - timedelta(seconds=120)
     db.flush()
     assert steps.claim(db, visit_id="v1", step=Step.TRANSCRIBE, worker="b", stale_s=60)
