@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.errors import Unavailable
-from knowledge.models import PipelineStep, Step, StepStatus, Visit, utcnow
+from knowledge.models import DeletedVisit, PipelineStep, Step, StepStatus, Visit, utcnow
 from knowledge.search import LabelExamples, SearchIndex
 from knowledge.vector_index import IndexUnavailable, VectorIndex, warm_search_index
 
@@ -77,12 +77,15 @@ class LiveIndex:
         if self.search is None:
             started = utcnow()
             self._vectors = self._connect()
-            self.search = warm_search_index(
+            search = warm_search_index(
                 self._vectors, label_examples=self._label_examples(), label_ids=self._label_ids
             )
-            self._since = started - CLOCK_SKEW
-            self.error = None
-            log.info("search.warmed", utterances=len(self.search), visits=self.search.visit_count)
+            with self._sessions() as db:  # vectors a delete could not remove from Chroma
+                existing = set(db.scalars(select(Visit.id)))
+            for stale in search.visit_ids() - existing:
+                search.remove_visit(stale)
+            self.search, self._since, self.error = search, started - CLOCK_SKEW, None
+            log.info("search.warmed", utterances=len(search), visits=search.visit_count)
             return 0
         assert self._vectors is not None and self._since is not None
         now = utcnow()
@@ -94,9 +97,11 @@ class LiveIndex:
                     PipelineStep.finished_at >= self._since,
                 )
             ).all()
-            existing = set(db.scalars(select(Visit.id)))
-        for gone in self.search.visit_ids() - existing:  # deleted through another API process
-            self.search.remove_visit(gone)
+            gone = db.scalars(  # deleted through any API process
+                select(DeletedVisit.visit_id).where(DeletedVisit.deleted_at >= self._since)
+            ).all()
+        for visit_id in gone:
+            self.search.remove_visit(visit_id)
         fresh = [(v, at) for v, at in rows if self._loaded.get(v) != at]
         for visit_id, finished_at in fresh:
             self._loaded[visit_id] = finished_at

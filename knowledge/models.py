@@ -229,6 +229,17 @@ class LedgerEntry(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class DeletedVisit(Base):
+    """A visit deleted, and when: other API processes drop it from their in-memory index."""
+
+    __tablename__ = "deleted_visits"
+
+    visit_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
 class Playlist(Base):
     __tablename__ = "playlists"
 

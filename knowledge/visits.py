@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from knowledge.errors import InvalidInput, VisitNotFound
 from knowledge.models import (
+    DeletedVisit,
     PipelineStep,
     SegmentRow,
     Step,
@@ -20,6 +21,7 @@ from knowledge.models import (
     Visit,
     VisitResult,
     VisitStatus,
+    utcnow,
 )
 from nlp.types import Segment, Word
 
@@ -125,9 +127,11 @@ def update_metadata(
 
 
 def remove(db: Session, *, visit_id: str) -> Visit:
-    """Delete a visit; the database cascades to every row derived from it."""
+    """Delete a visit; the database cascades to every row derived from it, and a tombstone
+    tells the other API processes to drop it from their search index."""
     visit = get(db, visit_id=visit_id)
     db.delete(visit)
+    db.merge(DeletedVisit(visit_id=visit_id, deleted_at=utcnow()))
     db.flush()
     return visit
 
