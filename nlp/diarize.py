@@ -19,6 +19,7 @@ SAME_SPEAKER_COS = 0.99  # clusters whose mean voices are closer than this are m
 # synthetic voice only 0.15-0.16: so one-voice detection is opt-in (min_speakers=1)
 ONE_VOICE_SILHOUETTE = 0.21
 MIN_WINDOWS_PER_SPEAKER = 8
+GAP_SHARE = 0.8  # a speaker count whose eigengap is this share of the largest one is enough
 SWITCH_PENALTY = 0.05  # cost of a speaker change between segments (cosine x seconds)
 SWITCH_PENALTY_INSIDE = 0.5  # ... and between two words of one segment
 MIN_WINDOW_S = 0.5
@@ -108,8 +109,11 @@ def _spectral(affinity: np.ndarray, k_min: int, k_max: int) -> tuple[int, np.nda
     lap = np.eye(len(deg)) - d[:, None] * affinity * d[None, :]
     vals, vecs = np.linalg.eigh(lap)
     k_max = max(k_min, min(k_max, len(vals) - 1))
-    gaps = np.diff(vals[: k_max + 1])
-    k = k_min + int(np.argmax(gaps[k_min - 1 : k_max])) if k_max > k_min else k_min
+    gaps = np.diff(vals[: k_max + 1])[k_min - 1 : k_max]
+    # the fewest speakers whose eigengap is near the largest: on a short recording the gaps of
+    # two and three clusters can be within noise of each other, and one voice split in two
+    # costs far more (a rep heard as a customer) than a rare third voice merged
+    k = k_min + int(np.flatnonzero(gaps >= GAP_SHARE * gaps.max())[0]) if k_max > k_min else k_min
     rows = vecs[:, :k]
     rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-10)
     return k, rows
