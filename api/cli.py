@@ -362,7 +362,9 @@ def evaluate(
         result["asr"] = ev.eval_asr(client, corpus, variant, chosen_ids)
     if "labels" in chosen:
         result["labels"] = ev.eval_labels(client, corpus)
-        result["actions"] = ev.eval_actions(client, corpus)  # over the visits ingested by asr
+        # over the visits ingested by asr: the product end to end, from the recordings
+        result["transcript_labels"] = ev.eval_transcript_labels(client, corpus, variant)
+        result["actions"] = ev.eval_actions(client, corpus)
     if "search" in chosen:
         result["search"] = ev.eval_search(client, corpus)
     _dump(result, out)

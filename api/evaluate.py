@@ -116,36 +116,72 @@ def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
             )
             preds += list(zip(chunk, out["results"], strict=True))
     seconds = time.monotonic() - started
-    per: dict[str, list[int]] = {}
+    pairs: list[tuple[set[str], set[str]]] = []
     sentiment_ok = risk_tp = risk_fp = risk_fn = 0
     for u, p in preds:
-        gold = set(u.labels)
-        got = {x for x in _ids(p.get("labels")) if x and x.split(".")[0] in ("need", "pain")}
-        for label in gold | got:
-            c = per.setdefault(label, [0, 0, 0])
-            c[0] += label in gold and label in got
-            c[1] += label in got and label not in gold
-            c[2] += label in gold and label not in got
+        pairs.append((set(u.labels), _need_pain(p.get("labels"))))
         s = p.get("sentiment")
         sentiment_ok += (s.get("label") if isinstance(s, dict) else s) == u.sentiment
         gold_risk, got_risk = set(u.risk), _ids(p.get("risk"))
         risk_tp += len(gold_risk & got_risk)
         risk_fp += len(got_risk - gold_risk)
         risk_fn += len(gold_risk - got_risk)
-    table = {k: [round(x, 3) for x in prf(*c)] for k, c in sorted(per.items())}
-    sums = [sum(c[i] for c in per.values()) for i in range(3)]
     rp, rr, _ = prf(risk_tp, risk_fp, risk_fn)
     n = max(len(preds), 1)
     return {
         "n": len(preds),
-        "per_label_prf": table,
-        "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
-        "micro_f1": round(prf(*sums)[2], 3),
+        **_label_table(pairs),
         "sentiment_acc": round(sentiment_ok / n, 3),
         "risk_p": round(rp, 3),
         "risk_r": round(rr, 3),
         "ms_per_utterance": round(1000 * seconds / n, 1),
     }
+
+
+def _need_pain(items: Any) -> set[str]:
+    return {x for x in _ids(items) if x and x.split(".")[0] in ("need", "pain")}
+
+
+def _label_table(pairs: list[tuple[set[str], set[str]]]) -> dict[str, Any]:
+    """Per-label P/R/F1 and macro/micro-F1 of (gold, predicted) label sets."""
+    per: dict[str, list[int]] = {}
+    for gold, got in pairs:
+        for label in gold | got:
+            c = per.setdefault(label, [0, 0, 0])
+            c[0] += label in gold and label in got
+            c[1] += label in got and label not in gold
+            c[2] += label in gold and label not in got
+    table = {k: [round(x, 3) for x in prf(*c)] for k, c in sorted(per.items())}
+    sums = [sum(c[i] for c in per.values()) for i in range(3)]
+    return {
+        "per_label_prf": table,
+        "macro_f1": round(sum(v[2] for v in table.values()) / max(len(table), 1), 3),
+        "micro_f1": round(prf(*sums)[2], 3),
+    }
+
+
+def eval_transcript_labels(client: Client, corpus: Path, variant: str) -> dict[str, Any]:
+    """need/pain labels of the ingested visits' own transcripts (GET /analysis) against the
+    corpus's labelled customer turns, matched by time: what a user gets from a recording,
+    recognition errors and segments shorter than a turn included."""
+    listed = client.call("GET", "/api/visits?limit=200")["items"]
+    id_of = {v["title"]: v["id"] for v in listed if v["status"] == "done"}
+    pairs: list[tuple[set[str], set[str]]] = []
+    for meta in _visits(corpus):
+        truth = Path(f"{audio_of(corpus, meta['id'], variant)}.truth.json")
+        if meta["id"] not in id_of or not truth.exists():
+            continue
+        spans = json.loads(truth.read_text(encoding="utf-8"))["turns"]
+        said = client.call("GET", f"/api/visits/{id_of[meta['id']]}/analysis")["utterances"]
+        for span, turn in zip(spans, meta["turns"], strict=False):
+            if span["speaker"] != "customer":
+                continue
+            got: set[str] = set()
+            for u in said:  # the turn's segments: their middle falls within it
+                if span["start"] - 0.3 <= (u["start"] + u["end"]) / 2 <= span["end"] + 0.3:
+                    got |= _need_pain(u["labels"])
+            pairs.append((set(turn.get("labels") or []), got))
+    return {"turns": len(pairs), **_label_table(pairs)}
 
 
 def eval_actions(client: Client, corpus: Path) -> dict[str, Any]:

@@ -112,6 +112,10 @@ def test_eval_scores_transcripts_roles_labels_actions_and_search(
         assert labels["n"] == 10 and 0 <= labels["macro_f1"] <= 1
         assert "pain.price" in labels["per_label_prf"]
 
+        spoken = ev.eval_transcript_labels(client, corpus, "clean")
+        assert spoken["turns"] == 8 and 0 <= spoken["micro_f1"] <= 1  # 4 customer turns each
+        assert set(spoken["per_label_prf"]) >= {"pain.price", "pain.delivery", "pain.quality"}
+
         actions = ev.eval_actions(client, corpus)
         assert actions["gold"] == 2 and actions["recall"] >= 0.5
 
