@@ -6,6 +6,7 @@ adds the figures that need the project's own code (per-label tables, question ty
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -272,20 +273,31 @@ def _wait_indexed(client: Client, visits: int, timeout: float = 60) -> None:
 
 
 def eval_similar(client: Client, corpus: Path, id_of: dict[str, str]) -> dict[str, Any]:
-    """hit@3 and recall@3 of GET /visits/{id}/similar against each visit's similar_to."""
-    hits, recalls = [], []
+    """hit@3 and recall@3 against each visit's similar_to: of GET /visits/{id}/similar, and of
+    POST /similar given the first sentence of the visit's scripted summary (its problem, as a rep
+    would describe it; the visit itself is left out of the answer)."""
+    found: dict[str, list[tuple[bool, float]]] = {"visit": [], "text": []}
     for meta in _visits(corpus):
         wanted = set(meta.get("similar_to") or [])
         visit_id = id_of.get(meta["id"])
         if not wanted or visit_id is None:
             continue
         res = client.call("GET", f"/api/visits/{visit_id}/similar?limit=3")
-        top = {r["title"] for r in res.get("results", [])}
-        hits.append(bool(top & wanted))
-        recalls.append(len(top & wanted) / len(wanted))
-    n = max(len(hits), 1)
-    return {
-        "visits": len(hits),
-        "hit@3": round(sum(hits) / n, 3),
-        "recall@3": round(sum(recalls) / n, 3),
-    }
+        answers = {"visit": [r["title"] for r in res.get("results", [])]}
+        problem = re.split(r"(?<=[。.!?！？])", meta.get("summary") or "")[0].strip()
+        if problem:
+            res = client.call("POST", "/api/similar", json={"text": problem, "limit": 4})
+            answers["text"] = [r["title"] for r in res["results"] if r["title"] != meta["id"]]
+        for kind, titles in answers.items():
+            top = set(titles[:3])
+            found[kind].append((bool(top & wanted), len(top & wanted) / len(wanted)))
+    out: dict[str, Any] = {}
+    for kind, rows in found.items():
+        n = max(len(rows), 1)
+        prefix = "" if kind == "visit" else "free_text_"
+        out |= {
+            f"{prefix}visits": len(rows),
+            f"{prefix}hit@3": round(sum(h for h, _ in rows) / n, 3),
+            f"{prefix}recall@3": round(sum(r for _, r in rows) / n, 3),
+        }
+    return out

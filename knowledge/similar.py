@@ -12,10 +12,8 @@ import numpy as np
 import numpy.typing as npt
 
 from knowledge.search import (
-    LabelExamples,
     UtteranceDoc,
     VisitDoc,
-    guess_labels,
     minus_group_means,
     utterance_embedding_texts,
 )
@@ -100,16 +98,12 @@ def profile_from_text(
     text: str,
     vector: FloatArray,
     *,
-    labels: Sequence[str] | None = None,
-    label_examples: LabelExamples | None = None,
+    labels: Sequence[str],
     industry: str = "",
     segment: str = "",
 ) -> CaseProfile:
-    """Profile of a described situation; labels are guessed from label examples when not given."""
+    """Profile of a described situation with its need/pain/risk labels."""
     unit = _unit(np.asarray(vector, dtype=np.float32).reshape(1, -1))
-    if labels is None:
-        guessed = guess_labels(label_examples, unit[0]) if label_examples else {}
-        labels = [label for label, share in guessed.items() if share >= 0.25]
     return CaseProfile(
         labels=list(labels),
         quotes=[text],

@@ -13,10 +13,18 @@ from pydantic import BaseModel, Field
 
 from api.deps import Db
 from api.links import audio_link
+from api.routes.analysis import shared_classifier
 from knowledge import visits
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Visit
-from knowledge.search import InvalidFilter, InvalidQuery, SearchFilters, SearchHit, UtteranceDoc
+from knowledge.search import (
+    RISK_IDS,
+    InvalidFilter,
+    InvalidQuery,
+    SearchFilters,
+    SearchHit,
+    UtteranceDoc,
+)
 from knowledge.similar import SimilarCase, profile_from_text, profile_from_visit, similar_visits
 from nlp.embed import load_embedder
 
@@ -203,11 +211,18 @@ def similar_to_visit(
 def similar_to_text(body: SimilarIn, request: Request, db: Db) -> dict[str, Any]:
     """Past visits like a described situation ("after-sales too slow, threatens to switch")."""
     index, _ = request.app.state.live.require()
+    labels = body.labels
+    valid = (*index.label_ids, *RISK_IDS)
+    for label in labels or []:
+        if label not in valid:
+            raise InvalidInput(str(InvalidFilter("label", label, valid)), code="invalid_filter")
+    if labels is None:  # read by the classifier that labelled the visits, so the labels compare
+        said = shared_classifier(request).analyze([body.text], roles=["customer"])[0]
+        labels = [x.id for x in (*said.labels, *said.risk)]
     profile = profile_from_text(
         body.text,
         _embed(request, body.text),
-        labels=body.labels,
-        label_examples=index.label_examples,
+        labels=labels,
         industry=body.industry,
         segment=body.segment,
     )

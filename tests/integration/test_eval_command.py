@@ -53,6 +53,7 @@ def _corpus(root: Path) -> Path:
             "turns": turns,
             "actions": ACTIONS[vid],
             "similar_to": ["fx-zh" if vid == "fx-en" else "fx-en"],
+            "summary": "Spare parts arrive late and prices went up. The rep offered a local stock.",
         }
         (root / "visits" / f"{vid}.json").write_text(json.dumps(visit, ensure_ascii=False))
     utterances = [
@@ -122,7 +123,14 @@ def test_eval_scores_transcripts_roles_labels_actions_and_search(
         search = ev.eval_search(client, corpus)
         assert set(search) == {"hybrid", "dense", "bm25", "similar"}
         assert search["hybrid"]["recall@5"] == 1.0  # two visits: everything is in the top 5
-        assert search["similar"] == {"visits": 2, "hit@3": 1.0, "recall@3": 1.0}
+        assert search["similar"] == {
+            "visits": 2,
+            "hit@3": 1.0,
+            "recall@3": 1.0,
+            "free_text_visits": 2,
+            "free_text_hit@3": 1.0,  # the other visit is the only one left
+            "free_text_recall@3": 1.0,
+        }
     finally:
         stack.stop()
         stack.client.__exit__(None, None, None)

@@ -84,6 +84,8 @@ def test_bad_queries_get_clear_errors(kb: Stack, params: dict[str, str], code: s
 def test_similar_cases_come_with_reasons(kb: Stack) -> None:
     res = kb.client.post("/api/similar", json={"text": "售后响应太慢，客户说要换供应商"})
     assert res.status_code == 200, res.text
+    # the classifier that labelled the visits reads the description
+    assert {"pain.service", "risk.churn"} <= set(res.json()["labels"])
     cases = res.json()["results"]
     assert cases and {"visit_id", "score", "reasons", "actions", "summary", "outcome"} <= set(
         cases[0]
@@ -91,6 +93,13 @@ def test_similar_cases_come_with_reasons(kb: Stack) -> None:
     visit_id = cases[0]["visit_id"]
     other = kb.client.get(f"/api/visits/{visit_id}/similar").json()["results"]
     assert [c["visit_id"] for c in other] and visit_id not in [c["visit_id"] for c in other]
+
+
+def test_similar_refuses_unknown_labels(kb: Stack) -> None:
+    res = kb.client.post("/api/similar", json={"text": "slow support", "labels": ["pain.slow"]})
+    assert res.status_code == 422
+    assert res.json()["error"]["code"] == "invalid_filter"
+    assert "pain.service" in res.json()["error"]["message"]
 
 
 def test_search_answers_503_when_the_index_is_unreachable(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from knowledge.search import LabelExamples, UtteranceDoc, VisitDoc
+from knowledge.search import UtteranceDoc, VisitDoc
 from knowledge.similar import (
     CaseProfile,
     profile_from_text,
@@ -96,13 +96,6 @@ def test_free_text_with_given_labels_finds_the_matching_visits(pool):
     target = profile_from_text("support is slow", axis(0, 0.1, 7), labels=["pain.service"])
     ids = [c.visit.visit_id for c in similar_visits(target, pool, limit=2)]
     assert set(ids) == {"slow-service", "slow-service-2"}
-
-
-def test_free_text_labels_are_guessed_from_label_examples(pool):
-    examples = LabelExamples(np.stack([axis(2), axis(2, 0.1, 1)]), [["pain.price"], ["pain.price"]])
-    target = profile_from_text("they undercut us", axis(2, 0.2, 3), label_examples=examples)
-    assert target.labels == ["pain.price"]
-    assert similar_visits(target, pool, limit=1)[0].visit.visit_id == "price-fight"
 
 
 def test_rare_shared_labels_weigh_more_than_common_ones():
