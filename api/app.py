@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             lambda: connect(settings.chroma_url),
             app.state.sessionmaker,
             lambda: embed_label_examples(
-                settings.prompts_dir, load_embedder(settings.embedding_model)
+                settings.prompts_dir,
+                load_embedder(settings.embedding_model),
+                settings.models_dir / "cache",
             ),
             label_ids=load_labels(settings.prompts_dir).need_pain_ids,
         )

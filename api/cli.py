@@ -255,7 +255,7 @@ def train(
     if with_corrections:
         with make_sessionmaker(make_engine(settings.database_url))() as db:
             corrections = [(c.text, list(c.labels)) for c in analysis.corrections(db)]
-    train_classifier(settings.prompts_dir, corrections, settings.embedding_model)
+    train_classifier(settings.prompts_dir, corrections)
     typer.echo(
         f"classifier retrained with {len(corrections)} corrections "
         f"into {settings.prompts_dir / 'classifier'}; the API and workers use it from their next "
@@ -367,6 +367,47 @@ def evaluate(
         result["actions"] = ev.eval_actions(client, corpus)
     if "search" in chosen:
         result["search"] = ev.eval_search(client, corpus)
+    _dump(result, out)
+
+
+@cli.command()
+def tune(
+    encoders: Annotated[
+        str, typer.Option(help="Encoder sets to try, ';'-separated, e.g. 'usem3;usem3,e5-small'")
+    ] = "",
+) -> None:
+    """Choose the classifier's settings by cross-validation over prompts/examples (one writer held
+    out at a time), write prompts/training.yaml, then retrain."""
+    from evals.cv import run_tune
+    from nlp.classify import train_classifier
+
+    settings = _settings()
+    choices = [tuple(e.split(",")) for e in encoders.split(";") if e] or None
+    result = run_tune(settings.prompts_dir, settings.data_dir / "cache", choices)
+    train_classifier(settings.prompts_dir)
+    _dump(result, None)
+
+
+@cli.command()
+def figures(
+    blind: Annotated[Path | None, typer.Option(help="The blind set folder.")] = Path("evals/blind"),
+    corpus: Annotated[Path | None, typer.Option(help="A corpus-like test folder.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
+) -> None:
+    """Text analysis figures three ways: cross-validation, the blind set, a corpus folder."""
+    from evals.figures import three_way
+    from nlp.classify import load_classifier
+    from nlp.commitments import load_act_classifier
+
+    settings = _settings()
+    result = three_way(
+        settings.prompts_dir,
+        load_classifier(settings.prompts_dir),
+        load_act_classifier(settings.prompts_dir),
+        blind if blind and blind.exists() else None,
+        corpus,
+        settings.data_dir / "cache",
+    )
     _dump(result, out)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -248,13 +250,33 @@ def read_visit_intents(prompts_dir: Path) -> tuple[list[str], list[str], dict[st
     return features, texts, knobs
 
 
-def embed_label_examples(prompts_dir: Path, embedder: Encoder) -> LabelExamples | None:
-    """The query priors from the project's label examples and visit intents (None if neither)."""
+def embed_label_examples(
+    prompts_dir: Path, embedder: Encoder, cache_dir: Path | None = None
+) -> LabelExamples | None:
+    """The query priors from the project's label examples and visit intents (None if neither).
+    With cache_dir, the vectors are kept there per embedder and texts, so a process starts
+    without embedding thousands of examples again."""
     texts, labels = read_label_examples(prompts_dir)
     features, intent_texts, knobs = read_visit_intents(prompts_dir)
     if not texts and not intent_texts:
         return None
-    vectors = np.asarray(embedder.encode(texts + intent_texts), dtype=np.float32)
+    everything = texts + intent_texts
+    vectors = None
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(
+            "\n".join([str(getattr(embedder, "name", "")), *everything]).encode()
+        )
+        path = cache_dir / f"label_examples-{digest.hexdigest()[:16]}.npy"
+        if path.exists():
+            vectors = np.load(path)
+    if vectors is None:
+        vectors = np.asarray(embedder.encode(everything), dtype=np.float32)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, vectors)
+            tmp.replace(path)  # atomic: another process may be writing the same file
     intents = None
     if intent_texts:
         intents = VisitIntents(features, vectors[len(texts) :], **knobs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -289,68 +289,11 @@ _NEW_SUBJECT = re.compile(
     r"(?:您|你)(?:这边|那边)?(?:跟|和|给|先|再|回去|内部))",
     re.IGNORECASE,
 )
-_ZH_COMMIT = re.compile(
-    r"(?:我|我们|咱们|我这边|我们这边|我方|我司|这边)(?:这边)?(?:回去|马上|尽快|今天|明天|这周|下周|本周|"
-    r"就|会|来|去|负责|一定|保证|先|再|争取|立刻|随后|稍后|回头|把|给|让|安排|帮|跟|找|约|发|提交|寄)"
-    r"|给您|发您|帮您|给你|发你|帮你|就发|就给|就安排|就寄|就送|发过去|寄过去|没问题，我"
-)
-_EN_COMMIT = re.compile(
-    r"\b(?:i'll|i will|we'll|we will|i'm going to|we're going to|let me|i can(?!'t| ?not)|"
-    r"we can(?!'t| ?not)|"
-    r"i'd be happy to|you'll (?:have|get)|our (?:engineer|team|technician|project lead|"
-    r"manager)s? will|i promise|will do|i'll make sure|i shall|we shall)\b",
-    re.IGNORECASE,
-)
-_SUMMARY = re.compile(
-    r"总结一下|确认一下|我们说好|就这么定|to recap|let me confirm|to summarize|so:|"
-    r"so to confirm|next steps",
-    re.IGNORECASE,
-)
-_NOT_COMMIT = re.compile(
-    r"^(?:would|could|can|shall|do|does|is|are)\b.*\?$|[吗呢？?]$|"
-    r"\b(?:i'll|i will) (?:be (?:blunt|honest|frank|straight)|hold you to|believe it)|"
-    r"\bi(?:'ll| will) if\b|\bbut i doubt\b|"
-    r"(?:^|[，,]\s*)(?:今天|这次)(?:过来|来|主要|拜访)|\btoday (?:i'm|we're|i am|we are) here\b|"
-    r"(?:要是|如果|假如|万一)[^，,。]*[，,]?[^，,。]*就|"  # a condition or threat, not a promise
-    r"(?:见|再见)[。！!.]?$|\bsee you\b|"  # a goodbye ("那我们下周一见")
-    r"\b(?:we|i) (?:can't|cannot|can not|won't|will not)\b|(?:我们?|咱们)(?:不能|没法|无法|不会)",
-    re.IGNORECASE,
-)
 _ACCEPT = re.compile(
     r"^(?:好的|好|行|可以|没问题|放心|ok|okay|sure|will do|no problem|absolutely|of course)"
     r"(?:[，,.!！。\s]|$)",
     re.IGNORECASE,
 )
-_TO_OTHER = re.compile(
-    r"^(?:麻烦|请)?(?:您|你们|你)(?:这边|那边)?|麻烦(?:您|你)|(?:发|给)(?:我|我们)(?:一份|一下)?$|"
-    r"\b(?:you'll send|you will send|could you|can you|please send|send me|send us|get me|"
-    r"if you (?:could|can))\b",
-    re.IGNORECASE,
-)
-_ASK_OTHER = re.compile(  # the speaker hands a step to the other side ("您跟老板商量一下")
-    r"^(?:那)?(?:您|你)(?:这边|那边)?(?:跟|和|给|先|再|回去|内部)[^，,。？?]{0,12}"
-    r"(?:商量|看看|评估|确认|讨论|过一下|研究|请示|汇报|沟通)|"
-    r"^(?:and\s+)?you (?:can |could |might )?"
-    r"(?:run (?:it|this) by|check with|talk (?:it )?(?:over )?with|"
-    r"discuss (?:it|this) with|share (?:it|this) with|take (?:it|this) to)\b",
-    re.IGNORECASE,
-)
-_DEMAND = re.compile(
-    r"^(?:我们?)?(?:希望|要求|需要|想要)|^你们?(?:先|最好|得|要)?把|发过来|给我们?(?:一个|一份)?$|"
-    r"\b(?:i want|we want|we need|i need)\b|^(?:please\s+)?(?:send|give|get|include|tell|make)\b",
-    re.IGNORECASE,
-)
-
-
-def _is_commitment(clause: str, in_summary: bool, has_date: bool) -> bool:
-    c = clause.strip()
-    if not c or _NOT_COMMIT.search(c):
-        return False
-    if has_date and _ACCEPT.match(c):
-        return True
-    if _ZH_COMMIT.search(c) or _EN_COMMIT.search(c):
-        return not _DEMAND.search(c) or bool(re.search(r"我(会|来|把)|i'll|we'll", c, re.I))
-    return in_summary and has_date
 
 
 def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
@@ -368,69 +311,86 @@ def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
     return out
 
 
+ActPredictor = Callable[[Sequence[str]], Sequence[tuple[str, float]]]
+
+
+def _pieces(text: str, visit: date) -> list[tuple[str, date | None]]:
+    """The clauses of a turn that can each hold one promise, with the date each names."""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    pieces = [p.strip() for s in sentences for p in _NEW_SUBJECT.split(s) if p and p.strip()]
+    return [item for piece in pieces for item in _split_items(piece, visit)]
+
+
 def extract_actions(
     utterances: Sequence[tuple[str | None, str, float | None]],
     visit_date: date,
-    language: str | None,
+    acts: ActPredictor,
 ) -> list[ActionItem]:
-    """Promises in (role, text, start_s) utterances; the speaker's role owns each one.
+    """Promises in (role, text, start_s) utterances. `acts` tells per clause whether the speaker
+    commits (the speaker owns it), asks the other side (theirs once they say yes) or neither.
     Consecutive utterances of one speaker are read as one turn, so a recap that the
     transcriber cut into several segments stays one recap."""
-    items: list[ActionItem] = []
-    previous = ""
-    made_at: list[int] = []  # turn index of each item
     turns = _join_turns(utterances)
-    for turn, (role, text, marks) in enumerate(turns):
-        if role not in ("rep", "customer") or not text:
-            previous = text or ""
-            continue
+    clauses = [
+        (turn, clause, due)
+        for turn, (role, text, _) in enumerate(turns)
+        if role in ("rep", "customer") and text
+        for clause, due in _pieces(text[:_MAX_CHARS], visit_date)
+    ]
+    predicted = acts([c for _, c, _ in clauses])
+    first_act: dict[int, str] = {}
+    for (turn, _, _), (act, _) in zip(clauses, predicted, strict=True):
+        first_act.setdefault(turn, act)
+    items: list[ActionItem] = []
+    made_at: list[int] = []  # turn index of each item
+    for (turn, clause, due), (act, _) in zip(clauses, predicted, strict=True):
+        role, text, marks = turns[turn]
         owner: Owner = "rep" if role == "rep" else "customer"
+        if act == "request":
+            reply = _reply(turns, turn)
+            if reply is None or not (
+                _ACCEPT.match(turns[reply][1].strip()) or first_act.get(reply) == "commit"
+            ):
+                continue  # asked, never agreed to
+            owner = "customer" if owner == "rep" else "rep"
+            due = due or resolve_due(turns[reply][1][:_MAX_QUOTE], visit_date)
+        elif act != "commit":
+            continue
         body = text[:_MAX_CHARS]
-        in_summary = bool(_SUMMARY.search(body))
-        turn_commits = bool(_ZH_COMMIT.search(body) or _EN_COMMIT.search(body))
-        sentences = [s.strip() for s in _SENTENCE.split(body) if s and s.strip()]
-        pieces = [p.strip() for s in sentences for p in _NEW_SUBJECT.split(s) if p and p.strip()]
-        for sentence in pieces:
-            for clause, due in _split_items(sentence, visit_date):
-                summary_like = in_summary or (turn_commits and due is not None)
-                clause_owner = owner
-                if (
-                    due is not None
-                    and _TO_OTHER.search(clause.strip())
-                    and (not _is_question(clause) or _accepted(turns, turn))
-                ):
-                    clause_owner = "customer" if owner == "rep" else "rep"  # asked of the other
-                elif (
-                    due is None
-                    and role == "rep"
-                    and _ASK_OTHER.search(clause.strip())
-                    and not _is_question(clause)
-                ):
-                    clause_owner = "customer"
-                elif not _is_commitment(clause, summary_like, due is not None):
-                    continue
-                quote = body[:_MAX_QUOTE]
-                thin = _is_thin(clause)
-                if thin and previous:
-                    quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
-                start = _start_of(marks, body.find(clause))
-                item = ActionItem(clause_owner, clause.strip(" ，,。.;；"), due, start, quote)
-                if thin and _date_earlier(items, made_at, clause_owner, turn, due):
-                    continue
-                if thin and any(  # "Will do" right after the same promise was noted
-                    o.owner == clause_owner and o.due == due and turn - at <= 2
-                    for o, at in zip(items, made_at, strict=True)
-                ):
-                    continue
-                if not any(_same_item(item, other) for other in items):
-                    if due is not None:  # a dated restatement replaces the vaguer promise
-                        keep = [k for k, o in enumerate(items) if not _restated(o, item)]
-                        items[:] = [items[k] for k in keep]
-                        made_at[:] = [made_at[k] for k in keep]
-                    items.append(item)
-                    made_at.append(turn)
-        previous = body
+        previous = turns[turn - 1][1] if turn else ""
+        quote = body[:_MAX_QUOTE]
+        thin = _is_thin(clause)
+        if thin and previous:
+            quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
+        start = _start_of(marks, body.find(clause))
+        item = ActionItem(owner, clause.strip(" ，,。.;；"), due, start, quote)
+        if thin and _date_earlier(items, made_at, owner, turn, due):
+            continue
+        if thin and any(  # "Will do" right after the same promise was noted
+            o.owner == owner and o.due == due and turn - at <= 2
+            for o, at in zip(items, made_at, strict=True)
+        ):
+            continue
+        if not any(_same_item(item, other) for other in items):
+            if due is not None:  # a dated restatement replaces the vaguer promise
+                keep = [k for k, o in enumerate(items) if not _restated(o, item)]
+                items[:] = [items[k] for k in keep]
+                made_at[:] = [made_at[k] for k in keep]
+            items.append(item)
+            made_at.append(turn)
     return items
+
+
+def _reply(turns: Sequence[tuple[str | None, str, Any]], turn: int) -> int | None:
+    """The other side's next turn, when it comes right after."""
+    nxt = turn + 1
+    if (
+        nxt < len(turns)
+        and turns[nxt][0] in ("rep", "customer")
+        and turns[nxt][0] != turns[turn][0]
+    ):
+        return nxt
+    return None
 
 
 def _join_turns(
@@ -457,18 +417,6 @@ def _start_of(marks: Sequence[tuple[int, float | None]], offset: int) -> float |
         if at <= offset:
             start = moment
     return start
-
-
-def _is_question(clause: str) -> bool:
-    return "?" in clause or "？" in clause or clause.rstrip(" 。.").endswith("吗")
-
-
-def _accepted(utterances: Sequence[tuple[str | None, str, Any]], turn: int) -> bool:
-    """The other side's next turn starts with a yes ("好的", "Sure")."""
-    if turn + 1 >= len(utterances):
-        return False
-    role, text, _ = utterances[turn + 1]
-    return role != utterances[turn][0] and bool(_ACCEPT.match((text or "").strip()))
 
 
 def _is_thin(clause: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from nlp.actions import ActPredictor
 from nlp.classify import Classifier, TextAnalysis
 
 
@@ -119,7 +120,7 @@ def evaluate_labels(
     return figures
 
 
-def evaluate_actions(corpus_dir: Path) -> dict[str, Any]:
+def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
     """Action-item recall and precision against visits' "actions" (owner + due date + text)."""
     from nlp.actions import extract_actions, match_actions
 
@@ -128,7 +129,7 @@ def evaluate_actions(corpus_dir: Path) -> dict[str, Any]:
     for vf in sorted((corpus_dir / "visits").glob("*.json")):
         v = json.loads(vf.read_text(encoding="utf-8"))
         turns = [(t["speaker"], t["text"], None) for t in v["turns"]]
-        got = extract_actions(turns, date.fromisoformat(v["date"]), v.get("language"))
+        got = extract_actions(turns, date.fromisoformat(v["date"]), acts)
         gold = v.get("actions", [])
         hits = match_actions(gold, got)
         found += hits
@@ -159,7 +160,7 @@ def evaluate_corrections(
     """F1 of one label and macro-F1 before and after corrections are added (nearest neighbours)."""
     before = evaluate_labels(corpus_dir, classifier)
     corrected = Classifier(
-        classifier.labels, classifier.rules, classifier.embedder, classifier.weights
+        classifier.labels, classifier.rules, classifier.embedders, classifier.weights
     )
     corrected.add_corrections(corrections)
     after = evaluate_labels(corpus_dir, corrected)

@@ -28,6 +28,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from nlp.classify import load_classifier, train_classifier
+    from nlp.commitments import load_act_classifier
     from nlp.labeleval import (
         evaluate_actions,
         evaluate_corrections,
@@ -45,7 +46,7 @@ def main() -> int:
     out: dict[str, object] = {"labels": labels, "worst": dict(worst)}
     if args.per_label:
         out["per_label_prf"] = table
-    actions = evaluate_actions(args.corpus)
+    actions = evaluate_actions(args.corpus, load_act_classifier(prompts))
     actions.pop("visits")
     out["actions"] = actions
     if args.corrections:

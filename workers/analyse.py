@@ -17,6 +17,7 @@ from nlp import llm
 from nlp.actions import extract_actions
 from nlp.classify import Classifier, LabelScore, TextAnalysis, load_current_classifier
 from nlp.coaching import coaching_report, load_scorecard
+from nlp.commitments import load_act_classifier
 from nlp.labels import load_labels
 from nlp.summary import summarize
 from nlp.types import Segment
@@ -29,7 +30,7 @@ WAITED = ("unreachable", "timeout")  # failures that cost a wait: the summary is
 
 def classifier(settings: Settings) -> Classifier:
     """This process's classifier, loaded afresh after `visitlens train` wrote new weights."""
-    return load_current_classifier(settings.prompts_dir, settings.embedding_model)
+    return load_current_classifier(settings.prompts_dir)
 
 
 def _corrected(
@@ -69,7 +70,7 @@ def work(ctx: StepContext) -> None:
     actions = extract_actions(
         [(s.role, s.text, s.start) for s in segments],
         visit_date if isinstance(visit_date, date) else date.today(),
-        language,
+        load_act_classifier(settings.prompts_dir),
     )
     report = visit_report(segments, results)
     summary = summarize(

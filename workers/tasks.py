@@ -7,6 +7,7 @@ from celery.signals import worker_process_init, worker_ready
 
 from knowledge.errors import TransientError
 from knowledge.models import Step
+from nlp.commitments import load_act_classifier
 from workers import analyse, diarize, dispatch, index, reaper, transcribe
 from workers.celery_app import app
 from workers.runner import run_step
@@ -53,6 +54,8 @@ def warm_models(**_: object) -> None:
     """Load the models once per worker process, before the first task."""
     settings = runtime().settings
     transcribe.whisper(settings)
+    analyse.classifier(settings)
+    load_act_classifier(settings.prompts_dir)
     log.info("worker.models_loaded", asr_model=settings.asr_model)
 
 

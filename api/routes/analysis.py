@@ -36,7 +36,7 @@ class CorrectionBody(BaseModel):
 def shared_classifier(request: Request) -> Classifier:
     """The API process's classifier, kept up to date with retrained weights and corrections."""
     settings = request.app.state.settings
-    model = load_current_classifier(settings.prompts_dir, settings.embedding_model)
+    model = load_current_classifier(settings.prompts_dir)
     with request.app.state.sessionmaker() as db:
         analysis.teach_corrections(db, model)
     return model

@@ -116,7 +116,9 @@ def test_a_thousand_texts_are_analysed_in_batches(classifier: Classifier) -> Non
 
 
 def test_correction_is_used_at_once_for_the_same_text(classifier: Classifier) -> None:
-    fresh = Classifier(classifier.labels, classifier.rules, classifier.embedder, classifier.weights)
+    fresh = Classifier(
+        classifier.labels, classifier.rules, classifier.embedders, classifier.weights
+    )
     text = "这个事情我们还得跟集团那边再确认一下流程。"
     fresh.add_corrections([(text, ["pain.process", "need.communication"])])
     (result,) = fresh.analyze([text])
@@ -124,10 +126,12 @@ def test_correction_is_used_at_once_for_the_same_text(classifier: Classifier) ->
 
 
 def test_a_loosely_similar_correction_only_nudges_its_labels(classifier: Classifier) -> None:
-    fresh = Classifier(classifier.labels, classifier.rules, classifier.embedder, classifier.weights)
+    fresh = Classifier(
+        classifier.labels, classifier.rules, classifier.embedders, classifier.weights
+    )
     fresh.add_corrections([("要是系统能自动提醒合同快到期了就好了。", ["need.features"])])
     text = "能不能在证书快过期的时候自动发消息给负责人？"
-    sims = fresh.embedder.encode([text]) @ fresh._corr_vecs.T
+    sims = fresh.embedders[0].encode([text]) @ fresh._corr_vecs.T
     assert 0.4 <= float(sims.max()) < 0.55  # a weak neighbour, not a near one
     (before,) = classifier.analyze([text])
     (after,) = fresh.analyze([text])

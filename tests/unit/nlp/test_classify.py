@@ -7,9 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlp.classify import _best_thresholds, detect_language, load_examples, split_sentences
 from nlp.labels import load_labels
+from nlp.language import detect_language
+from nlp.textmodel import Hyper, split_sentences, with_sentences
 from nlp.textrules import is_backchannel, load_rules, rule_features
+from nlp.training import (
+    best_f1_thresholds,
+    folds,
+    load_examples,
+    recall_at_precision_thresholds,
+)
 
 PROMPTS = Path(__file__).resolve().parents[3] / "prompts"
 
@@ -98,14 +105,38 @@ def test_risk_keywords_catch_rival_offers_and_unease_but_not_spare_parts(
     assert _risk_hits(text) == expected
 
 
-def test_thresholds_keep_the_pulled_share_of_the_out_of_fold_optimum() -> None:
+def test_thresholds_take_the_out_of_fold_f1_optimum() -> None:
     probs = np.array([[0.9], [0.8], [0.7], [0.3], [0.2], [0.1]] * 2, dtype=np.float32)
     y = np.array([[True], [True], [True], [False], [False], [False]] * 2)
-    best = float(_best_thresholds(probs, y, 0.2, 0.8, pull=1.0)[0])
-    assert 0.3 < best <= 0.7
-    half = float(_best_thresholds(probs, y, 0.2, 0.8)[0])
-    assert half == pytest.approx(0.5 * best + 0.25)
-    assert float(_best_thresholds(probs, y, 0.2, 0.8, pull=0.0)[0]) == pytest.approx(0.5)
+    assert 0.3 < float(best_f1_thresholds(probs, y)[0]) <= 0.7
+
+
+def test_risk_thresholds_take_the_most_recall_at_the_asked_precision() -> None:
+    probs = np.array([[0.9], [0.8], [0.6], [0.5], [0.4], [0.2]] * 2, dtype=np.float32)
+    y = np.array([[True], [True], [False], [True], [False], [False]] * 2)
+    t = float(recall_at_precision_thresholds(probs, y, 0.75)[0])
+    assert 0.4 < t <= 0.5  # 3 of 4 fired are risks; any lower loses precision
+    strict = float(recall_at_precision_thresholds(probs, y, 0.95)[0])
+    assert 0.6 < strict <= 0.8
+
+
+def test_folds_hold_out_one_writer_at_a_time() -> None:
+    groups = ["a"] * 4 + ["b"] * 3 + ["c"] * 5
+    for _, test in folds(groups):
+        assert len({groups[i] for i in test}) == 1
+
+
+def test_a_label_said_in_one_sentence_of_a_long_turn_counts() -> None:
+    probs = np.array([[0.1, 0.2]], dtype=np.float32)
+    sentence = np.array([[0.9, 0.1], [0.2, 0.1]], dtype=np.float32)
+    raised = with_sentences(probs, sentence, [0, 0], 0.75)
+    assert raised[0, 0] == pytest.approx(0.675) and raised[0, 1] == pytest.approx(0.2)
+    assert with_sentences(probs, sentence, [0, 0], 0.0) is probs
+
+
+def test_training_settings_reject_unknown_names() -> None:
+    with pytest.raises(ValueError, match="unknown setting"):
+        Hyper.from_dict({"c_emb": 1.0, "typo": 2})
 
 
 def test_sentences_are_split_on_zh_and_en_ends_but_not_inside_numbers() -> None:
@@ -136,10 +167,11 @@ def test_project_examples_are_valid_and_cover_every_label_in_both_languages() ->
     for label_id in labels.need_pain_ids:
         langs = {e.language for e in examples if label_id in e.labels}
         assert langs == {"zh", "en"}, label_id
-        assert sum(label_id in e.labels for e in examples) >= 15, label_id
+        assert sum(label_id in e.labels for e in examples) >= 40, label_id
     assert any(not e.labels for e in examples)
     for risk_id in labels.risk_ids:
-        assert sum(risk_id in e.risk for e in examples) >= 10, risk_id
+        assert sum(risk_id in e.risk for e in examples) >= 100, risk_id
+    assert len({e.writer for e in examples}) >= 5  # cross-validation holds out one at a time
 
 
 def test_summary_names_top_pains_risk_and_follow_ups() -> None:

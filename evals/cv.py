@@ -1,0 +1,235 @@
+"""Cross-validation of the text classifier, grouped by writer, and the search for its settings.
+
+Every figure here comes from heads that never saw the held-out writer's examples, with thresholds
+chosen on the other writers' out-of-fold scores, so no figure is read off the data it was tuned on.
+`tune` chooses prompts/training.yaml this way; the blind set and the corpus are never read."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+
+from nlp.embed import Embedder, load_embedder
+from nlp.labels import LabelSet, load_labels
+from nlp.textmodel import F32, HYPER_FILE, Hyper, load_hyper, risk_probs, sentiment_probs
+from nlp.textrules import load_rules
+from nlp.training import (
+    Data,
+    Example,
+    FoldScores,
+    best_f1_thresholds,
+    load_examples,
+    oof_label_probs,
+    out_of_fold,
+    prepare,
+    recall_at_precision_thresholds,
+)
+
+Bools = npt.NDArray[np.bool_]
+ENCODER_CHOICES: tuple[tuple[str, ...], ...] = (("usem3",), ("e5-small",), ("usem3", "e5-small"))
+C_CHOICES = (1.0, 4.0, 16.0)
+SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
+SENTENCE_SHARES = (0.0, 0.5, 0.75, 1.0)
+
+
+class CachedEmbedder(Embedder):
+    """An embedder that remembers every text it embedded (tuning embeds the same texts often)."""
+
+    def __init__(self, inner: Embedder, cache_dir: Path):
+        super().__init__(inner.name, inner.dim, inner._encode_fn)
+        self._path = cache_dir / f"{inner.name}.npz"
+        self._memo: dict[str, F32] = {}
+        if self._path.exists():
+            with np.load(self._path) as z:
+                self._memo = dict(zip([str(k) for k in z["keys"]], z["vecs"], strict=True))
+
+    def encode(self, texts: Sequence[str]) -> F32:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        todo = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}.items()
+        )
+        if todo:
+            vecs = super().encode([t for _, t in todo])
+            self._memo.update((k, v) for (k, _), v in zip(todo, vecs, strict=True))
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(
+                self._path,
+                keys=np.array(list(self._memo)),
+                vecs=np.stack(list(self._memo.values())),
+            )
+        return np.stack([self._memo[k] for k in keys]).astype(np.float32)
+
+
+def _nested_thresholds(
+    probs: F32, y: Bools, fold_of: npt.NDArray[np.intp], choose: Callable[[F32, Bools], F32]
+) -> F32:
+    """Per row, the thresholds chosen on the other folds' rows: no row sets its own."""
+    out = np.zeros_like(probs)
+    for k in np.unique(fold_of):
+        other = fold_of != k
+        out[fold_of == k] = choose(probs[other], y[other])
+    return out
+
+
+def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def label_figures(pred: Bools, y: Bools, ids: Sequence[str]) -> dict[str, Any]:
+    """Macro-F1 over the labels present in gold or prediction (as the reference scorer counts),
+    micro-F1 and the per-label table."""
+    table = {}
+    for j, lid in enumerate(ids):
+        tp = int((pred[:, j] & y[:, j]).sum())
+        fp = int((pred[:, j] & ~y[:, j]).sum())
+        fn = int((~pred[:, j] & y[:, j]).sum())
+        if tp + fp + fn:
+            table[lid] = [round(v, 3) for v in _prf(tp, fp, fn)]
+    micro = _prf(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
+    return {
+        "macro_f1": round(float(np.mean([v[2] for v in table.values()])), 3),
+        "micro_f1": round(micro[2], 3),
+        "per_label_prf": table,
+    }
+
+
+def cv_figures(scores: FoldScores, data: Data, labels: LabelSet, hyper: Hyper) -> dict[str, Any]:
+    """Labels, sentiment and risk of every example, each judged by a model blind to its writer."""
+    ex = data.is_example
+    probs = oof_label_probs(scores, data, hyper)[ex]
+    y, folds = data.y[ex], scores.fold_of[ex]
+    pred = probs >= _nested_thresholds(probs, y, folds, best_f1_thresholds)
+    sent = sentiment_probs(scores.heads, hyper)[ex].argmax(axis=1)
+    risk = risk_probs(scores.heads, hyper)[ex]
+    risk_y = data.risk_y[ex]
+
+    def at_precision(p: F32, t: Bools) -> F32:
+        return recall_at_precision_thresholds(p, t, hyper.risk_precision)
+
+    risk_pred = risk >= _nested_thresholds(risk, risk_y, folds, at_precision)
+    rp, rr, rf = _prf(
+        int((risk_pred & risk_y).sum()),
+        int((risk_pred & ~risk_y).sum()),
+        int((~risk_pred & risk_y).sum()),
+    )
+    return {
+        "n": int(ex.sum()),
+        **label_figures(pred, y, labels.need_pain_ids),
+        "sentiment_acc": round(float((sent == data.sent_y[ex]).mean()), 3),
+        "risk_p": round(rp, 3),
+        "risk_r": round(rr, 3),
+        "risk_f1": round(rf, 3),
+    }
+
+
+class Tuner:
+    """Prepared data and out-of-fold scores, cached per setting that changes the fitted heads."""
+
+    def __init__(self, prompts_dir: Path, cache_dir: Path):
+        self.labels = load_labels(prompts_dir)
+        self.rules = load_rules(prompts_dir, self.labels.topics, self.labels.risk_ids)
+        self.examples: list[Example] = load_examples(prompts_dir, self.labels)
+        self._cache_dir = cache_dir
+        self._embedders: dict[str, Embedder] = {}
+        self._scores: dict[tuple[Any, ...], tuple[Data, FoldScores]] = {}
+        self.log: list[dict[str, Any]] = []
+
+    def embedders(self, names: Sequence[str]) -> list[Embedder]:
+        for name in names:
+            if name not in self._embedders:
+                self._embedders[name] = CachedEmbedder(load_embedder(name), self._cache_dir)
+        return [self._embedders[n] for n in names]
+
+    def scores(self, hyper: Hyper) -> tuple[Data, FoldScores]:
+        key = (
+            hyper.encoders,
+            hyper.c_emb,
+            hyper.c_ngram,
+            hyper.rule_weight,
+            hyper.sentence_share > 0,
+        )
+        if key not in self._scores:
+            data = prepare(
+                self.labels, self.rules, self.embedders(hyper.encoders), self.examples, hyper
+            )
+            self._scores[key] = (data, out_of_fold(data, self.labels, hyper))
+        return self._scores[key]
+
+    def figures(self, hyper: Hyper) -> dict[str, Any]:
+        started = time.monotonic()
+        data, scores = self.scores(hyper)
+        out = cv_figures(scores, data, self.labels, hyper)
+        self.log.append(
+            {
+                "hyper": hyper.to_dict(),
+                "seconds": round(time.monotonic() - started, 1),
+                **{k: v for k, v in out.items() if k != "per_label_prf"},
+            }
+        )
+        return out
+
+
+def objective(fig: dict[str, Any]) -> float:
+    """What the search maximises: labels, sentiment and risk weighed alike."""
+    return float(fig["macro_f1"] + fig["sentiment_acc"] + fig["risk_f1"])
+
+
+def _best(tuner: Tuner, base: Hyper, field: str, values: Sequence[Any]) -> Hyper:
+    scored = [
+        (objective(tuner.figures(dataclasses.replace(base, **{field: v}))), i, v)
+        for i, v in enumerate(values)
+    ]
+    return dataclasses.replace(base, **{field: max(scored)[2]})
+
+
+def tune(tuner: Tuner, start: Hyper, encoders: Sequence[tuple[str, ...]]) -> Hyper:
+    """Coordinate search, one setting at a time, in the order their cost allows."""
+    h = start
+    h = _best(tuner, h, "encoders", encoders)
+    h = _best(tuner, h, "c_emb", C_CHOICES)
+    h = _best(tuner, h, "c_ngram", C_CHOICES)
+    h = _best(tuner, h, "rule_weight", (0.0, 0.5))
+    h = _best(tuner, h, "sentence_share", SENTENCE_SHARES)
+    for field in ("direct_share", "ngram_share", "ngram_share_sent", "ngram_share_risk"):
+        h = _best(tuner, h, field, SHARES)
+    return h
+
+
+def write_hyper(prompts_dir: Path, hyper: Hyper, figures: dict[str, Any]) -> None:
+    head = (
+        "# Settings of the text classifier, chosen by `visitlens tune`: cross-validation\n"
+        "# that holds out one writer of prompts/examples at a time. Never chosen by the\n"
+        "# blind set or the corpus.\n"
+    )
+    summary = {k: v for k, v in figures.items() if k != "per_label_prf"}
+    body = yaml.safe_dump(
+        {"hyper": hyper.to_dict(), "cv": summary}, sort_keys=False, allow_unicode=True
+    )
+    (prompts_dir / HYPER_FILE).write_text(head + body, encoding="utf-8")
+
+
+def run_tune(
+    prompts_dir: Path, cache_dir: Path, encoders: Sequence[tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """Search the settings, write prompts/training.yaml; what was tried and its figures."""
+    tuner = Tuner(prompts_dir, cache_dir)
+    best = tune(tuner, load_hyper(prompts_dir), tuple(encoders or ENCODER_CHOICES))
+    fig = tuner.figures(best)
+    write_hyper(prompts_dir, best, fig)
+    return {"hyper": best.to_dict(), "cv": fig, "tried": tuner.log}
+
+
+def run_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
+    """The cross-validation figures of the settings in prompts/training.yaml."""
+    tuner = Tuner(prompts_dir, cache_dir)
+    return tuner.figures(load_hyper(prompts_dir))

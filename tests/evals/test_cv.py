@@ -1,0 +1,97 @@
+"""Cross-validation by writer: figures from models that never saw the held-out writer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evals.cv import _nested_thresholds, label_figures, run_cv
+from nlp.training import best_f1_thresholds
+
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+
+
+def test_nested_thresholds_never_come_from_the_rows_they_judge() -> None:
+    probs = np.array([[0.9], [0.8], [0.2], [0.1]] * 3, dtype=np.float32)
+    y = np.array([[True], [True], [False], [False]] * 3)
+    fold_of = np.repeat(np.arange(3), 4)
+    seen: list[int] = []
+
+    def choose(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+        seen.append(len(p))
+        return best_f1_thresholds(p, t)
+
+    out = _nested_thresholds(probs, y, fold_of, choose)
+    assert seen == [8, 8, 8] and out.shape == probs.shape
+
+
+def test_macro_f1_counts_labels_present_in_gold_or_prediction() -> None:
+    y = np.array([[True, False, False], [False, True, False]])
+    pred = np.array([[True, False, False], [False, False, False]])
+    fig = label_figures(pred, y, ["a", "b", "c"])
+    assert set(fig["per_label_prf"]) == {"a", "b"}
+    assert fig["macro_f1"] == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_cv_figures_of_a_small_example_set(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for name in ("labels.yaml", "rules.yaml"):
+        shutil.copy(PROMPTS / name, prompts / name)
+    (prompts / "examples").mkdir()
+    rows = []
+    for writer in ("w1", "w2", "w3"):
+        for i in range(8):
+            rows.append(
+                {
+                    "text": f"{writer} 交货又晚了{i}天，产线停了",
+                    "labels": ["pain.delivery"],
+                    "sentiment": "negative",
+                    "risk": [],
+                    "language": "zh",
+                    "writer": writer,
+                }
+            )
+            rows.append(
+                {
+                    "text": f"{writer} the price is {i}0% above budget",
+                    "labels": ["pain.price"],
+                    "sentiment": "negative",
+                    "risk": ["risk.churn"] if i % 2 else [],
+                    "language": "en",
+                    "writer": writer,
+                }
+            )
+            rows.append(
+                {
+                    "text": f"{writer} 谢谢，你们的工程师非常专业{i}",
+                    "labels": [],
+                    "sentiment": "positive",
+                    "risk": [],
+                    "language": "zh",
+                    "writer": writer,
+                }
+            )
+            rows.append(
+                {
+                    "text": f"{writer} we have {i} plants in Ohio",
+                    "labels": [],
+                    "sentiment": "neutral",
+                    "risk": [],
+                    "language": "en",
+                    "writer": writer,
+                }
+            )
+    (prompts / "examples" / "all.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
+    fig = run_cv(prompts, tmp_path / "cache")
+    assert fig["n"] == 96
+    assert fig["macro_f1"] > 0.8 and fig["sentiment_acc"] > 0.8
+    assert {"risk_p", "risk_r", "micro_f1"} <= set(fig)
+    assert (tmp_path / "cache" / "usem3.npz").exists()  # tuning embeds each text once
