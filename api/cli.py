@@ -391,6 +391,7 @@ def tune(
 @cli.command()
 def figures(
     blind: Annotated[Path | None, typer.Option(help="The blind set folder.")] = Path("evals/blind"),
+    dev: Annotated[Path | None, typer.Option(help="Own development visits.")] = Path("evals/dev"),
     corpus: Annotated[Path | None, typer.Option(help="A corpus-like test folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
@@ -404,6 +405,7 @@ def figures(
         settings.prompts_dir,
         load_classifier(settings.prompts_dir),
         load_act_classifier(settings.prompts_dir),
+        dev if dev and dev.exists() else None,
         blind if blind and blind.exists() else None,
         corpus,
         settings.data_dir / "cache",

@@ -233,3 +233,28 @@ def run_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
     """The cross-validation figures of the settings in prompts/training.yaml."""
     tuner = Tuner(prompts_dir, cache_dir)
     return tuner.figures(load_hyper(prompts_dir))
+
+
+def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
+    """The commitment classifier with one writer held out at a time: accuracy and per-act F1."""
+    from nlp.commitments import ACTS, ENCODERS, act_probs, fit_acts, load_act_examples
+    from nlp.textmodel import char_ngram_counts, embed
+
+    examples = load_act_examples(prompts_dir)
+    texts = [e.text for e in examples]
+    y = np.array([ACTS.index(e.act) for e in examples])
+    writers = np.array([e.writer for e in examples])
+    embedders = [CachedEmbedder(load_embedder(n), cache_dir) for n in ENCODERS]
+    x, counts = embed(embedders, texts), char_ngram_counts(texts)
+    pred = np.zeros(len(y), dtype=np.intp)
+    for writer in np.unique(writers):
+        tr, te = np.flatnonzero(writers != writer), np.flatnonzero(writers == writer)
+        w = fit_acts(x[tr], counts[tr], y[tr], ENCODERS)
+        pred[te] = act_probs(w, x[te], counts[te]).argmax(axis=1)
+    f1 = {}
+    for k, act in enumerate(ACTS):
+        tp = int(((pred == k) & (y == k)).sum())
+        f1[act] = round(
+            _prf(tp, int(((pred == k) & (y != k)).sum()), int(((pred != k) & (y == k)).sum()))[2], 3
+        )
+    return {"n": len(y), "accuracy": round(float((pred == y).mean()), 3), "f1": f1}

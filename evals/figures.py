@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.cv import label_figures, run_cv
+from evals.cv import act_cv, label_figures, run_cv
 from nlp.actions import ActPredictor
 from nlp.classify import Classifier
 from nlp.labeleval import evaluate_actions, load_gold_utterances, prf
@@ -61,13 +61,18 @@ def three_way(
     prompts_dir: Path,
     classifier: Classifier,
     acts: ActPredictor,
+    dev: Path | None,
     blind: Path | None,
     corpus: Path | None,
     cache_dir: Path,
 ) -> dict[str, Any]:
-    """{"cv", "blind", "corpus"}: the same figures, each from its own data."""
-    out: dict[str, Any] = {"cv": run_cv(prompts_dir, cache_dir)}
-    for name, folder in (("blind", blind), ("corpus", corpus)):
+    """{"cv", "dev", "blind", "corpus"}: the same figures, each from its own data. cv: the
+    classifiers with one writer held out; dev: evals/dev, own visits used to choose the
+    action-item rules (never trained on)."""
+    out: dict[str, Any] = {
+        "cv": {**run_cv(prompts_dir, cache_dir), "commitments": act_cv(prompts_dir, cache_dir)}
+    }
+    for name, folder in (("dev", dev), ("blind", blind), ("corpus", corpus)):
         if folder is not None:
             out[name] = text_figures(folder, classifier, acts)
     return out

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
+import numpy as np
+
 Owner = Literal["rep", "customer"]
 
 
@@ -21,6 +23,7 @@ class ActionItem:
     quote: str  # the utterance it was said in (with the request it answers, when it is a bare yes)
 
 
+_ACTS = ("none", "commit", "request")  # the columns an ActPredictor answers
 _MAX_CHARS = 4000
 _MAX_QUOTE = 500
 _RESTATED = 0.2  # text overlap at which a dated promise replaces an earlier undated one
@@ -311,7 +314,9 @@ def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
     return out
 
 
-ActPredictor = Callable[[Sequence[str]], Sequence[tuple[str, float]]]
+ActPredictor = Callable[[Sequence[str]], Any]  # texts -> (n, 3) P(none, commit, request)
+_TURN_SHARE = 0.5  # a clause is read with this share of its whole turn (chosen on evals/dev)
+_MIN_ACT = 0.5  # a clause is a promise or request when its blend reaches this (evals/dev)
 
 
 def _pieces(text: str, visit: date) -> list[tuple[str, date | None]]:
@@ -337,20 +342,34 @@ def extract_actions(
         if role in ("rep", "customer") and text
         for clause, due in _pieces(text[:_MAX_CHARS], visit_date)
     ]
-    predicted = acts([c for _, c, _ in clauses])
+    probs = np.asarray(acts([c for _, c, _ in clauses]), dtype=np.float32)
+    turn_probs = np.asarray(acts([text[:_MAX_CHARS] for _, text, _ in turns]), dtype=np.float32)
+    predicted: list[tuple[str, float]] = []
     first_act: dict[int, str] = {}
-    for (turn, _, _), (act, _) in zip(clauses, predicted, strict=True):
+    for (turn, _, _), p in zip(clauses, probs, strict=True):
+        blend = (1 - _TURN_SHARE) * p + _TURN_SHARE * turn_probs[turn]
+        k = int(np.argmax(blend))
+        act = _ACTS[k] if blend[k] >= _MIN_ACT else "none"
+        predicted.append((act, float(blend[k])))
         first_act.setdefault(turn, act)
     items: list[ActionItem] = []
     made_at: list[int] = []  # turn index of each item
     for (turn, clause, due), (act, _) in zip(clauses, predicted, strict=True):
         role, text, marks = turns[turn]
         owner: Owner = "rep" if role == "rep" else "customer"
+        if act == "none" and due is not None:
+            asked = turn > 0 and (
+                _is_question(turns[turn - 1][1]) or first_act.get(turn - 1) == "request"
+            )
+            if asked and _ACCEPT.match(clause):
+                act = "commit"  # "什么时候给答复？" "好的，明天就答复您": a dated yes
+            elif _is_question(clause):
+                act = "request"  # "能不能四月中旬之前交付？": theirs once they say yes
         if act == "request":
             reply = _reply(turns, turn)
-            if reply is None or not (
-                _ACCEPT.match(turns[reply][1].strip()) or first_act.get(reply) == "commit"
-            ):
+            if reply is None or first_act.get(reply) == "commit":
+                continue  # never answered, or the reply's own promise is the item
+            if not _ACCEPT.match(turns[reply][1].strip()):
                 continue  # asked, never agreed to
             owner = "customer" if owner == "rep" else "rep"
             due = due or resolve_due(turns[reply][1][:_MAX_QUOTE], visit_date)
@@ -417,6 +436,10 @@ def _start_of(marks: Sequence[tuple[int, float | None]], offset: int) -> float |
         if at <= offset:
             start = moment
     return start
+
+
+def _is_question(clause: str) -> bool:
+    return "?" in clause or "？" in clause or clause.rstrip(" 。.").endswith("吗")
 
 
 def _is_thin(clause: str) -> bool:
