@@ -14,10 +14,13 @@ import structlog
 
 from nlp.audio import SAMPLE_RATE, decode_chunks, probe
 from nlp.textnorm import (
-    en_numbers_to_words,
+    Rewrite,
+    apply_rewrites,
+    en_number_rewrites,
+    rewrite_words,
     script_language,
     to_simplified,
-    zh_numbers_to_hanzi,
+    zh_number_rewrites,
     zh_punctuation,
 )
 from nlp.types import Segment, Transcript, Word
@@ -62,7 +65,7 @@ class AsrOptions:
     initial_prompt: str | None = None  # a zh prompt made Whisper skip the first window
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
-    spoken_numbers: bool = True  # 3月 -> 三月, 48 hours -> forty eight hours, as people speak
+    written_numbers: bool = True  # digits as people write them: 三月 -> 3月, forty eight -> 48
 
 
 def _vad_parameters(opts: AsrOptions) -> dict[str, Any]:
@@ -73,35 +76,37 @@ def _vad_parameters(opts: AsrOptions) -> dict[str, Any]:
     }
 
 
-def _normalise(text: str, language: str | None, opts: AsrOptions) -> str:
-    """Simplified characters always; spoken numbers and full-width punctuation by language."""
-    text = to_simplified(text)
+def _number_rewrites(text: str, language: str | None, opts: AsrOptions) -> list[Rewrite]:
+    if not opts.written_numbers:
+        return []
     if language == "zh":
-        text = zh_punctuation(zh_numbers_to_hanzi(text) if opts.spoken_numbers else text)
-    elif language == "en" and opts.spoken_numbers:
-        text = en_numbers_to_words(text)
-    return text
+        return zh_number_rewrites(text)
+    if language == "en":
+        return en_number_rewrites(text)
+    return []
+
+
+def _normalise(text: str, language: str | None, opts: AsrOptions) -> str:
+    """Simplified characters always; written numbers and full-width punctuation by language."""
+    text = to_simplified(text)
+    text = apply_rewrites(text, _number_rewrites(text, language, opts))
+    return zh_punctuation(text) if language == "zh" else text
 
 
 def _to_words(
     segment: FwSegment, offset_s: float, language: str | None, opts: AsrOptions
 ) -> list[Word]:
-    words: list[Word] = []
-    for w in segment.words or []:
-        text = to_simplified(w.word)
-        if opts.spoken_numbers and language == "zh":
-            text = zh_numbers_to_hanzi(text)
-        elif opts.spoken_numbers and language == "en":
-            text = en_numbers_to_words(text)
-        words.append(
-            Word(
-                start=round(w.start + offset_s, 3),
-                end=round(w.end + offset_s, 3),
-                text=text,
-                probability=round(float(w.probability), 4),
-            )
+    words = [
+        Word(
+            start=round(w.start + offset_s, 3),
+            end=round(w.end + offset_s, 3),
+            text=to_simplified(w.word),
+            probability=round(float(w.probability), 4),
         )
-    return words
+        for w in segment.words or []
+    ]
+    text = "".join(w.text for w in words)
+    return rewrite_words(words, _number_rewrites(text, language, opts))
 
 
 def _convert(
