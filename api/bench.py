@@ -14,12 +14,14 @@ import numpy as np
 
 from api.client import Client
 from api.evaluate import _visits, audio_of, upload_fields
+from evals.numbers import read_numbers
 from knowledge.settings import Settings
 from nlp.audio import SAMPLE_RATE, decode_chunks
 from nlp.errorrate import cer_zh, wer_en
 
 
 def _error(lang: str, ref: str, hyp: str) -> tuple[int, int]:
+    ref, hyp = read_numbers(lang, ref, ref), read_numbers(lang, hyp, ref)  # as score.py does
     return cer_zh(ref, hyp) if lang == "zh" else wer_en(ref, hyp)
 
 

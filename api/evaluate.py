@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from api.client import Client, ServerError
+from evals.numbers import read_numbers
 from nlp.actions import ActionItem, match_actions
 from nlp.errorrate import cer_zh, strip_latin, wer_en
 from nlp.labeleval import GoldUtterance, load_gold_utterances, prf
@@ -67,6 +68,7 @@ def eval_asr(
         hyp = " ".join(s["text"] for s in segments)
         ref = " ".join(t["text"] for t in truth["turns"])
         lang = meta["language"]
+        ref, hyp = read_numbers(lang, ref, ref), read_numbers(lang, hyp, ref)  # as score.py does
         edits, n = cer_zh(ref, hyp) if lang == "zh" else wer_en(ref, hyp)
         roles = role_accuracy(truth["turns"], segments)
         row = {
