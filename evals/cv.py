@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,8 +24,10 @@ from nlp.labels import LabelSet, load_labels
 from nlp.textmodel import F32, HYPER_FILE, Hyper, load_hyper, risk_probs, sentiment_probs
 from nlp.textrules import load_rules
 from nlp.training import (
+    NGRAM_HEADS,
     Data,
     Example,
+    Family,
     FoldScores,
     best_f1_thresholds,
     load_examples,
@@ -141,7 +145,8 @@ class Tuner:
         self.examples: list[Example] = load_examples(prompts_dir, self.labels)
         self._cache_dir = cache_dir
         self._embedders: dict[str, Embedder] = {}
-        self._scores: dict[tuple[Any, ...], tuple[Data, FoldScores]] = {}
+        self._prepared: dict[tuple[Any, ...], Data] = {}
+        self._scores: dict[tuple[Any, ...], FoldScores] = {}
         self.log: list[dict[str, Any]] = []
 
     def embedders(self, names: Sequence[str]) -> list[Embedder]:
@@ -150,32 +155,52 @@ class Tuner:
                 self._embedders[name] = CachedEmbedder(load_embedder(name), self._cache_dir)
         return [self._embedders[n] for n in names]
 
-    def scores(self, hyper: Hyper) -> tuple[Data, FoldScores]:
-        key = (
-            hyper.encoders,
-            hyper.c_emb,
-            hyper.c_ngram,
-            hyper.rule_weight,
-            hyper.sentence_share > 0,
-        )
-        if key not in self._scores:
-            data = prepare(
-                self.labels, self.rules, self.embedders(hyper.encoders), self.examples, hyper
+    def _data(self, hyper: Hyper) -> Data:
+        key = (hyper.encoders, hyper.rule_weight, hyper.sentence_share > 0)
+        if key not in self._prepared:
+            embedders = self.embedders(hyper.encoders)
+            self._prepared[key] = prepare(self.labels, self.rules, embedders, self.examples, hyper)
+        return self._prepared[key]
+
+    def _family(self, hyper: Hyper, family: Family) -> FoldScores:
+        """One family's out-of-fold scores, fitted once per setting that moves them."""
+        sentences = hyper.sentence_share > 0
+        if family == "emb":
+            key: tuple[Any, ...] = (
+                family,
+                hyper.encoders,
+                hyper.c_emb,
+                hyper.rule_weight,
+                sentences,
             )
-            self._scores[key] = (data, out_of_fold(data, self.labels, hyper))
+        else:
+            key = (family, hyper.c_ngram, sentences)
+        if key not in self._scores:
+            self._scores[key] = out_of_fold(self._data(hyper), self.labels, hyper, (family,))
         return self._scores[key]
+
+    def scores(self, hyper: Hyper) -> tuple[Data, FoldScores]:
+        emb, ngram = self._family(hyper, "emb"), self._family(hyper, "ngram")
+        grams = {name: getattr(ngram.heads, name) for name in NGRAM_HEADS}
+        sentence_grams = {name: getattr(ngram.sentence_heads, name) for name in NGRAM_HEADS}
+        merged = FoldScores(
+            dataclasses.replace(emb.heads, **grams),
+            dataclasses.replace(emb.sentence_heads, **sentence_grams),
+            emb.fold_of,
+        )
+        return self._data(hyper), merged
 
     def figures(self, hyper: Hyper) -> dict[str, Any]:
         started = time.monotonic()
         data, scores = self.scores(hyper)
         out = cv_figures(scores, data, self.labels, hyper)
-        self.log.append(
-            {
-                "hyper": hyper.to_dict(),
-                "seconds": round(time.monotonic() - started, 1),
-                **{k: v for k, v in out.items() if k != "per_label_prf"},
-            }
-        )
+        entry = {
+            "hyper": hyper.to_dict(),
+            "seconds": round(time.monotonic() - started, 1),
+            **{k: v for k, v in out.items() if k != "per_label_prf"},
+        }
+        self.log.append(entry)
+        print(json.dumps(entry), file=sys.stderr, flush=True)  # progress: tuning takes long
         return out
 
 
@@ -198,7 +223,6 @@ def tune(tuner: Tuner, start: Hyper, encoders: Sequence[tuple[str, ...]]) -> Hyp
     h = _best(tuner, h, "encoders", encoders)
     h = _best(tuner, h, "c_emb", C_CHOICES)
     h = _best(tuner, h, "c_ngram", C_CHOICES)
-    h = _best(tuner, h, "rule_weight", (0.0, 0.5))
     h = _best(tuner, h, "sentence_share", SENTENCE_SHARES)
     for field in ("direct_share", "ngram_share", "ngram_share_sent", "ngram_share_risk"):
         h = _best(tuner, h, field, SHARES)

@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -159,26 +159,58 @@ def _fit_softmax(x: Any, y: npt.NDArray[np.intp], c: float) -> tuple[F32, F32]:
     return np.asarray(m.coef_.T, dtype=np.float32), np.asarray(m.intercept_, dtype=np.float32)
 
 
+Family = Literal["emb", "ngram"]
+FAMILIES: tuple[Family, ...] = ("emb", "ngram")
+NGRAM_HEADS = ("ngram", "ngram_sent", "ngram_risk")  # the HeadScores of the n-gram family
+
+
+def _blank(rows: int, cols: int) -> tuple[F32, F32]:
+    """Weights of a head left out: it scores ~0."""
+    return np.zeros((rows, cols), dtype=np.float32), np.full(cols, -30.0, dtype=np.float32)
+
+
 def fit(
-    data: Data, rows: npt.NDArray[np.intp], labels: LabelSet, hyper: Hyper, sha: str = ""
+    data: Data,
+    rows: npt.NDArray[np.intp],
+    labels: LabelSet,
+    hyper: Hyper,
+    sha: str = "",
+    families: Sequence[Family] = FAMILIES,
 ) -> Weights:
-    """Every head fitted on the given rows of data (thresholds left at 0.5)."""
+    """The heads of the given families fitted on the given rows (thresholds left at 0.5); a
+    family left out is blank (tuning fits each family once per setting that moves it)."""
     x, y = data.x[rows], data.y[rows]
     nt = len(labels.topics)
     ng_rows, ng_idf = ngram_vocabulary(data.counts[rows])
     ng = ngram_features(data.counts[rows], ng_rows, ng_idf)
-    topic_y = y[:, :nt] | y[:, nt:]
-    kind_y = np.stack([y[:, :nt].any(axis=1), y[:, nt:].any(axis=1)], axis=1)
-    label_w, label_b = _fit_heads(x, y, hyper.c_emb)
-    topic_w, topic_b = _fit_heads(x, topic_y, hyper.c_emb)
-    kind_w, kind_b = _fit_heads(x, kind_y, hyper.c_emb)
     ex = data.is_example[rows]
     sent_y, risk_y = data.sent_y[rows][ex], data.risk_y[rows][ex]
-    sent_w, sent_b = _fit_softmax(x[ex], sent_y, _C_SENT)
-    ngram_sent_w, ngram_sent_b = _fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
-    risk_w, risk_b = _fit_heads(x[ex], risk_y, _C_SENT)
-    ngram_w, ngram_b = _fit_heads(ng, y, hyper.c_ngram, sparse=True)
-    ngram_risk_w, ngram_risk_b = _fit_heads(ng[ex], risk_y, hyper.c_ngram, sparse=True)
+    nl, nr, d, g = y.shape[1], risk_y.shape[1], x.shape[1], ng.shape[1]
+    if "emb" in families:
+        topic_y = y[:, :nt] | y[:, nt:]
+        kind_y = np.stack([y[:, :nt].any(axis=1), y[:, nt:].any(axis=1)], axis=1)
+        label_w, label_b = _fit_heads(x, y, hyper.c_emb)
+        topic_w, topic_b = _fit_heads(x, topic_y, hyper.c_emb)
+        kind_w, kind_b = _fit_heads(x, kind_y, hyper.c_emb)
+        sent_w, sent_b = _fit_softmax(x[ex], sent_y, _C_SENT)
+        risk_w, risk_b = _fit_heads(x[ex], risk_y, _C_SENT)
+    else:
+        (label_w, label_b), (topic_w, topic_b) = _blank(d, nl), _blank(d, nt)
+        (kind_w, kind_b), (sent_w, sent_b), (risk_w, risk_b) = (
+            _blank(d, 2),
+            _blank(d, 3),
+            _blank(d, nr),
+        )
+    if "ngram" in families:
+        ngram_sent_w, ngram_sent_b = _fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
+        ngram_w, ngram_b = _fit_heads(ng, y, hyper.c_ngram, sparse=True)
+        ngram_risk_w, ngram_risk_b = _fit_heads(ng[ex], risk_y, hyper.c_ngram, sparse=True)
+    else:
+        (ngram_w, ngram_b), (ngram_sent_w, ngram_sent_b), (ngram_risk_w, ngram_risk_b) = (
+            _blank(g, nl),
+            _blank(g, 3),
+            _blank(g, nr),
+        )
     return Weights(
         label_ids=labels.need_pain_ids,
         risk_ids=labels.risk_ids,
@@ -240,7 +272,9 @@ def _stack(parts: list[tuple[npt.NDArray[np.intp], HeadScores]], n: int) -> Head
     return HeadScores(**fields)
 
 
-def out_of_fold(data: Data, labels: LabelSet, hyper: Hyper) -> FoldScores:
+def out_of_fold(
+    data: Data, labels: LabelSet, hyper: Hyper, families: Sequence[Family] = FAMILIES
+) -> FoldScores:
     """Each example scored by heads fitted without its writer."""
     n = len(data.y)
     fold_of = np.zeros(n, dtype=np.intp)
@@ -248,7 +282,7 @@ def out_of_fold(data: Data, labels: LabelSet, hyper: Hyper) -> FoldScores:
     sentence_parts: list[tuple[npt.NDArray[np.intp], HeadScores]] = []
     for k, (tr, te) in enumerate(folds(data.groups)):
         fold_of[te] = k
-        w = fit(data, tr, labels, hyper)
+        w = fit(data, tr, labels, hyper, families=families)
         ng = ngram_features(data.counts[te], w.ngram_rows, w.ngram_idf)
         parts.append((te, head_scores(w, data.x[te], ng)))
         rows = np.flatnonzero(np.isin(data.owners, te))
