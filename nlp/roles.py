@@ -15,7 +15,11 @@ from nlp.types import Segment
 
 Role = Literal["rep", "customer", "other"]
 VOICE_MATCH_COS = 0.70  # below this no speaker is taken to be the enrolled rep
-SAME_REP_COS = 0.85  # a second cluster this close to the voice print is the rep too
+SAME_REP_COS = 0.85  # a second cluster this close to the voice print is the rep too ...
+# ... if also this close to the best match: another voice of a synthetic pair scored 0.06 below
+# the rep, one voice split in two within 0.01 (evals/speakers renders)
+SAME_REP_MARGIN = 0.03
+SECOND_REP_MIN_CUES = 2  # with 3+ speakers, one who pitches this much and never talks as a buyer
 QUESTION_WEIGHT = 1.0
 REP_CUE_WEIGHT = 1.0
 CUSTOMER_CUE_WEIGHT = 1.5
@@ -93,13 +97,38 @@ def _by_voice(
     if sims[best] < VOICE_MATCH_COS:
         return None
     roles: dict[str, Role] = {
-        name: "rep" if name == best or sim >= SAME_REP_COS else "customer"
+        name: "rep"
+        if name == best or (sim >= SAME_REP_COS and sim >= sims[best] - SAME_REP_MARGIN)
+        else "customer"
         for name, sim in sims.items()
     }
     others = [sim for name, sim in sims.items() if roles[name] != "rep"]
     margin = sims[best] - max(others, default=0.0)
     confidence = min(1.0, max(0.0, (sims[best] - VOICE_MATCH_COS) / 0.2 + margin))
     return roles, round(min(1.0, confidence), 3)
+
+
+def pitches(evidence: SpeakerEvidence) -> bool:
+    """True for a speaker who offers like a second rep: rep cues and no customer cue."""
+    return evidence.rep_cues >= SECOND_REP_MIN_CUES and evidence.customer_cues == 0
+
+
+def add_second_reps(
+    roles: dict[str, Role], evidence: dict[str, SpeakerEvidence]
+) -> dict[str, Role]:
+    """With three or more speakers, customers who pitch are reps too (a visit by two reps).
+
+    The least rep-like speaker stays a customer, so a visit always has one.
+    """
+    if len(roles) < 3:
+        return roles
+    out = dict(roles)
+    customers = [n for n, r in roles.items() if r == "customer"]
+    keep = min(customers, key=lambda n: evidence[n].score, default=None)
+    for name in customers:
+        if name != keep and pitches(evidence[name]):
+            out[name] = "rep"
+    return out
 
 
 def assign_roles(
@@ -120,6 +149,8 @@ def assign_roles(
             roles, confidence = voiced
             for name in speakers:
                 roles.setdefault(name, "customer")
+                evidence.setdefault(name, SpeakerEvidence())
+            roles = add_second_reps(roles, evidence)
             return RoleAssignment(roles, confidence, "voiceprint", evidence)
     for name in speakers:
         evidence.setdefault(name, SpeakerEvidence())
@@ -131,7 +162,9 @@ def assign_roles(
         # one voice: a rep's dictated notes ask and offer; otherwise call it the customer
         role: Role = "rep" if top > 0 else "customer"
         return RoleAssignment({ranked[0]: role}, 0.5, "inferred", evidence)
-    margin = top - evidence[ranked[1]].score
+    roles = add_second_reps(
+        {name: ("rep" if name == ranked[0] else "customer") for name in speakers}, evidence
+    )
+    margin = top - max(evidence[n].score for n in speakers if roles[n] == "customer")
     confidence = 1.0 - math.exp(-max(margin, 0.0) / CONFIDENCE_SCALE)
-    roles = {name: ("rep" if name == ranked[0] else "customer") for name in speakers}
     return RoleAssignment(roles, round(confidence, 3), "inferred", evidence)

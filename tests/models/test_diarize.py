@@ -125,3 +125,15 @@ def test_a_chunk_of_the_recording_is_diarized_with_its_offset(encoder) -> None: 
     for seg in result.segments:
         seg.role = roles.roles[seg.speaker or ""]
     assert role_accuracy(later, result.segments) >= 0.9
+
+
+def test_three_voice_visit_gets_three_speakers_and_right_roles(encoder) -> None:  # type: ignore[no-untyped-def]
+    # a rep, a buyer and a pitch-shifted engineer (evals/speakers/render.py, recording zh_erp)
+    samples, turns = _load("zh_three_voices.mp3")
+    result = diarize(encoder, samples, _segments(turns))
+    assert result.num_speakers == 3
+    roles = assign_roles(result.segments, result.speaker_embeddings, language="zh")
+    assert sorted(roles.roles.values()) == ["customer", "customer", "rep"]
+    for seg in result.segments:
+        seg.role = roles.roles[seg.speaker or ""]
+    assert role_accuracy(turns, result.segments) >= 0.95

@@ -76,3 +76,47 @@ def test_one_speaker_and_no_speakers_do_not_crash() -> None:
     assert one.roles == {"S1": "rep"}
     assert one.confidence <= 0.5
     assert assign_roles([], {}).roles == {}
+
+
+TWO_REPS_VISIT = [
+    _seg(0, "S1", "Thanks for having us. We can show you our product today."),
+    _seg(5, "S3", "Welcome. Honestly, our budget is tight this year."),
+    _seg(10, "S2", "We can offer a trial, and our engineer will set it up for you."),
+    _seg(15, "S4", "How long does the install take?"),
+    _seg(20, "S1", "What does a stoppage cost you today?"),
+    _seg(25, "S2", "We provide the parts at no charge during the trial."),
+    _seg(30, "S4", "We need it before the audit. Your price was high last time."),
+]
+
+
+def test_a_second_speaker_who_pitches_is_a_rep_too() -> None:
+    got = assign_roles(TWO_REPS_VISIT, {}, language="en")
+    assert got.roles == {"S1": "rep", "S2": "rep", "S3": "customer", "S4": "customer"}
+
+
+def test_two_speakers_never_give_two_reps() -> None:
+    segs = [
+        _seg(0, "S1", "Thanks for making time. We can offer a discount."),
+        _seg(5, "S2", "We can offer you a slot, and we can talk about the quote later."),
+    ]
+    assert sorted(assign_roles(segs, {}, language="en").roles.values()) == ["customer", "rep"]
+
+
+def test_three_speakers_who_all_pitch_keep_one_customer() -> None:
+    segs = [_seg(i * 5.0, f"S{i + 1}", "We can offer a proposal for you.") for i in range(3)]
+    assert list(assign_roles(segs, {}, language="en").roles.values()).count("customer") == 1
+
+
+def test_a_voice_close_to_the_print_but_well_below_the_rep_stays_a_customer() -> None:
+    # synthetic voices sound alike: both clusters pass SAME_REP_COS, only the rep matches closely
+    vp = _unit([1, 0, 0])
+    embeddings = {"S1": _unit([1, 0.1, 0]), "S2": _unit([1, 0.45, 0])}
+    got = assign_roles(EN_VISIT, embeddings, rep_voiceprint=vp)
+    assert got.roles == {"S1": "rep", "S2": "customer"}
+
+
+def test_two_halves_of_the_rep_voice_are_both_rep() -> None:
+    vp = _unit([1, 0, 0])
+    embeddings = {"S1": _unit([1, 0.2, 0]), "S2": _unit([0, 1, 0]), "S3": _unit([1, 0.22, 0])}
+    got = assign_roles(EN_VISIT, embeddings, rep_voiceprint=vp)
+    assert got.roles == {"S1": "rep", "S2": "customer", "S3": "rep"}
