@@ -5,7 +5,6 @@ labelled sentences in prompts/commitments/*.jsonl; the action-item extractor ask
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from nlp.textmodel import (
     ngram_vocabulary,
     softmax,
 )
+from nlp.training import by_writer, jsonl_rows
 
 Act = Literal["none", "commit", "request"]
 ACTS: tuple[Act, ...] = ("none", "commit", "request")
@@ -48,21 +48,15 @@ class ActExample:
 def load_act_examples(prompts_dir: Path) -> list[ActExample]:
     """prompts_dir/commitments/*.jsonl, validated, ordered by writer and the text's hash."""
     out: list[ActExample] = []
-    for path in sorted((prompts_dir / "commitments").glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                act = str(row["act"])
-                if act not in ACTS:
-                    raise ValueError(f"act must be one of {', '.join(ACTS)}")
-                out.append(
-                    ActExample(str(row["text"]), act, str(row["language"]), str(row["writer"]))
-                )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise LabelFileError(f"{path}:{n}: malformed example ({exc})") from exc
-    return sorted(out, key=lambda e: (e.writer, hashlib.sha1(e.text.encode()).hexdigest()))
+    for where, row in jsonl_rows(prompts_dir / "commitments"):
+        act = row.get("act")
+        if act not in ACTS:
+            raise LabelFileError(f"{where}: act must be one of {', '.join(ACTS)}")
+        try:
+            out.append(ActExample(str(row["text"]), act, str(row["language"]), str(row["writer"])))
+        except KeyError as exc:
+            raise LabelFileError(f"{where}: malformed example (no {exc})") from exc
+    return by_writer(out)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -50,32 +50,46 @@ class Example:
     writer: str = ""  # who wrote it: cross-validation holds out one writer at a time
 
 
-def load_examples(prompts_dir: Path, labels: LabelSet) -> list[Example]:
-    """Every example in prompts_dir/examples/*.jsonl, validated, in an order that does not depend
-    on file names (by writer, then by the text's hash)."""
-    out: list[Example] = []
-    for path in sorted((prompts_dir / "examples").glob("*.jsonl")):
+def jsonl_rows(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, row) of every line of folder/*.jsonl, in file order; where is "file:line"."""
+    for path in sorted(folder.glob("*.jsonl")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                ex = Example(
-                    text=str(row["text"]),
-                    labels=tuple(row.get("labels", [])),
-                    sentiment=str(row.get("sentiment", "neutral")),
-                    risk=tuple(row.get("risk", [])),
-                    language=str(row.get("language", "")),
-                    writer=str(row.get("writer", "")),
-                )
-            except (ValueError, KeyError, TypeError) as exc:
+            except ValueError as exc:
                 raise LabelFileError(f"{path}:{n}: malformed example ({exc})") from exc
-            labels.validate(ex.labels, allow_risk=False)
-            labels.validate(ex.risk)
-            if ex.sentiment not in SENTIMENTS:
-                raise LabelFileError(f"{path}:{n}: unknown sentiment {ex.sentiment!r}")
-            out.append(ex)
-    return sorted(out, key=lambda e: (e.writer, hashlib.sha1(e.text.encode()).hexdigest()))
+            yield f"{path}:{n}", row
+
+
+def load_examples(prompts_dir: Path, labels: LabelSet) -> list[Example]:
+    """Every example in prompts_dir/examples/*.jsonl, validated, in an order that does not depend
+    on file names (by writer, then by the text's hash)."""
+    out: list[Example] = []
+    for where, row in jsonl_rows(prompts_dir / "examples"):
+        try:
+            ex = Example(
+                text=str(row["text"]),
+                labels=tuple(row.get("labels", [])),
+                sentiment=str(row.get("sentiment", "neutral")),
+                risk=tuple(row.get("risk", [])),
+                language=str(row.get("language", "")),
+                writer=str(row.get("writer", "")),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise LabelFileError(f"{where}: malformed example ({exc})") from exc
+        labels.validate(ex.labels, allow_risk=False)
+        labels.validate(ex.risk)
+        if ex.sentiment not in SENTIMENTS:
+            raise LabelFileError(f"{where}: unknown sentiment {ex.sentiment!r}")
+        out.append(ex)
+    return by_writer(out)
+
+
+def by_writer(examples: list[Any]) -> list[Any]:
+    """Examples ordered by writer, then by their text's hash: no file name decides the order."""
+    return sorted(examples, key=lambda e: (e.writer, hashlib.sha1(e.text.encode()).hexdigest()))
 
 
 def examples_digest(
