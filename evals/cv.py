@@ -20,6 +20,7 @@ import numpy.typing as npt
 import yaml
 
 from nlp.embed import Embedder, load_embedder
+from nlp.labeleval import prf
 from nlp.labels import LabelSet, load_labels
 from nlp.textmodel import F32, HYPER_FILE, Hyper, load_hyper, risk_probs, sentiment_probs
 from nlp.textrules import load_rules
@@ -83,12 +84,6 @@ def _nested_thresholds(
     return out
 
 
-def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
 def label_figures(pred: Bools, y: Bools, ids: Sequence[str]) -> dict[str, Any]:
     """Macro-F1 over the labels present in gold or prediction (as the reference scorer counts),
     micro-F1 and the per-label table."""
@@ -98,8 +93,8 @@ def label_figures(pred: Bools, y: Bools, ids: Sequence[str]) -> dict[str, Any]:
         fp = int((pred[:, j] & ~y[:, j]).sum())
         fn = int((~pred[:, j] & y[:, j]).sum())
         if tp + fp + fn:
-            table[lid] = [round(v, 3) for v in _prf(tp, fp, fn)]
-    micro = _prf(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
+            table[lid] = [round(v, 3) for v in prf(tp, fp, fn)]
+    micro = prf(int((pred & y).sum()), int((pred & ~y).sum()), int((~pred & y).sum()))
     return {
         "macro_f1": round(float(np.mean([v[2] for v in table.values()])), 3),
         "micro_f1": round(micro[2], 3),
@@ -121,7 +116,7 @@ def cv_figures(scores: FoldScores, data: Data, labels: LabelSet, hyper: Hyper) -
         return recall_at_precision_thresholds(p, t, hyper.risk_precision)
 
     risk_pred = risk >= _nested_thresholds(risk, risk_y, folds, at_precision)
-    rp, rr, rf = _prf(
+    rp, rr, rf = prf(
         int((risk_pred & risk_y).sum()),
         int((risk_pred & ~risk_y).sum()),
         int((~risk_pred & risk_y).sum()),
@@ -261,7 +256,8 @@ def run_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
 
 def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
     """The commitment classifier with one writer held out at a time: accuracy and per-act F1."""
-    from nlp.commitments import ACTS, ENCODERS, act_probs, fit_acts, load_act_examples
+    from nlp.actions import ACTS
+    from nlp.commitments import ENCODERS, act_probs, fit_acts, load_act_examples
     from nlp.textmodel import char_ngram_counts, embed
 
     examples = load_act_examples(prompts_dir)
@@ -279,6 +275,6 @@ def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
     for k, act in enumerate(ACTS):
         tp = int(((pred == k) & (y == k)).sum())
         f1[act] = round(
-            _prf(tp, int(((pred == k) & (y != k)).sum()), int(((pred != k) & (y == k)).sum()))[2], 3
+            prf(tp, int(((pred == k) & (y != k)).sum()), int(((pred != k) & (y == k)).sum()))[2], 3
         )
     return {"n": len(y), "accuracy": round(float((pred == y).mean()), 3), "f1": f1}

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nlp.commitments import ACTS
+from nlp.actions import ACTS
 from nlp.labels import SENTIMENTS, load_labels
 
 _WORD = re.compile(r"[a-z0-9']+")

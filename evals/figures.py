@@ -7,49 +7,19 @@ items on the scripted turns."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from evals.cv import act_cv, label_figures, run_cv
+from evals.cv import act_cv, run_cv
 from nlp.actions import ActPredictor
 from nlp.classify import Classifier
-from nlp.labeleval import evaluate_actions, load_gold_utterances, prf
+from nlp.labeleval import evaluate_actions, evaluate_labels
 
 
 def text_figures(folder: Path, classifier: Classifier, acts: ActPredictor) -> dict[str, Any]:
-    """Labels, sentiment and risk of every labelled customer text; action items of the visits."""
-    gold = load_gold_utterances(folder)
-    preds = []
-    started = time.monotonic()
-    for lang in ("zh", "en"):
-        batch = [g for g in gold if g.language == lang]
-        preds += list(
-            zip(batch, classifier.analyze([g.text for g in batch], language=lang), strict=True)
-        )
-    seconds = time.monotonic() - started
-    ids = classifier.weights.label_ids
-    y = np.array([[lid in g.labels for lid in ids] for g, _ in preds], dtype=bool)
-    pred = np.array(
-        [[lid in {s.id for s in p.labels} for lid in ids] for _, p in preds], dtype=bool
-    )
-    risk = [(g.risk, {s.id for s in p.risk}) for g, p in preds]
-    rp, rr, _ = prf(
-        sum(len(g & p) for g, p in risk),
-        sum(len(p - g) for g, p in risk),
-        sum(len(g - p) for g, p in risk),
-    )
-    n = max(len(preds), 1)
-    out: dict[str, Any] = {
-        "n": len(preds),
-        **label_figures(pred, y, ids),
-        "sentiment_acc": round(sum(p.sentiment == g.sentiment for g, p in preds) / n, 3),
-        "risk_p": round(rp, 3),
-        "risk_r": round(rr, 3),
-        "ms_per_utterance": round(1000 * seconds / n, 1),
-    }
+    """Labels, sentiment and risk of every labelled customer text, each read alone as the
+    reference scorer reads it; action items of the visits."""
+    out = evaluate_labels(folder, classifier)
     if (folder / "visits").is_dir():
         actions = evaluate_actions(folder, acts)
         actions.pop("visits")

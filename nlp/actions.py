@@ -23,7 +23,8 @@ class ActionItem:
     quote: str  # the utterance it was said in (with the request it answers, when it is a bare yes)
 
 
-_ACTS = ("none", "commit", "request")  # the columns an ActPredictor answers
+Act = Literal["none", "commit", "request"]
+ACTS: tuple[Act, ...] = ("none", "commit", "request")  # the columns an ActPredictor answers
 _MAX_CHARS = 4000
 _MAX_QUOTE = 500
 _RESTATED = 0.2  # text overlap at which a dated promise replaces an earlier undated one
@@ -344,17 +345,17 @@ def extract_actions(
     ]
     probs = np.asarray(acts([c for _, c, _ in clauses]), dtype=np.float32)
     turn_probs = np.asarray(acts([text[:_MAX_CHARS] for _, text, _ in turns]), dtype=np.float32)
-    predicted: list[tuple[str, float]] = []
-    first_act: dict[int, str] = {}
+    predicted: list[Act] = []
+    first_act: dict[int, Act] = {}
     for (turn, _, _), p in zip(clauses, probs, strict=True):
         blend = (1 - _TURN_SHARE) * p + _TURN_SHARE * turn_probs[turn]
         k = int(np.argmax(blend))
-        act = _ACTS[k] if blend[k] >= _MIN_ACT else "none"
-        predicted.append((act, float(blend[k])))
+        act = ACTS[k] if blend[k] >= _MIN_ACT else "none"
+        predicted.append(act)
         first_act.setdefault(turn, act)
     items: list[ActionItem] = []
     made_at: list[int] = []  # turn index of each item
-    for (turn, clause, due), (act, _) in zip(clauses, predicted, strict=True):
+    for (turn, clause, due), act in zip(clauses, predicted, strict=True):
         role, text, marks = turns[turn]
         owner: Owner = "rep" if role == "rep" else "customer"
         if act == "none" and due is not None:

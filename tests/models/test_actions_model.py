@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nlp.actions import extract_actions
-from nlp.commitments import Act, load_act_classifier
+from nlp.actions import Act, extract_actions
+from nlp.commitments import load_act_classifier
 
 pytestmark = pytest.mark.slow
 
