@@ -5,13 +5,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.middleware.base import RequestResponseEndpoint
 
 from api import errors
-from api.deps import require_token
-from api.routes import analysis, insights, ledger, library, search, speakers, system, visits
+from api.access import API_PREFIX, LINK_SECRET, authorize, check_rules, require_sign_in
+from api.routes import (
+    account,
+    admin,
+    analysis,
+    insights,
+    ledger,
+    library,
+    search,
+    speakers,
+    system,
+    visits,
+)
+from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.live_index import LiveIndex
 from knowledge.search import embed_label_examples
@@ -22,6 +38,29 @@ from nlp.labels import load_labels
 from workers.celery_app import make_celery
 
 WEB = Path(__file__).resolve().parent / "web"
+ROUTERS = tuple(
+    m.router
+    for m in (system, account, admin, visits, analysis, speakers, search, insights, ledger, library)
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+        "'unsafe-inline'; img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _link_secret(settings: Settings, sessionmaker: Any) -> str:
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    with sessionmaker() as db:
+        secret = users.server_secret(db, name=LINK_SECRET)
+        db.commit()
+    return secret
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.link_secret = _link_secret(settings, app.state.sessionmaker)
         app.state.celery = make_celery(settings)
         app.state.live = LiveIndex(
             lambda: connect(settings.chroma_url),
@@ -53,11 +93,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="Customer-visit recordings turned into searchable knowledge.",
+        docs_url=None,  # served below, to signed-in callers only
+        redoc_url=None,
+        openapi_url=None,
     )
     errors.install(app)
-    auth = [Depends(require_token)]
-    for module in (system, visits, analysis, speakers, search, insights, ledger, library):
-        app.include_router(module.router, prefix="/api", dependencies=auth)
+    check_rules(ROUTERS)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+        )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_sign_in)])
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_sign_in)])
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="visitlens API")
 
     @app.get("/", include_in_schema=False)
     def index_page() -> FileResponse:

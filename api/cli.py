@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import httpx
 import typer
 
+from api.accounts_cli import ensure_admin, tokens_cli, users_cli
 from knowledge.settings import Settings
 
 cli = typer.Typer(
@@ -24,6 +25,10 @@ cli = typer.Typer(
 )
 models_cli = typer.Typer(help="Model files (built offline from PyPI packages).")
 cli.add_typer(models_cli, name="models")
+cli.add_typer(users_cli, name="user")
+cli.add_typer(tokens_cli, name="token")
+audio_cli = typer.Typer(help="Stored recordings: their encryption keys.", no_args_is_help=True)
+cli.add_typer(audio_cli, name="audio")
 
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -35,11 +40,13 @@ def _settings() -> Settings:
 
 @cli.command()
 def migrate() -> None:
-    """Create or upgrade the database schema."""
+    """Create or upgrade the database schema; on a new database, make the first admin."""
     from knowledge.db import migrate as run_migrations
 
-    run_migrations(_settings().database_url)
+    settings = _settings()
+    run_migrations(settings.database_url)
     typer.echo("database is up to date")
+    ensure_admin(settings)
 
 
 @models_cli.command("build")
@@ -80,7 +87,11 @@ def chroma_command(settings: Settings) -> list[str]:
     ]
 
 
-def worker_command(settings: Settings, *, hostname: str = "visitlens@%h") -> list[str]:
+def worker_command(
+    settings: Settings, *, hostname: str = "visitlens@%h", beat: bool = False
+) -> list[str]:
+    """A Celery worker; with beat, it also sends the scheduled tasks (run exactly one)."""
+    schedule = ["--beat", "--schedule", str(settings.data_dir / "celerybeat-schedule")]
     return [
         str(BIN / "celery"),
         "-A",
@@ -94,6 +105,7 @@ def worker_command(settings: Settings, *, hostname: str = "visitlens@%h") -> lis
         hostname,
         "--without-gossip",
         "--without-mingle",
+        *(schedule if beat else []),
     ]
 
 
@@ -108,6 +120,64 @@ def api_command(settings: Settings) -> list[str]:
     ]
 
 
+@audio_cli.command("keygen")
+def audio_keygen() -> None:
+    """Print a fresh random audio key (base64 of 32 bytes) for VISITLENS_AUDIO_KEY."""
+    from knowledge.audio_crypto import AudioKey
+
+    typer.echo(AudioKey.generate().to_text())
+
+
+@audio_cli.command("rekey")
+def audio_rekey() -> None:
+    """Encrypt every stored recording with VISITLENS_AUDIO_KEY, reading those sealed with an
+    earlier key listed in VISITLENS_AUDIO_OLD_KEYS; plain ones are encrypted too. Safe to run
+    again (after a crash, or while the service runs: new uploads already use the new key)."""
+    from knowledge import audio_store
+
+    settings = _settings()
+    keys = settings.audio_keyring
+    if keys.current is None:
+        typer.echo(
+            "Set VISITLENS_AUDIO_KEY to the new key first (`visitlens audio keygen` makes one).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    counts = audio_store.rekey(settings.audio_dir, new_key=keys.current, old_keys=keys.old)
+    typer.echo(
+        f"{counts.reencrypted} re-encrypted, {counts.encrypted} encrypted (were plain), "
+        f"{counts.unchanged} already under the new key, {len(counts.failed)} unreadable"
+    )
+    for path in counts.failed:
+        typer.echo(f"unreadable (unknown key or damaged), left as it was: {path}", err=True)
+    raise typer.Exit(1 if counts.failed else 0)
+
+
+def _embedded_audio_key(settings: Settings) -> dict[str, str]:
+    """Without a configured key, `up` encrypts with one made once and kept in data_dir/audio.key
+    (mode 0600); returns the environment its processes need for it."""
+    if settings.audio_key is not None:
+        return {}
+    from knowledge.audio_crypto import AudioKey
+
+    path = settings.data_dir / "audio.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(AudioKey.generate().to_text() + "\n")
+        typer.echo(
+            f"recordings are encrypted with a new key in {path}: back it up, without it they "
+            "cannot be read"
+        )
+    text = path.read_text().strip()
+    try:
+        AudioKey.from_text(text)
+    except ValueError as e:
+        typer.echo(f"{path}: {e}", err=True)
+        raise typer.Exit(2) from None
+    return {"VISITLENS_AUDIO_KEY": text}
+
+
 @cli.command()
 def up(
     workers: Annotated[int, typer.Option(help="Celery worker processes to start.")] = 1,
@@ -119,6 +189,7 @@ def up(
     migrate()
     if build_models and settings.asr_model == "base":
         models_build()
+    child_env = {**os.environ, **_embedded_audio_key(settings)}
     procs: list[subprocess.Popen[bytes]] = []
 
     def stop(*_: object) -> None:
@@ -145,8 +216,12 @@ def up(
             if not _wait_http(settings.chroma_url + "/api/v2/heartbeat", 60):
                 raise typer.Exit(f"the Chroma server did not start; see {log_file.name}")
         for i in range(workers):
-            procs.append(subprocess.Popen(worker_command(settings, hostname=f"w{i}@%h")))
-        procs.append(subprocess.Popen(api_command(settings)))
+            procs.append(
+                subprocess.Popen(
+                    worker_command(settings, hostname=f"w{i}@%h", beat=i == 0), env=child_env
+                )
+            )
+        procs.append(subprocess.Popen(api_command(settings), env=child_env))
         typer.echo(
             f"visitlens is running at http://{settings.api_host}:{settings.api_port} "
             "(Ctrl-C stops it)"
@@ -169,10 +244,14 @@ def api() -> None:
 
 
 @cli.command()
-def worker() -> None:
+def worker(
+    beat: Annotated[
+        bool, typer.Option(help="Also send the scheduled tasks (retention): one worker only.")
+    ] = False,
+) -> None:
     """Run a Celery worker only (production: as many as the machines allow)."""
-    settings = _settings()
-    os.execv(worker_command(settings)[0], worker_command(settings))
+    command = worker_command(_settings(), beat=beat)
+    os.execv(command[0], command)
 
 
 @cli.command()

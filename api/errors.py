@@ -10,9 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledge.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     UnsupportedMedia,
@@ -29,6 +31,8 @@ STATUS: dict[type[VisitlensError], int] = {
     UnsupportedMedia: 415,
     Unavailable: 503,
     Unauthorized: 401,
+    Forbidden: 403,
+    TooManyRequests: 429,
 }
 HTTP_CODES = {
     401: "unauthorized",

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import NotFound
-from knowledge.models import Correction, Utterance, UtteranceLabel
+from knowledge.models import Correction, Utterance, UtteranceLabel, Visit
 from nlp.classify import Classifier, TextAnalysis
 from nlp.types import Segment
 
@@ -107,10 +108,14 @@ def add_correction(db: Session, *, utterance: Utterance, correction: CorrectionI
     return row
 
 
-def corrections(db: Session, *, after_id: int = 0, visit_id: str | None = None) -> list[Correction]:
+def corrections(
+    db: Session, *, after_id: int = 0, visit_id: str | None = None, scope: Scope = ADMIN_SCOPE
+) -> list[Correction]:
     query = select(Correction).where(Correction.id > after_id).order_by(Correction.id)
     if visit_id is not None:
         query = query.where(Correction.visit_id == visit_id)
+    if scope != ADMIN_SCOPE:
+        query = query.where(Correction.visit_id.in_(select(Visit.id).where(scope.visits())))
     return list(db.scalars(query).all())
 
 

@@ -33,6 +33,14 @@ class Unauthorized(VisitlensError):
     code = "unauthorized"
 
 
+class Forbidden(VisitlensError):
+    code = "forbidden"
+
+
+class TooManyRequests(VisitlensError):
+    code = "rate_limited"
+
+
 class UnsupportedMedia(VisitlensError):
     code = "unsupported_media"
 

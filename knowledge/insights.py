@@ -13,6 +13,7 @@ from sqlalchemy import Date, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import InvalidInput
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
 
@@ -171,8 +172,10 @@ def check_filters(db: Session, *, filters: InsightFilters) -> None:
         )
 
 
-def _newest_day(db: Session, filters: InsightFilters) -> date | None:
-    query = _where_visit(select(func.max(_effective_date())).where(_analysed()), filters)
+def _newest_day(db: Session, filters: InsightFilters, scope: Scope) -> date | None:
+    query = _where_visit(
+        select(func.max(_effective_date())).where(_analysed(), scope.counted()), filters
+    )
     value = db.scalar(query)
     return None if value is None else _as_date(value)
 
@@ -207,10 +210,11 @@ def _analysed_visits(
     period: Period,
     current: date,
     previous: date,
+    scope: Scope,
 ) -> dict[str, _VisitKey]:
     query = _where_visit(
         select(Visit.id, _effective_date(), Visit.segment, Visit.industry, Visit.rep).where(
-            _analysed()
+            _analysed(), scope.counted()
         ),
         filters,
     )
@@ -325,16 +329,18 @@ def compute(
     filters: InsightFilters,
     period: Period = "month",
     labels: Iterable[str] = (),
+    scope: Scope = ADMIN_SCOPE,
 ) -> Insights:
-    """Insights over analysed visits; the current period holds date_to, else the newest visit."""
+    """Insights over the analysed visits the scope counts; the current period holds date_to,
+    else the newest visit."""
     check_filters(db, filters=filters)
-    as_of = filters.date_to or _newest_day(db, filters) or date.today()
+    as_of = filters.date_to or _newest_day(db, filters, scope) or date.today()
     current = period_start(as_of, period)
     previous = previous_start(current, period)
     # the previous period is read even when date_from starts later, for the trend
     since = min(filters.date_from, previous) if filters.date_from else None
     until = filters.date_to
-    visits = _analysed_visits(db, filters, since, until, period, current, previous)
+    visits = _analysed_visits(db, filters, since, until, period, current, previous, scope)
 
     groups = (*DIMENSIONS, "period", "trend")
     denominators: dict[str, dict[str, int]] = {g: defaultdict(int) for g in groups}

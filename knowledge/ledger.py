@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from knowledge import visits
+from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady
-from knowledge.models import LedgerEntry, Utterance, UtteranceLabel, utcnow
+from knowledge.models import LedgerEntry, Role, Utterance, UtteranceLabel, Visit, utcnow
 
 Status = Literal["open", "done", "dropped"]
 EntryKind = Literal["action", "pain"]
@@ -130,8 +131,18 @@ def _title(text: str) -> str:
     return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "…"
 
 
-def get(db: Session, *, entry_id: int) -> LedgerEntry:
-    entry = db.get(LedgerEntry, entry_id)
+def visible_entries(scope: Scope) -> ColumnElement[bool]:
+    """Entries of the visits the scope may see; entries of no visit for admins and managers."""
+    if scope.role == Role.ADMIN:
+        return true()
+    of_visible = LedgerEntry.visit_id.in_(select(Visit.id).where(scope.visits()))
+    if scope.role == Role.MANAGER:
+        return or_(of_visible, LedgerEntry.visit_id.is_(None))
+    return of_visible
+
+
+def get(db: Session, *, entry_id: int, scope: Scope = ADMIN_SCOPE) -> LedgerEntry:
+    entry = db.scalar(select(LedgerEntry).where(LedgerEntry.id == entry_id, visible_entries(scope)))
     if entry is None:
         raise NotFound(f"No ledger entry with id {entry_id}.", code="ledger_entry_not_found")
     return entry
@@ -332,10 +343,16 @@ def update(
 
 
 def listing(
-    db: Session, *, filters: LedgerFilters, today: date, limit: int | None, offset: int = 0
+    db: Session,
+    *,
+    filters: LedgerFilters,
+    today: date,
+    limit: int | None,
+    offset: int = 0,
+    scope: Scope = ADMIN_SCOPE,
 ) -> tuple[list[LedgerEntry], int]:
     """Entries newest first with the total before paging; limit None returns all."""
-    query = select(LedgerEntry)
+    query = select(LedgerEntry).where(visible_entries(scope))
     if filters.status is not None:
         query = query.where(LedgerEntry.status == filters.status)
     if filters.owner is not None:
@@ -391,8 +408,10 @@ def summarise(entries: Iterable[LedgerEntry], *, today: date) -> LedgerReport:
     )
 
 
-def report(db: Session, *, today: date, kind: EntryKind | None = None) -> LedgerReport:
-    query = select(LedgerEntry)
+def report(
+    db: Session, *, today: date, kind: EntryKind | None = None, scope: Scope = ADMIN_SCOPE
+) -> LedgerReport:
+    query = select(LedgerEntry).where(visible_entries(scope))
     if kind is not None:
         query = query.where(LedgerEntry.kind == kind)
     return summarise(db.scalars(query), today=today)

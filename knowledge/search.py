@@ -123,6 +123,7 @@ class SearchFilters:
     language: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    visit_ids: frozenset[str] | None = None  # only these visits (the caller's); None: every one
 
 
 @dataclass(frozen=True)
@@ -488,9 +489,10 @@ class SearchIndex:
 
     @_locked
     def visit_material(
-        self,
+        self, visit_ids: frozenset[str] | None = None
     ) -> dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]]:
-        """Each live visit's document and vector with its utterances and their vectors."""
+        """Each live visit's document and vector with its utterances and their vectors (of
+        these visits only, when given)."""
         out: dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]] = {}
         utt, vis = self._utt, self._vis
         rows_of: dict[int, list[int]] = {}
@@ -498,6 +500,8 @@ class SearchIndex:
             rows_of.setdefault(int(utt.visit_code[row]), []).append(row)
         for row in np.flatnonzero(vis.alive[: vis.size]).tolist():
             doc: VisitDoc = vis.docs[row]
+            if visit_ids is not None and doc.visit_id not in visit_ids:
+                continue
             rows = rows_of.get(int(vis.visit_code[row]), [])
             out[doc.visit_id] = (
                 doc,
@@ -645,6 +649,11 @@ class SearchIndex:
             mask &= table.day[:n] >= f.date_from.toordinal()
         if f.date_to is not None:
             mask &= (table.day[:n] >= 0) & (table.day[:n] <= f.date_to.toordinal())
+        if f.visit_ids is not None:
+            allowed = np.zeros(len(self._visit_ids), dtype=bool)
+            codes = [self._visit_codes[v] for v in f.visit_ids if v in self._visit_codes]
+            allowed[codes] = True
+            mask &= allowed[table.visit_code[:n]]
         return mask
 
     def _visits_with_utterances(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from knowledge.audio_crypto import AudioKey, Keyring
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="VISITLENS_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="VISITLENS_",
+        env_file=".env",
+        extra="ignore",
+        hide_input_in_errors=True,  # a bad secret must not be echoed in the startup error
+    )
 
     data_dir: Path = Path("data")
     database_url: str = "sqlite:///data/visitlens.db"
@@ -20,9 +29,18 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
-    api_token: str | None = (
-        None  # when set, every /api request needs "Authorization: Bearer <token>"
-    )
+
+    # Sign-in (api/auth): users, roles, sessions and per-user API tokens live in the database.
+    secret_key: SecretStr | None = None  # signs audio links; None: one made once, kept in the db
+    admin_username: str = "admin"  # the first admin, made on first start when there is no user
+    admin_password: SecretStr | None = None  # None: a random one, printed once by `visitlens up`
+    session_hours: float = 12.0
+    secure_cookies: bool = False  # True behind TLS: the session cookie travels over HTTPS only
+    cors_origins: list[str] = []  # closed by default; the page is served from the same origin
+    redact_roles: list[str] = ["product", "trainer"]  # see quotes with personal data masked
+    retention_days: int | None = None  # visits uploaded longer ago are deleted; None: kept
+    uploads_per_hour: int = 200  # per user
+    searches_per_minute: int = 120  # per user: search and similar cases
 
     asr_model: str = "base"  # "base" (built from PyPI), a local path, or a hub name (large-v3)
     asr_device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -47,6 +65,44 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 60
     llm_labels: Literal["off", "annotate", "merge"] = "annotate"  # merge: add confident labels
 
+    # Recordings encrypted at rest (knowledge/audio_crypto.py); None: stored in plain.
+    audio_key: SecretStr | None = None  # base64 of 32 random bytes: `visitlens audio keygen`
+    # earlier keys, still read during a rotation: comma-separated or a JSON list
+    audio_old_keys: Annotated[list[SecretStr], NoDecode] = []
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @field_validator("audio_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("audio_old_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("audio_key", "audio_old_keys")
+    @classmethod
+    def _check_keys(cls, value: SecretStr | list[SecretStr] | None) -> object:
+        for key in value if isinstance(value, list) else [value]:
+            if key is not None:
+                AudioKey.from_text(key.get_secret_value())  # its ValueError names no secret
+        return value
+
+    @property
+    def audio_keyring(self) -> Keyring:
+        """The keys as the audio store takes them: current (None: plain) and old ones."""
+        return Keyring(
+            current=AudioKey.from_text(self.audio_key.get_secret_value())
+            if self.audio_key
+            else None,
+            old=tuple(AudioKey.from_text(k.get_secret_value()) for k in self.audio_old_keys),
+        )

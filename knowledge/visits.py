@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from knowledge.access import Scope
 from knowledge.errors import InvalidInput, VisitNotFound
 from knowledge.models import (
     DeletedVisit,
     PipelineStep,
+    Role,
     SegmentRow,
     Step,
     StepStatus,
@@ -44,11 +46,36 @@ class VisitFilters:
 EDITABLE = ("title", "rep", "customer", "industry", "segment", "visit_date", "outcome")
 
 
-def get(db: Session, *, visit_id: str) -> Visit:
+def get(db: Session, *, visit_id: str, scope: Scope | None = None) -> Visit:
+    """The visit, when it exists and the scope (if given) lets its caller see it; a visit the
+    caller may not see is not found, so that ids do not leak."""
     visit = db.get(Visit, visit_id)
     if visit is None:
         raise VisitNotFound(visit_id)
+    if scope is not None and not visible(db, scope=scope, visit_ids=[visit_id]):
+        raise VisitNotFound(visit_id)
     return visit
+
+
+def get_recording(db: Session, *, visit_id: str, scope: Scope) -> Visit:
+    """The visit, when the scope lets its caller play its recording."""
+    visit = db.scalar(select(Visit).where(Visit.id == visit_id, scope.playable()))
+    if visit is None:
+        raise VisitNotFound(visit_id)
+    return visit
+
+
+def visible_ids(db: Session, *, scope: Scope) -> frozenset[str] | None:
+    """Every visit the scope lets its caller see; None when that is every visit."""
+    if scope.role == Role.ADMIN:
+        return None
+    return frozenset(db.scalars(select(Visit.id).where(scope.visits())))
+
+
+def visible(db: Session, *, scope: Scope, visit_ids: Sequence[str]) -> set[str]:
+    """Those of the visits the scope lets its caller see."""
+    query = select(Visit.id).where(Visit.id.in_(visit_ids), scope.visits())
+    return set(db.scalars(query))
 
 
 def find_by_hash(db: Session, *, sha256: str) -> Visit | None:
@@ -65,9 +92,9 @@ def create(db: Session, *, visit: Visit, steps: Sequence[Step]) -> Visit:
 
 
 def listing(
-    db: Session, *, filters: VisitFilters, limit: int, offset: int
+    db: Session, *, filters: VisitFilters, scope: Scope, limit: int, offset: int
 ) -> tuple[list[Visit], int]:
-    query = select(Visit)
+    query = select(Visit).where(scope.visits())
     for column, value in (
         (Visit.status, filters.status),
         (Visit.rep, filters.rep),
@@ -134,6 +161,18 @@ def remove(db: Session, *, visit_id: str) -> Visit:
     db.merge(DeletedVisit(visit_id=visit_id, deleted_at=utcnow()))
     db.flush()
     return visit
+
+
+def expired(db: Session, *, uploaded_before: datetime) -> list[str]:
+    """Visits uploaded before this moment (the retention period's end), oldest first."""
+    query = select(Visit.id).where(Visit.created_at < uploaded_before)
+    return list(db.scalars(query.order_by(Visit.created_at)))
+
+
+def of_customer(db: Session, *, customer: str, scope: Scope) -> list[str]:
+    """Every visit of one customer that the scope may see."""
+    query = select(Visit.id).where(Visit.customer == customer, scope.visits())
+    return list(db.scalars(query))
 
 
 def steps_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[PipelineStep]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,9 +20,12 @@ import psycopg
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.app import create_app
-from knowledge.db import migrate
+from knowledge import users
+from knowledge.db import make_engine, make_sessionmaker, migrate
+from knowledge.models import Role
 from knowledge.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +83,50 @@ def settings_for(tmp: Path, kind: str, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+def make_user(
+    settings: Settings,
+    username: str,
+    role: Role = Role.ADMIN,
+    *,
+    teams: tuple[str, ...] = (),
+    password: str | None = None,
+    display_name: str = "",
+) -> str:
+    """A user in the stack's database; returns an API token of theirs."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            user = users.create(
+                db,
+                username=username,
+                role=role,
+                teams=teams,
+                password=password,
+                display_name=display_name,
+            )
+            secret = users.create_token(db, user=user, name="tests").secret
+            db.commit()
+    finally:
+        engine.dispose()
+    return secret
+
+
+def signed_in(client: TestClient, settings: Settings) -> TestClient:
+    """The client, sending a new admin's token on every request."""
+    token = make_user(settings, f"admin-{uuid.uuid4().hex[:8]}")
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
 def env_of(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
+        if isinstance(value, SecretStr):  # str() would pass the mask, not the secret
+            value = value.get_secret_value()
+        elif isinstance(value, list):
+            value = json.dumps(
+                [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+            )
         if value is not None:
             env[f"VISITLENS_{name.upper()}"] = str(value)
     env["PYTHONUNBUFFERED"] = "1"
@@ -168,7 +213,7 @@ def make_stack(
     migrate(settings.database_url)
     client = TestClient(create_app(settings))
     client.__enter__()
-    return Stack(settings=settings, client=client, tmp=tmp)
+    return Stack(settings=settings, client=signed_in(client, settings), tmp=tmp)
 
 
 @pytest.fixture(scope="module", params=["embedded", "production"])
@@ -198,7 +243,7 @@ def client(
     settings = settings_for(tmp_path_factory.mktemp(request.param), "embedded", **overrides)
     migrate(settings.database_url)
     with TestClient(create_app(settings)) as c:
-        yield c
+        yield signed_in(c, settings)
 
 
 @pytest.fixture
@@ -207,7 +252,7 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
     settings = settings_for(tmp_path, "embedded", max_upload_mb=1, max_audio_s=20)
     migrate(settings.database_url)
     with TestClient(create_app(settings)) as client:
-        yield client
+        yield signed_in(client, settings)
 
 
 def free_port() -> int:

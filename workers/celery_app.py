@@ -7,6 +7,7 @@ from celery import Celery
 from knowledge.settings import Settings
 
 QUEUE = "visitlens"
+EXPIRE_EVERY_S = 3600.0  # how often visits past the retention period are looked for
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -23,6 +24,10 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings.broker_url),
+        # one beat process sends these (`visitlens up` runs it in its first worker)
+        beat_schedule={
+            "expire-visits": {"task": "maintenance.expire_visits", "schedule": EXPIRE_EVERY_S}
+        },
     )
     return app
 

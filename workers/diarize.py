@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import structlog
 
-from knowledge import reps, visits
+from knowledge import audio_store, reps, visits
 from knowledge.db import session_scope
 from nlp.audio import decode_chunks
 from nlp.diarize import diarize
@@ -37,9 +37,12 @@ def work(ctx: StepContext) -> None:
     embeddings: dict[str, np.ndarray] = {}
     try:
         if audio_path:
-            result = diarize(
-                load_encoder(), load_samples(Path(audio_path)), segments, num_speakers=hint
-            )
+            settings = ctx.rt.settings
+            with audio_store.decrypted(
+                settings.audio_dir, Path(audio_path), settings.audio_keyring
+            ) as plain:
+                samples = load_samples(plain)
+            result = diarize(load_encoder(), samples, segments, num_speakers=hint)
             segments, embeddings = result.segments, result.speaker_embeddings
         elif any(s.role is None for s in segments):
             segments = [replace(s, speaker=s.speaker or s.role) for s in segments]

@@ -20,6 +20,7 @@ from knowledge.search import (
 from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
 from nlp.embed import load_embedder
+from nlp.redact import redact
 from workers.runner import StepContext
 
 
@@ -53,7 +54,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
             index=u.idx,
             start=u.start,
             end=u.end,
-            text=u.text,
+            text=redact(u.text),  # the index holds no phone, ID, card or e-mail
             role=u.role or "other",
             labels=[x["id"] for x in u.labels],
             sentiment=u.sentiment,
@@ -72,7 +73,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     quality = None
     if open_share is not None and deep_share is not None:
         quality = (float(open_share) + float(deep_share)) / 2
-    summary = str(report.get("summary", ""))
+    summary = redact(str(report.get("summary", "")))
     visit_doc = VisitDoc(
         visit_id=visit_id,
         title=title,

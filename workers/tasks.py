@@ -5,10 +5,11 @@ from __future__ import annotations
 import structlog
 from celery.signals import worker_process_init, worker_ready
 
+from knowledge import audio_store
 from knowledge.errors import TransientError
 from knowledge.models import Step
 from nlp.commitments import load_act_classifier
-from workers import analyse, diarize, dispatch, index, reaper, transcribe
+from workers import analyse, diarize, dispatch, index, reaper, retention, transcribe
 from workers.celery_app import app
 from workers.runner import run_step
 from workers.runtime import runtime
@@ -49,6 +50,17 @@ def index_task(visit_id: str) -> None:
     run_step(visit_id, Step.INDEX, index.work, send=send)
 
 
+@app.task(name="maintenance.expire_visits", acks_late=True)
+def expire_visits_task() -> int:
+    """Beat runs this hourly: delete the visits past the retention period."""
+    rt = runtime()
+    return retention.expire(
+        rt.settings,
+        rt.sessions,
+        lambda v: index.vector_index(rt.settings.chroma_url).delete_visit(v),
+    )
+
+
 @worker_process_init.connect
 def warm_models(**_: object) -> None:
     """Load the models once per worker process, before the first task."""
@@ -62,3 +74,8 @@ def warm_models(**_: object) -> None:
 @worker_ready.connect
 def start_reaper(**_: object) -> None:
     reaper.start(runtime(), send, every_s=max(10.0, runtime().settings.stale_step_s / 3))
+    # decrypted copies and staged uploads left by a crash
+    removed = audio_store.sweep_tmp(
+        runtime().settings.audio_dir, older_than_s=audio_store.TMP_MAX_AGE_S
+    )
+    log.info("worker.tmp_swept", removed=removed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge import visits
+from knowledge import audio_store, visits
 from knowledge.db import session_scope
 from knowledge.errors import InvalidInput
 from knowledge.glossary import load_hotwords
@@ -33,16 +33,19 @@ def work(ctx: StepContext) -> None:
             "The recording of this visit is missing from the audio store.", code="audio_missing"
         )
     try:
-        transcript = asr.transcribe(
-            whisper(settings),
-            Path(audio_path),
-            language=None if hint == "auto" else hint,
-            hotwords=load_hotwords(
-                settings.glossary_path or settings.prompts_dir / "glossary.yaml"
-            ),
-            on_progress=ctx.progress,
-            chunk_s=settings.asr_chunk_s,
-        )
+        with audio_store.decrypted(
+            settings.audio_dir, Path(audio_path), settings.audio_keyring
+        ) as plain:
+            transcript = asr.transcribe(
+                whisper(settings),
+                plain,
+                language=None if hint == "auto" else hint,
+                hotwords=load_hotwords(
+                    settings.glossary_path or settings.prompts_dir / "glossary.yaml"
+                ),
+                on_progress=ctx.progress,
+                chunk_s=settings.asr_chunk_s,
+            )
     except AudioError as e:
         raise InvalidInput(e.message, code=e.code) from e
     if not transcript.segments:

@@ -8,12 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
+from api.access import Me
 from api.deps import Config, Db
-from knowledge import analysis, visits
+from knowledge import analysis, audit, visits
+from knowledge.access import Scope
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Step, VisitStatus
 from nlp.classify import Classifier, load_current_classifier
 from nlp.labels import UnknownLabelError, load_labels
+from nlp.redact import redact
 from workers import dispatch
 
 router = APIRouter(tags=["analysis"])
@@ -85,8 +88,8 @@ def list_labels(settings: Config) -> dict[str, Any]:
     }
 
 
-def _ready_document(db: Db, visit_id: str) -> dict[str, Any]:
-    visit = visits.get(db, visit_id=visit_id)
+def _ready_document(db: Db, visit_id: str, scope: Scope) -> dict[str, Any]:
+    visit = visits.get(db, visit_id=visit_id, scope=scope)
     document = visits.get_result(db, visit_id=visit_id, kind="analysis")
     if document is None:
         if visit.status == VisitStatus.FAILED:
@@ -99,15 +102,18 @@ def _ready_document(db: Db, visit_id: str) -> dict[str, Any]:
 
 
 @router.get("/visits/{visit_id}/analysis")
-def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
-    document = _ready_document(db, visit_id)
+def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+    document = _ready_document(db, visit_id, me.scope)
+    audit.record(db, actor=me.actor, action="view", object_type="analysis", object_id=visit_id)
+    db.commit()
+    show = redact if me.scope.redacted else str
     utterances: list[dict[str, Any]] = [
         {
             "idx": u.idx,
             "start": u.start,
             "end": u.end,
             "role": u.role,
-            "text": u.text,
+            "text": show(u.text),
             "labels": u.labels,
             "sentiment": u.sentiment,
             "sentiment_score": u.sentiment_score,
@@ -123,6 +129,8 @@ def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
                 {"idx": u["idx"], "start": u["start"], "text": u["text"]}
             )
     document = _with_second_opinion(document, utterances)
+    if me.scope.redacted:
+        document = _masked(document)
     return {
         "visit_id": visit_id,
         **{k: v for k, v in document.items() if k != "alerted"},
@@ -130,6 +138,17 @@ def read_analysis(visit_id: str, db: Db) -> dict[str, Any]:
         "quotes": quotes,
         "utterances": utterances,
     }
+
+
+def _masked(document: dict[str, Any]) -> dict[str, Any]:
+    """The analysis with personal data masked in its summary, alerts and action items."""
+    out = {**document, "summary": redact(str(document.get("summary", "")))}
+    for key, fields in (("alerts", ("quote",)), ("actions", ("text", "quote"))):
+        out[key] = [
+            {**item, **{f: redact(str(item[f])) for f in fields if item.get(f)}}
+            for item in document.get(key) or []
+        ]
+    return out
 
 
 def _with_second_opinion(
@@ -159,8 +178,9 @@ def correct_labels(
     db: Db,
     settings: Config,
     request: Request,
+    me: Me,
 ) -> dict[str, Any]:
-    _ready_document(db, visit_id)
+    _ready_document(db, visit_id, me.scope)
     label_set = load_labels(settings.prompts_dir)
     try:
         labels = label_set.validate(body.labels, allow_risk=False)
@@ -176,8 +196,19 @@ def correct_labels(
         db,
         utterance=utterance,
         correction=analysis.CorrectionIn(
-            labels=labels, sentiment=body.sentiment, risk=tuple(risk), author=body.author
+            labels=labels,
+            sentiment=body.sentiment,
+            risk=tuple(risk),
+            author=body.author or me.display_name,
         ),
+    )
+    audit.record(
+        db,
+        actor=me.actor,
+        action="change",
+        object_type="labels",
+        object_id=visit_id,
+        detail=f"utterance {idx}",
     )
     dispatch.rerun_from(db, request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
     return {
@@ -192,8 +223,8 @@ def correct_labels(
 
 
 @router.get("/corrections")
-def list_corrections(db: Db, visit_id: str | None = None) -> dict[str, Any]:
-    rows = analysis.corrections(db, visit_id=visit_id)
+def list_corrections(db: Db, me: Me, visit_id: str | None = None) -> dict[str, Any]:
+    rows = analysis.corrections(db, visit_id=visit_id, scope=me.scope)
     return {
         "items": [
             {

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
+from api.access import Caller, Me
 from api.deps import Config, Db
 from api.links import audio_link
-from knowledge import insights
+from knowledge import audit, insights
 from knowledge.insights import Count, InsightFilters, Insights, Topic
+from knowledge.models import Role
 from nlp.labels import LabelSet, UnknownLabelError, load_labels
+from nlp.redact import redact
 
 router = APIRouter(tags=["insights"])
+QuoteView = Callable[[str, str, float], tuple[str, str | None]]  # text, visit, start → as seen
 Segment = Literal["strategic", "high_potential", "basic", "low_efficiency"]
 CSV_COLUMNS = (
     "label",
@@ -49,7 +54,20 @@ def _names(labels: LabelSet, label: str) -> dict[str, str]:
     return {"en": info.name_en, "zh": info.name_zh}
 
 
-def _topic(t: Topic, labels: LabelSet, rising: set[str], token: str | None) -> dict[str, Any]:
+def _quote_view(me: Caller) -> QuoteView:
+    """A quote's text and audio link as this caller may see them: product roles get masked text
+    and no audio."""
+
+    def view(text: str, visit_id: str, start: float) -> tuple[str, str | None]:
+        if not me.scope.redacted:
+            return text, audio_link(me.signer, visit_id, start)
+        link = None if me.role == Role.PRODUCT else audio_link(me.signer, visit_id, start)
+        return redact(text), link
+
+    return view
+
+
+def _topic(t: Topic, labels: LabelSet, rising: set[str], view: QuoteView) -> dict[str, Any]:
     return {
         "label": t.label,
         "name": _names(labels, t.label),
@@ -74,22 +92,29 @@ def _topic(t: Topic, labels: LabelSet, rising: set[str], token: str | None) -> d
                 "title": q.title,
                 "idx": q.idx,
                 "start": q.start,
-                "text": q.text,
+                "text": text,
                 "confidence": q.confidence,
-                "link": audio_link(token, q.visit_id, q.start),
+                "link": link,
             }
             for q in t.quotes
+            for text, link in [view(q.text, q.visit_id, q.start)]
         ],
     }
 
 
-def _csv(result: Insights, labels: LabelSet, rising: set[str], token: str | None) -> Response:
+def _csv(
+    result: Insights,
+    labels: LabelSet,
+    rising: set[str],
+    view: QuoteView,
+) -> Response:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for t in result.topics:
         names = _names(labels, t.label)
         top = t.quotes[0] if t.quotes else None
+        text, link = view(top.text, top.visit_id, top.start) if top else ("", "")
         writer.writerow(
             [
                 t.label,
@@ -105,8 +130,8 @@ def _csv(result: Insights, labels: LabelSet, rising: set[str], token: str | None
                 t.trend.delta,
                 "" if t.trend.ratio is None else t.trend.ratio,
                 "yes" if t.label in rising else "",
-                top.text if top else "",
-                audio_link(token, top.visit_id, top.start) if top else "",
+                text,
+                link or "",
             ]
         )
     return Response(
@@ -124,13 +149,19 @@ def _answer(
     filters: InsightFilters,
     period: insights.Period,
     fmt: str,
+    me: Caller,
 ) -> Response:
     labels = load_labels(settings.prompts_dir)
     known = [x.id for x in labels.need_pain if x.id.startswith(f"{kind}.")]
-    result = insights.compute(db, kind=kind, filters=filters, period=period, labels=known)
+    result = insights.compute(
+        db, kind=kind, filters=filters, period=period, labels=known, scope=me.scope
+    )
     rising = {r.label for r in result.rising}
+    view = _quote_view(me)
     if fmt == "csv":
-        return _csv(result, labels, rising, settings.api_token)
+        audit.record(db, actor=me.actor, action="export", object_type="insights", object_id=kind)
+        db.commit()
+        return _csv(result, labels, rising, view)
     return JSONResponse(
         {
             "kind": result.kind,
@@ -138,7 +169,7 @@ def _answer(
             "current_period": result.current_period,
             "previous_period": result.previous_period,
             "analysed_visits": result.analysed_visits,
-            "topics": [_topic(t, labels, rising, settings.api_token) for t in result.topics],
+            "topics": [_topic(t, labels, rising, view) for t in result.topics],
             "rising": [
                 {
                     "label": r.label,
@@ -174,19 +205,21 @@ Format = Literal["json", "csv"]
 def pain_points(
     db: Db,
     settings: Config,
+    me: Me,
     filters: Filters,
     period: Period = "month",
     format: Format = "json",  # noqa: A002 (the public query name)
 ) -> Response:
-    return _answer("pain", db, settings, filters, period, format)
+    return _answer("pain", db, settings, filters, period, format, me)
 
 
 @router.get("/insights/needs")
 def needs(
     db: Db,
     settings: Config,
+    me: Me,
     filters: Filters,
     period: Period = "month",
     format: Format = "json",  # noqa: A002 (the public query name)
 ) -> Response:
-    return _answer("need", db, settings, filters, period, format)
+    return _answer("need", db, settings, filters, period, format, me)

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
+from api.access import Me
 from api.deps import Db
-from knowledge import ledger
+from knowledge import audit, ledger, visits
 from knowledge.errors import InvalidInput
 from knowledge.ledger import Changes, LedgerFilters
-from knowledge.models import LedgerEntry
+from knowledge.models import LedgerEntry, Role
 
 router = APIRouter(tags=["ledger"])
 CSV_COLUMNS = (
@@ -77,7 +78,14 @@ def entry_out(e: LedgerEntry, *, today: date) -> dict[str, Any]:
 
 
 @router.post("/ledger", status_code=201)
-def add_entry(body: LedgerIn, db: Db) -> dict[str, Any]:
+def add_entry(body: LedgerIn, db: Db, me: Me) -> dict[str, Any]:
+    if body.visit_id is not None:
+        visits.get(db, visit_id=body.visit_id, scope=me.scope)
+    elif me.role == Role.REP:
+        raise InvalidInput(
+            "A rep's ledger entries belong to one of their visits: send visit_id.",
+            code="missing_visit",
+        )
     if body.visit_id is not None and body.action_index is not None:
         entry = ledger.add_action(
             db,
@@ -133,7 +141,8 @@ def _commit(db: Db) -> None:
 
 
 @router.post("/visits/{visit_id}/ledger")
-def add_visit_actions(visit_id: str, db: Db) -> dict[str, Any]:
+def add_visit_actions(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+    visits.get(db, visit_id=visit_id, scope=me.scope)
     created, existing = ledger.add_all_actions(db, visit_id=visit_id)
     _commit(db)
     today = date.today()
@@ -160,6 +169,7 @@ def _csv(entries: list[LedgerEntry], today: date) -> Response:
 @router.get("/ledger")
 def list_entries(
     db: Db,
+    me: Me,
     status: Literal["open", "done", "dropped"] | None = None,
     owner: str | None = None,
     kind: Literal["action", "pain"] | None = None,
@@ -174,9 +184,13 @@ def list_entries(
         status=status, owner=owner, kind=kind, visit_id=visit_id, overdue=overdue
     )
     if format == "csv":
-        rows, _ = ledger.listing(db, filters=filters, today=today, limit=None)
+        rows, _ = ledger.listing(db, filters=filters, today=today, limit=None, scope=me.scope)
+        audit.record(db, actor=me.actor, action="export", object_type="ledger")
+        db.commit()
         return _csv(rows, today)
-    rows, total = ledger.listing(db, filters=filters, today=today, limit=limit, offset=offset)
+    rows, total = ledger.listing(
+        db, filters=filters, today=today, limit=limit, offset=offset, scope=me.scope
+    )
     return JSONResponse(
         {
             "items": [entry_out(e, today=today) for e in rows],
@@ -188,9 +202,9 @@ def list_entries(
 
 
 @router.get("/ledger/report")
-def read_report(db: Db, kind: Literal["action", "pain"] | None = None) -> dict[str, Any]:
+def read_report(db: Db, me: Me, kind: Literal["action", "pain"] | None = None) -> dict[str, Any]:
     today = date.today()
-    r = ledger.report(db, today=today, kind=kind)
+    r = ledger.report(db, today=today, kind=kind, scope=me.scope)
     return {
         "today": r.today.isoformat(),
         "definition": (
@@ -225,7 +239,8 @@ def read_report(db: Db, kind: Literal["action", "pain"] | None = None) -> dict[s
 
 
 @router.patch("/ledger/{entry_id}")
-def patch_entry(entry_id: int, body: LedgerPatch, db: Db) -> dict[str, Any]:
+def patch_entry(entry_id: int, body: LedgerPatch, db: Db, me: Me) -> dict[str, Any]:
+    ledger.get(db, entry_id=entry_id, scope=me.scope)
     fields = frozenset(body.model_fields_set)
     if "status" in fields and body.status is None:
         raise InvalidInput("status must be open, done or dropped.", code="invalid_field")
@@ -235,6 +250,14 @@ def patch_entry(entry_id: int, body: LedgerPatch, db: Db) -> dict[str, Any]:
         changes=Changes(
             fields=fields, status=body.status, owner=body.owner, due=body.due, note=body.note
         ),
+    )
+    audit.record(
+        db,
+        actor=me.actor,
+        action="change",
+        object_type="ledger",
+        object_id=str(entry_id),
+        detail=", ".join(sorted(fields)),
     )
     db.commit()
     return entry_out(entry, today=date.today())

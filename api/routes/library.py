@@ -8,11 +8,13 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from api.deps import Config, Db
+from api.access import Caller, Me
+from api.deps import Db
 from api.links import audio_link
-from knowledge import library
+from knowledge import audit, library, visits
 from knowledge.library import ClipIn, ClipView
 from knowledge.models import Playlist
+from nlp.redact import redact
 
 router = APIRouter(tags=["library"])
 
@@ -41,7 +43,8 @@ def playlist_out(p: Playlist, clips: int) -> dict[str, Any]:
     }
 
 
-def clip_out(v: ClipView, token: str | None) -> dict[str, Any]:
+def clip_out(v: ClipView, me: Caller) -> dict[str, Any]:
+    """A clip as this caller sees it; its audio link opens that recording for them alone."""
     c = v.clip
     return {
         "id": c.id,
@@ -52,14 +55,15 @@ def clip_out(v: ClipView, token: str | None) -> dict[str, Any]:
         "end": c.end,
         "note": c.note,
         "tags": list(c.tags),
-        "text": v.text,
-        "link": audio_link(token, c.visit_id, c.start),
+        "text": redact(v.text) if me.scope.redacted else v.text,
+        "link": audio_link(me.signer, c.visit_id, c.start),
     }
 
 
 @router.post("/library/playlists", status_code=201)
-def create_playlist(body: PlaylistIn, db: Db) -> dict[str, Any]:
+def create_playlist(body: PlaylistIn, db: Db, me: Me) -> dict[str, Any]:
     playlist = library.create_playlist(db, name=body.name, description=body.description)
+    audit.record(db, actor=me.actor, action="change", object_type="playlist", detail=body.name)
     try:
         db.commit()
     except IntegrityError as e:  # the same name created by a concurrent request
@@ -74,14 +78,18 @@ def list_playlists(db: Db) -> dict[str, Any]:
 
 
 @router.delete("/library/playlists/{playlist_id}", status_code=204)
-def delete_playlist(playlist_id: int, db: Db) -> Response:
+def delete_playlist(playlist_id: int, db: Db, me: Me) -> Response:
     library.delete_playlist(db, playlist_id=playlist_id)
+    audit.record(
+        db, actor=me.actor, action="delete", object_type="playlist", object_id=str(playlist_id)
+    )
     db.commit()
     return Response(status_code=204)
 
 
 @router.post("/library/clips", status_code=201)
-def add_clip(body: ClipBody, db: Db, settings: Config) -> dict[str, Any]:
+def add_clip(body: ClipBody, db: Db, me: Me) -> dict[str, Any]:
+    visits.get(db, visit_id=body.visit_id, scope=me.scope)
     clip = library.add_clip(
         db,
         clip=ClipIn(
@@ -93,30 +101,31 @@ def add_clip(body: ClipBody, db: Db, settings: Config) -> dict[str, Any]:
             playlist_id=body.playlist_id,
         ),
     )
+    audit.record(db, actor=me.actor, action="change", object_type="clip", object_id=body.visit_id)
     db.commit()
-    return clip_out(library.view_clip(db, clip=clip), settings.api_token)
+    return clip_out(library.view_clip(db, clip=clip), me)
 
 
 @router.delete("/library/clips/{clip_id}", status_code=204)
-def delete_clip(clip_id: int, db: Db) -> Response:
+def delete_clip(clip_id: int, db: Db, me: Me) -> Response:
     library.delete_clip(db, clip_id=clip_id)
+    audit.record(db, actor=me.actor, action="delete", object_type="clip", object_id=str(clip_id))
     db.commit()
     return Response(status_code=204)
 
 
 @router.get("/library")
-def read_library(db: Db, settings: Config) -> dict[str, Any]:
+def read_library(db: Db, me: Me) -> dict[str, Any]:
     playlists, unsorted = library.library(db)
-    token = settings.api_token
     return {
         "playlists": [
             {
                 **playlist_out(v.playlist, len(v.clips)),
-                "clips": [clip_out(c, token) for c in v.clips],
+                "clips": [clip_out(c, me) for c in v.clips],
             }
             for v in playlists
         ],
-        "unsorted": [clip_out(c, token) for c in unsorted],
+        "unsorted": [clip_out(c, me) for c in unsorted],
     }
 
 

@@ -11,8 +11,9 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from api.access import Caller, Me, rate_limit
 from api.deps import Db
-from api.links import audio_link
+from api.links import Signer, audio_link
 from api.routes.analysis import shared_classifier
 from knowledge import visits
 from knowledge.errors import InvalidInput, NotReady
@@ -66,7 +67,7 @@ def _quote(doc: UtteranceDoc | None) -> dict[str, Any] | None:
     }
 
 
-def _hit_out(hit: SearchHit, visit: Visit, token: str | None) -> dict[str, Any]:
+def _hit_out(hit: SearchHit, visit: Visit, signer: Signer) -> dict[str, Any]:
     quote = hit.quote
     start = quote.start if quote else 0.0
     return {
@@ -89,15 +90,16 @@ def _hit_out(hit: SearchHit, visit: Visit, token: str | None) -> dict[str, Any]:
             "visit_date": visit.visit_date,
             "summary": getattr(hit.doc, "summary", None),
         },
-        "audio_url": audio_link(token, hit.visit_id, start),
+        "audio_url": audio_link(signer, hit.visit_id, start),
         "link": f"/#visit={hit.visit_id}&t={start:.1f}",
     }
 
 
-@router.get("/search")
+@router.get("/search", dependencies=[rate_limit("search")])
 def search(
     request: Request,
     db: Db,
+    me: Me,
     q: Annotated[str, Query(max_length=10_000)],
     kind: Literal["utterance", "visit"] = "utterance",
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
@@ -135,6 +137,7 @@ def search(
         language=language,
         date_from=date_from,
         date_to=date_to,
+        visit_ids=visits.visible_ids(db, scope=me.scope),
     )
     try:
         page = index.search(
@@ -145,8 +148,7 @@ def search(
     except InvalidQuery as e:
         raise InvalidInput(str(e), code="invalid_query") from e
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_({h.visit_id for h in page.hits}))}
-    token = request.app.state.settings.api_token
-    results = [_hit_out(h, rows[h.visit_id], token) for h in page.hits if h.visit_id in rows]
+    results = [_hit_out(h, rows[h.visit_id], me.signer) for h in page.hits if h.visit_id in rows]
     return {
         "query": q,
         "kind": kind,
@@ -184,9 +186,10 @@ def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
     }
 
 
-def _candidates(request: Request) -> tuple[list[Any], dict[str, Any]]:
+def _candidates(request: Request, db: Db, me: Caller) -> tuple[list[Any], dict[str, Any]]:
+    """The caller's visits in the knowledge base, as profiles to compare."""
     index, _ = request.app.state.live.require()
-    material = index.visit_material()
+    material = index.visit_material(visits.visible_ids(db, scope=me.scope))
     profiles = {
         vid: profile_from_visit(doc, utts, vecs, vvec)
         for vid, (doc, vvec, utts, vecs) in material.items()
@@ -194,21 +197,25 @@ def _candidates(request: Request) -> tuple[list[Any], dict[str, Any]]:
     return list(profiles.values()), profiles
 
 
-@router.get("/visits/{visit_id}/similar")
+@router.get("/visits/{visit_id}/similar", dependencies=[rate_limit("search")])
 def similar_to_visit(
-    visit_id: str, request: Request, db: Db, limit: Annotated[int, Query(ge=1, le=50)] = 5
+    visit_id: str,
+    request: Request,
+    db: Db,
+    me: Me,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> dict[str, Any]:
     """Past visits whose customers had the same problems, with the reasons and how they ended."""
-    visit = visits.get(db, visit_id=visit_id)
-    candidates, profiles = _candidates(request)
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
+    candidates, profiles = _candidates(request, db, me)
     if visit_id not in profiles:
         raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
     cases = similar_visits(profiles[visit_id], candidates, limit=limit)
     return {"visit_id": visit_id, "results": [_case_out(c, db) for c in cases]}
 
 
-@router.post("/similar")
-def similar_to_text(body: SimilarIn, request: Request, db: Db) -> dict[str, Any]:
+@router.post("/similar", dependencies=[rate_limit("search")])
+def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
     """Past visits like a described situation ("after-sales too slow, threatens to switch")."""
     index, _ = request.app.state.live.require()
     labels = body.labels
@@ -226,7 +233,7 @@ def similar_to_text(body: SimilarIn, request: Request, db: Db) -> dict[str, Any]
         industry=body.industry,
         segment=body.segment,
     )
-    candidates, _ = _candidates(request)
+    candidates, _ = _candidates(request, db, me)
     cases = similar_visits(profile, candidates, limit=body.limit)
     return {
         "query": body.text,

@@ -9,9 +9,10 @@ import numpy as np
 from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 from pydantic import BaseModel
 
+from api.access import Caller, Me
 from api.deps import Config, Db
-from knowledge import audio_store, reps, visits
-from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
+from knowledge import audio_store, audit, reps, visits
+from knowledge.errors import Forbidden, InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Step
 from nlp.audio import AudioError, decode_chunks, probe
 from nlp.voiceprint import load_encoder, voiceprint
@@ -37,8 +38,11 @@ def enrol_voice(
     file: Annotated[UploadFile, File()],
     db: Db,
     settings: Config,
+    me: Me,
 ) -> dict[str, Any]:
     """Store a rep's voice print from a short recording of the rep alone (10-60 s is plenty)."""
+    if me.role == "rep" and name != me.display_name:
+        raise Forbidden(f"A rep enrols their own voice only (as {me.display_name}).")
     staged = audio_store.stage(
         settings.audio_dir, iter(lambda: file.file.read(1 << 20), b""), max_bytes=50 * 1024 * 1024
     )
@@ -71,8 +75,9 @@ def list_reps(db: Db) -> dict[str, Any]:
 
 
 @router.delete("/reps/{name}/voice", status_code=204)
-def forget_voice(name: str, db: Db) -> Response:
+def forget_voice(name: str, db: Db, me: Me) -> Response:
     reps.forget(db, name=name)
+    audit.record(db, actor=me.actor, action="delete", object_type="voiceprint", object_id=name)
     db.commit()
     return Response(status_code=204)
 
@@ -82,8 +87,8 @@ def _rerun_downstream(db: Db, request: Request, visit_id: str) -> None:
     dispatch.rerun_from(db, request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
 
 
-def _segments_or_409(db: Db, visit_id: str) -> list[Any]:
-    visit = visits.get(db, visit_id=visit_id)
+def _segments_or_409(db: Db, visit_id: str, me: Caller) -> list[Any]:
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     segments = visits.segments_of(db, visit_id=visit_id)
     if not segments:
         raise NotReady(f"The transcript is not ready yet; the visit is {visit.status}.")
@@ -91,8 +96,8 @@ def _segments_or_409(db: Db, visit_id: str) -> list[Any]:
 
 
 @router.get("/visits/{visit_id}/speakers")
-def read_speakers(visit_id: str, db: Db) -> dict[str, Any]:
-    _segments_or_409(db, visit_id)
+def read_speakers(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+    _segments_or_409(db, visit_id, me)
     document = visits.get_result(db, visit_id=visit_id, kind="speakers")
     if document is None:
         raise NotReady("Speakers are not known yet for this visit.")
@@ -100,9 +105,9 @@ def read_speakers(visit_id: str, db: Db) -> dict[str, Any]:
 
 
 @router.put("/visits/{visit_id}/speakers")
-def correct_roles(visit_id: str, body: RolesIn, db: Db, request: Request) -> dict[str, Any]:
+def correct_roles(visit_id: str, body: RolesIn, db: Db, request: Request, me: Me) -> dict[str, Any]:
     """Name the role of each speaker (e.g. {"S1": "customer", "S2": "rep"})."""
-    segments = _segments_or_409(db, visit_id)
+    segments = _segments_or_409(db, visit_id, me)
     known = {s.speaker for s in segments if s.speaker}
     unknown = sorted(set(body.roles) - known)
     if unknown:
@@ -124,16 +129,22 @@ def correct_roles(visit_id: str, body: RolesIn, db: Db, request: Request) -> dic
         "confidence": 1.0,
     }
     visits.put_result(db, visit_id=visit_id, kind="speakers", data=document)
+    audit.record(db, actor=me.actor, action="change", object_type="speakers", object_id=visit_id)
     _rerun_downstream(db, request, visit_id)
     return {"visit_id": visit_id, **document}
 
 
 @router.patch("/visits/{visit_id}/segments/{idx}")
 def correct_segment(
-    visit_id: str, idx: Annotated[int, Path(ge=0)], body: SegmentFix, db: Db, request: Request
+    visit_id: str,
+    idx: Annotated[int, Path(ge=0)],
+    body: SegmentFix,
+    db: Db,
+    request: Request,
+    me: Me,
 ) -> dict[str, Any]:
     """Correct who said one segment."""
-    segments = _segments_or_409(db, visit_id)
+    segments = _segments_or_409(db, visit_id, me)
     if idx >= len(segments):
         raise InvalidInput(
             f"Segment {idx} does not exist; this visit has {len(segments)}.",
@@ -142,6 +153,14 @@ def correct_segment(
     changes = body.model_dump(exclude_unset=True)
     segments[idx] = replace(segments[idx], **changes)
     visits.replace_segments(db, visit_id=visit_id, segments=segments)
+    audit.record(
+        db,
+        actor=me.actor,
+        action="change",
+        object_type="segment",
+        object_id=visit_id,
+        detail=f"segment {idx}",
+    )
     _rerun_downstream(db, request, visit_id)
     s = segments[idx]
     return {
@@ -155,8 +174,8 @@ def correct_segment(
 
 
 @router.get("/visits/{visit_id}/coaching")
-def read_coaching(visit_id: str, db: Db) -> dict[str, Any]:
-    visit = visits.get(db, visit_id=visit_id)
+def read_coaching(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     document = visits.get_result(db, visit_id=visit_id, kind="coaching")
     if document is None:
         raise NotReady(f"Coaching is not ready yet; the visit is {visit.status}.")

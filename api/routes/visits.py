@@ -5,27 +5,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
+from api.access import Caller, Me, rate_limit
+from api.audio_response import audio_response
 from api.deps import Config, Db
-from api.links import audio_link
+from api.links import Signer, audio_link
 from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
-from knowledge import audio_store, steps, visits
-from knowledge.errors import InvalidInput, NotReady, UnsupportedMedia
-from knowledge.models import Outcome, Step, StepStatus, Visit, VisitStatus
-from knowledge.settings import Settings
-from knowledge.vector_index import IndexUnavailable
+from knowledge import audio_store, audit, steps, visits
+from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady, UnsupportedMedia
+from knowledge.models import Outcome, Role, Step, StepStatus, Visit, VisitStatus
 from nlp import transcript_formats
 from nlp.audio import AudioError, probe
-from workers import dispatch
+from nlp.redact import redact
+from workers import dispatch, retention
 
 router = APIRouter(tags=["visits"])
 log = structlog.get_logger()
@@ -72,29 +75,44 @@ def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | Non
     return value
 
 
-def visits_out(db: Db, rows: list[Visit], token: str | None) -> list[VisitOut]:
+def visits_out(db: Db, rows: list[Visit], signer: Signer) -> list[VisitOut]:
     """The visits as the API shows them, their steps and risks loaded in one query each."""
     ids = [v.id for v in rows]
     steps_of, risks_of = visits.steps_of(db, visit_ids=ids), visits.risks_of(db, visit_ids=ids)
     return [
-        VisitOut.from_row(v, steps_of[v.id], risks_of[v.id], audio=audio_link(token, v.id))
+        VisitOut.from_row(v, steps_of[v.id], risks_of[v.id], audio=audio_link(signer, v.id))
         for v in rows
     ]
 
 
-def visit_out(db: Db, visit: Visit, token: str | None) -> VisitOut:
-    return visits_out(db, [visit], token)[0]
+def visit_out(db: Db, visit: Visit, signer: Signer) -> VisitOut:
+    return visits_out(db, [visit], signer)[0]
 
 
-def _visit_json(db: Db, visit: Visit, settings: Settings, status: int) -> JSONResponse:
-    return JSONResponse(visit_out(db, visit, settings.api_token).model_dump(mode="json"), status)
+def _visit_json(db: Db, visit: Visit, signer: Signer, status: int) -> JSONResponse:
+    return JSONResponse(visit_out(db, visit, signer).model_dump(mode="json"), status)
 
 
-@router.post("/visits", status_code=202, response_model=VisitOut)
+def _existing(db: Db, visit: Visit, me: Caller) -> JSONResponse:
+    """The answer to a second upload of the same file: the visit, when the caller may see it."""
+    if not visits.visible(db, scope=me.scope, visit_ids=[visit.id]):
+        raise Conflict(
+            "This recording was already uploaded by someone else; ask them or a manager to "
+            "share the visit.",
+            code="duplicate_upload",
+        )
+    log.info("upload.duplicate", visit_id=visit.id)
+    return _visit_json(db, visit, me.signer, 200)
+
+
+@router.post(
+    "/visits", status_code=202, response_model=VisitOut, dependencies=[rate_limit("upload")]
+)
 def upload_visit(
     request: Request,
     db: Db,
     settings: Config,
+    me: Me,
     file: Annotated[UploadFile, File(description="a recording or a transcript")],
     title: Annotated[str | None, Form()] = None,
     rep: Annotated[str | None, Form()] = None,
@@ -126,14 +144,13 @@ def upload_visit(
     try:
         existing = visits.find_by_hash(db, sha256=staged.sha256)
         if existing is not None:
-            log.info("upload.duplicate", visit_id=existing.id)
-            return _visit_json(db, existing, settings, 200)
+            return _existing(db, existing, me)
 
         visit_id = uuid.uuid4().hex
         visit = Visit(
             id=visit_id,
             title=_optional(title) or Path(filename).stem,
-            rep=_optional(rep),
+            rep=_optional(rep) or (me.display_name if me.role == Role.REP else None),
             customer=_optional(customer),
             industry=_optional(industry),
             segment=seg,
@@ -147,6 +164,8 @@ def upload_visit(
             content_type=file.content_type,
             status=VisitStatus.QUEUED,
             warnings=[],
+            owner_id=me.user_id,
+            team=me.teams[0] if me.teams else None,
         )
         if suffix in TRANSCRIPT_SUFFIXES:
             first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
@@ -155,11 +174,16 @@ def upload_visit(
             visit.duration_s = _check_audio(staged.path, settings.max_audio_s, filename)
             visit.audio_path = str(
                 audio_store.keep(
-                    settings.audio_dir, staged, visit_id=visit_id, suffix=suffix or ".audio"
+                    settings.audio_dir,
+                    staged,
+                    visit_id=visit_id,
+                    suffix=suffix or ".audio",
+                    key=settings.audio_keyring.current,
                 )
             )
             visits.create(db, visit=visit, steps=dispatch.ORDER)
             first = Step.TRANSCRIBE
+        audit.record(db, actor=me.actor, action="upload", object_type="visit", object_id=visit_id)
         try:
             db.commit()
         except IntegrityError:
@@ -168,7 +192,7 @@ def upload_visit(
             existing = visits.find_by_hash(db, sha256=staged.sha256)
             if existing is None:
                 raise
-            return _visit_json(db, existing, settings, 200)
+            return _existing(db, existing, me)
     finally:
         audio_store.discard(staged)
 
@@ -177,7 +201,7 @@ def upload_visit(
         dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=first)
     except Exception:  # the reaper enqueues it later; the upload itself is safe
         log.warning("upload.enqueue_failed", visit_id=visit_id, exc_info=True)
-    return _visit_json(db, visit, settings, 202)
+    return _visit_json(db, visit, me.signer, 202)
 
 
 def _check_audio(path: Path, max_audio_s: int, filename: str) -> float:
@@ -216,7 +240,7 @@ def _import_transcript(db: Db, visit: Visit, path: Path, fmt: str) -> Step:
 @router.get("/visits", response_model=VisitPage)
 def list_visits(
     db: Db,
-    settings: Config,
+    me: Me,
     status: Literal["queued", "transcribing", "analysing", "indexing", "done", "failed"]
     | None = None,
     rep: str | None = None,
@@ -247,17 +271,16 @@ def list_visits(
             risk=risk,
             q=q,
         ),
+        scope=me.scope,
         limit=limit,
         offset=offset,
     )
-    return VisitPage(
-        items=visits_out(db, rows, settings.api_token), total=total, limit=limit, offset=offset
-    )
+    return VisitPage(items=visits_out(db, rows, me.signer), total=total, limit=limit, offset=offset)
 
 
 @router.get("/visits/{visit_id}", response_model=VisitOut)
-def read_visit(visit_id: VisitId, db: Db, settings: Config) -> VisitOut:
-    return visit_out(db, visits.get(db, visit_id=visit_id), settings.api_token)
+def read_visit(visit_id: VisitId, db: Db, me: Me) -> VisitOut:
+    return visit_out(db, visits.get(db, visit_id=visit_id, scope=me.scope), me.signer)
 
 
 class VisitPatch(BaseModel):
@@ -296,11 +319,19 @@ def _changes(body: VisitPatch) -> dict[str, str | date | None]:
 
 
 @router.patch("/visits/{visit_id}", response_model=VisitOut)
-def edit_visit(visit_id: VisitId, body: VisitPatch, db: Db, request: Request) -> VisitOut:
+def edit_visit(visit_id: VisitId, body: VisitPatch, db: Db, request: Request, me: Me) -> VisitOut:
     """Change metadata; a visit already indexed is indexed again so search sees the change."""
     changes = _changes(body)
-    visit = visits.get(db, visit_id=visit_id)
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     changed = visits.update_metadata(db, visit_id=visit_id, changes=changes)
+    audit.record(
+        db,
+        actor=me.actor,
+        action="change",
+        object_type="visit",
+        object_id=visit_id,
+        detail=", ".join(changed),
+    )
     reindex = bool(changed) and visit.status == VisitStatus.DONE
     if reindex:
         steps.reset(db, visit_id=visit_id, steps=[Step.INDEX])
@@ -313,12 +344,12 @@ def edit_visit(visit_id: VisitId, body: VisitPatch, db: Db, request: Request) ->
             dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=Step.INDEX)
         except Exception:  # the reaper enqueues it later; the edit itself is saved
             log.warning("edit.enqueue_failed", visit_id=visit_id, exc_info=True)
-    return visit_out(db, visit, request.app.state.settings.api_token)
+    return visit_out(db, visit, me.signer)
 
 
 @router.post("/visits/{visit_id}/retry", status_code=202, response_model=VisitOut)
-def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
-    visit = visits.get(db, visit_id=visit_id)
+def retry_visit(visit_id: VisitId, db: Db, request: Request, me: Me) -> VisitOut:
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     if visit.status != VisitStatus.FAILED:
         raise NotReady(f"Only a failed visit can be retried; this one is {visit.status}.")
     rows = {r.step: r.status for r in visits.steps_of(db, visit_ids=[visit_id])[visit_id]}
@@ -329,30 +360,70 @@ def retry_visit(visit_id: VisitId, db: Db, request: Request) -> VisitOut:
     visit.status, visit.error_code, visit.error_message = VisitStatus.QUEUED, None, None
     db.commit()
     dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=again[0])
-    return visit_out(db, visit, request.app.state.settings.api_token)
+    return visit_out(db, visit, me.signer)
 
 
 @router.delete("/visits/{visit_id}", status_code=204)
-def delete_visit(visit_id: VisitId, db: Db, request: Request) -> Response:
-    visit = visits.remove(db, visit_id=visit_id)
-    try:
-        request.app.state.live.forget_visit(visit_id)
-    except IndexUnavailable:  # search skips visits that are gone; `visitlens reindex` tidies up
-        log.warning("visit.vectors_left", visit_id=visit_id)
-    db.commit()
-    audio_store.delete(visit.audio_path)
-    log.info("visit.deleted", visit_id=visit_id)
+def delete_visit(visit_id: VisitId, db: Db, request: Request, me: Me) -> Response:
+    """Remove the visit everywhere: rows, clips, ledger entries, vectors, the recording."""
+    visits.get(db, visit_id=visit_id, scope=me.scope)
+    db.rollback()  # each deletion runs in a transaction of its own
+    retention.delete_visits(
+        request.app.state.sessionmaker,
+        [visit_id],
+        actor=me.actor,
+        reason="deleted on request",
+        forget=request.app.state.live.forget_visit,
+    )
     return Response(status_code=204)
+
+
+@router.delete("/customers/{customer}/visits")
+def delete_customer_visits(
+    customer: Annotated[str, PathParam(min_length=1, max_length=200)],
+    db: Db,
+    request: Request,
+    me: Me,
+) -> dict[str, int]:
+    """Erase every visit of one customer (a deletion request under PIPL/GDPR)."""
+    found = visits.of_customer(db, customer=customer, scope=me.scope)
+    if not found:
+        raise NotFound(f"No visit of the customer '{customer}'.", code="customer_not_found")
+    db.rollback()
+    deleted = retention.delete_visits(
+        request.app.state.sessionmaker,
+        found,
+        actor=me.actor,
+        reason=f"every visit of customer {customer}",
+        forget=request.app.state.live.forget_visit,
+    )
+    return {"deleted": deleted}
 
 
 @router.get("/visits/{visit_id}/transcript", response_model=TranscriptOut)
 def read_transcript(
     visit_id: VisitId,
     db: Db,
+    me: Me,
     format: Literal["json", "txt", "srt", "vtt"] = "json",  # noqa: A002 (the public query name)
+    masked: Annotated[
+        bool | None,
+        Query(description="personal data masked; exports are unless false (where allowed)"),
+    ] = None,
 ) -> Response:
-    visit = visits.get(db, visit_id=visit_id)
+    visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     segments = visits.segments_of(db, visit_id=visit_id)
+    if me.scope.redacted or (masked if masked is not None else format != "json"):
+        segments = [replace(s, text=redact(s.text), words=[]) for s in segments]
+    audit.record(
+        db,
+        actor=me.actor,
+        action="view" if format == "json" else "export",
+        object_type="transcript",
+        object_id=visit_id,
+        detail=format,
+    )
+    db.commit()
     if not segments:
         if visit.status == VisitStatus.FAILED:
             raise NotReady(
@@ -382,14 +453,20 @@ def read_transcript(
 
 
 @router.get("/visits/{visit_id}/audio")
-def read_audio(visit_id: VisitId, db: Db) -> FileResponse:
-    visit = visits.get(db, visit_id=visit_id)
+def read_audio(visit_id: VisitId, db: Db, me: Me, request: Request) -> Response:
+    visit = visits.get_recording(db, visit_id=visit_id, scope=me.scope)
+    if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):  # a play, not a seek
+        audit.record(db, actor=me.actor, action="play", object_type="visit", object_id=visit_id)
+        db.commit()
     if not visit.audio_path or not Path(visit.audio_path).exists():
         raise NotReady(
             "This visit has no recording (it was imported as a transcript).", code="no_audio"
         )
-    return FileResponse(
-        visit.audio_path,
+    return audio_response(
+        Path(visit.audio_path),
+        request.app.state.settings.audio_keyring,
+        range_header=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
         filename=visit.filename,
         media_type=visit.content_type or "application/octet-stream",
     )

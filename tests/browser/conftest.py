@@ -13,8 +13,9 @@ import uvicorn
 
 from api.app import create_app
 from knowledge.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, make_user
 
+PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -47,3 +48,29 @@ def serve(settings: Settings) -> Iterator[str]:
 def launch(p: Any) -> Any:
     """Headless Chromium that starts nothing on the network."""
     return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def add_user(settings: Settings, username: str = "admin", **kwargs: Any) -> str:
+    """A user who signs in with PASSWORD; returns an API token of theirs."""
+    return make_user(settings, username, password=PASSWORD, **kwargs)
+
+
+def sign_in(page: Any, url: str, username: str = "admin") -> None:
+    """Open the page and sign in through its form; the session cookie stays with the page."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.fill("#login input[name=username]", username)
+    page.fill("#login input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    expect(page.locator("#who")).to_be_visible()
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 10) -> None:
+    """Poll a JavaScript expression until it is true (the page's CSP forbids the eval that
+    Playwright's wait_for_function needs)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        time.sleep(0.1)

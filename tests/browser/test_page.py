@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.db import migrate
-from tests.browser.conftest import CHROMIUM, launch, serve
+from knowledge.models import Role
+from tests.browser.conftest import CHROMIUM, add_user, launch, serve, sign_in, wait_until
 from tests.conftest import settings_for
 
 pytestmark = pytest.mark.browser
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.browser
 def server(tmp_path: Path) -> Iterator[str]:
     settings = settings_for(tmp_path, "embedded")
     migrate(settings.database_url)
+    add_user(settings, "lin", role=Role.REP, display_name="林")
     with serve(settings) as url:
         yield url
 
@@ -40,6 +42,14 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(server)
         expect(page.locator("h1")).to_have_text("visitlens")
+        expect(page.locator("#login")).to_be_visible()  # nothing shows before sign-in
+        expect(page.locator("#visits-view")).to_be_hidden()
+        page.fill("#login input[name=username]", "lin")
+        page.fill("#login input[name=password]", "wrong password")
+        page.click("#login button[type=submit]")
+        expect(page.locator("#login-msg .error")).to_contain_text("Wrong username or password")
+        sign_in(page, server, "lin")
+        expect(page.locator("#who-name")).to_have_text("林 (rep)")
 
         page.set_input_files("#file", str(transcript))
         page.fill("input[name=rep]", "王磊")
@@ -73,12 +83,17 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         page.set_input_files("#file", str(bad))
         page.click("#upload button[type=submit]")
         expect(page.locator("#upload-msg .error")).to_contain_text("not audio")
+
+        page.click("#sign-out")
+        expect(page.locator("#login")).to_be_visible()
+        page.reload()
+        expect(page.locator("#login")).to_be_visible()
         browser.close()
     assert errors == []
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
-def test_with_a_token_the_page_plays_the_recording_through_its_signed_link(
+def test_the_page_plays_the_recording_through_a_link_signed_for_its_user(
     tmp_path: Path,
 ) -> None:
     from fastapi.testclient import TestClient
@@ -87,18 +102,52 @@ def test_with_a_token_the_page_plays_the_recording_through_its_signed_link(
     from api.app import create_app
     from tests.conftest import FIXTURES
 
-    settings = settings_for(tmp_path, "embedded", api_token="s3cret")
+    settings = settings_for(tmp_path, "embedded")
     migrate(settings.database_url)
+    token = add_user(settings)
     with TestClient(create_app(settings)) as client:
         audio = {"file": ("call.mp3", (FIXTURES / "en_short.mp3").read_bytes(), "audio/mpeg")}
-        client.post("/api/visits", files=audio, headers={"Authorization": "Bearer s3cret"})
+        client.post("/api/visits", files=audio, headers={"Authorization": f"Bearer {token}"})
     with serve(settings) as url, sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page()
-        page.goto(f"{url}/#token=s3cret")
+        sign_in(page, url)
         page.locator(".visit").first.click()
         player = page.locator("#player")
-        expect(player).to_have_attribute("src", re.compile(r"/audio\?expires=\d+&sig=\w+$"))
-        page.wait_for_function("document.querySelector('#player').readyState >= 1")
+        expect(player).to_have_attribute("src", re.compile(r"/audio\?u=\d+&expires=\d+&sig=\w+$"))
+        wait_until(page, "document.querySelector('#player').readyState >= 1")
         assert page.evaluate("document.querySelector('#player').duration") > 2
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_an_admin_adds_a_user_and_reads_the_audit_log_and_roles_see_their_views(
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    settings = settings_for(tmp_path, "embedded")
+    migrate(settings.database_url)
+    add_user(settings)
+    add_user(settings, "pat", role=Role.PRODUCT)
+    with serve(settings) as url, sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        sign_in(page, url)
+        page.click('nav [data-view="admin"]')
+        page.fill("#user-add input[name=username]", "mei")
+        page.select_option("#user-add select[name=role]", "trainer")
+        page.fill("#user-add input[name=password]", "a long enough password")
+        page.click("#user-add button[type=submit]")
+        expect(page.locator("#users")).to_contain_text("mei")
+        expect(page.locator("#audit")).to_contain_text("created mei as trainer")
+        expect(page.locator("#audit")).to_contain_text("sign_in")
+        expect(page.locator("#audit-csv")).to_have_attribute("href", re.compile("format=csv"))
+
+        product = browser.new_context().new_page()
+        sign_in(product, url, "pat")
+        expect(product.locator('nav [data-view="insights"]')).to_be_visible()
+        for hidden in ("visits", "ledger", "library", "admin"):
+            expect(product.locator(f'nav [data-view="{hidden}"]')).to_be_hidden()
+        expect(product.locator("#search")).to_be_hidden()
         browser.close()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import SegmentRow, Utterance, UtteranceLabel, Visit, VisitResult
-from tests.browser.conftest import CHROMIUM, launch, serve
+from tests.browser.conftest import CHROMIUM, add_user, launch, serve, sign_in, wait_until
 from tests.conftest import FIXTURES, settings_for
 from workers.index import index_visit
 
@@ -238,11 +238,15 @@ def site(tmp_path_factory: pytest.TempPathFactory, chroma_url: str) -> Iterator[
     for visit_id in (northwind, huadong):
         index_visit(settings, sessions, visit_id)
     engine.dispose()
+    token = add_user(settings)
     with serve(settings) as url:
         deadline = time.monotonic() + 30  # the API warms its copy of the index in a thread
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/api/search?q=late") as res:
+                ready = urllib.request.Request(
+                    f"{url}/api/search?q=late", headers={"Authorization": f"Bearer {token}"}
+                )
+                with urllib.request.urlopen(ready) as res:
                     if res.status == 200:
                         break
             except OSError:
@@ -261,6 +265,7 @@ def page(site: dict[str, str]) -> Iterator[Any]:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, site["url"])
         yield page
         browser.close()
     assert errors == []
@@ -285,7 +290,7 @@ def test_analysis_tab_shows_summary_alerts_actions_and_plays_from_a_quote(
     expect(page.locator(".quote.disagree")).to_contain_text("LLM disagrees")
 
     alert.locator("button.play").click()
-    page.wait_for_function("Math.abs(document.querySelector('#player').currentTime - 5.2) < 0.3")
+    wait_until(page, "Math.abs(document.querySelector('#player').currentTime - 5.2) < 0.3")
 
     page.locator("#actions [data-ledger]").click()
     expect(page.locator("#actions")).to_contain_text("in ledger")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -112,7 +113,9 @@ def test_clip_carries_the_transcript_in_its_range_and_an_audio_link(client: Test
     assert clip["tags"] == ["spin", "need-payoff"]
     assert clip["text"].startswith("Approvals take a week") and "faster approval" in clip["text"]
     assert "slows your team" not in clip["text"]
-    assert clip["link"] == f"/api/visits/{visit_id}/audio#t=6.5"
+    assert re.fullmatch(
+        rf"/api/visits/{visit_id}/audio\?u=\d+&expires=\d+&sig=\w+#t=6\.5", clip["link"]
+    )
     library = client.get("/api/library").json()
     mine = next(p for p in library["playlists"] if p["id"] == playlist["id"])
     assert mine["clip_count"] == 1

@@ -43,7 +43,7 @@ def test_search_finds_the_quote_with_visit_time_and_audio_link(kb: Stack) -> Non
     assert body["results"]
     top = body["results"][0]
     assert {"visit_id", "text", "start", "visit", "audio_url", "highlight"} <= set(top)
-    assert top["audio_url"].startswith(f"/api/visits/{top['visit_id']}/audio#t=")
+    assert top["audio_url"].startswith(f"/api/visits/{top['visit_id']}/audio?u=")
     assert top["visit"]["rep"] == "Lin"
 
 

@@ -36,6 +36,7 @@ def test_a_visit_deleted_through_one_api_process_leaves_the_others(
     stack = make_stack(tmp_path, "embedded", chroma_url=chroma_url)
     other = TestClient(create_app(stack.settings))
     other.__enter__()
+    other.headers["Authorization"] = stack.client.headers["Authorization"]
     try:
         stack.start_worker()
         transcript = tmp_path / "visit.txt"

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge import steps, visits
+from knowledge.access import ADMIN_SCOPE
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import SegmentRow, Step, StepStatus, Utterance, Visit, utcnow
 from nlp.types import Segment
@@ -105,5 +106,7 @@ def test_listing_filters_and_counts(db: Session, tmp_path: Path) -> None:
         v = new_visit(db, f"id{i}")
         v.rep = rep
     db.flush()
-    rows, total = visits.listing(db, filters=visits.VisitFilters(rep="Ann"), limit=1, offset=0)
+    rows, total = visits.listing(
+        db, filters=visits.VisitFilters(rep="Ann"), scope=ADMIN_SCOPE, limit=1, offset=0
+    )
     assert total == 2 and len(rows) == 1

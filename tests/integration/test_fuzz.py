@@ -1,0 +1,46 @@
+"""Schemathesis against the OpenAPI schema, signed in (as an admin) and signed out: whatever it
+sends, the service answers with a status below 500 in the one error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from api.app import create_app
+from knowledge.db import migrate
+from knowledge.settings import Settings
+from tests.browser.conftest import serve
+from tests.conftest import make_user, settings_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
+# revoking its own token would leave the rest of the run signed out
+schema.exclude(method="DELETE", path="/api/tokens/{token_id}")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    s = settings_for(tmp_path_factory.mktemp("fuzz"), "embedded", max_upload_mb=1)
+    migrate(s.database_url)
+    token = make_user(s, "fuzz-admin")
+    with serve(s) as url:
+        yield {"url": url, "auth": {"Authorization": f"Bearer {token}"}}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_no_request_makes_the_service_fail(case: Any, served: dict[str, Any]) -> None:
+    for headers in (served["auth"], {}):
+        res = case.call(base_url=served["url"], headers=headers)
+        assert res.status_code < 500, (case.method, case.formatted_path, res.text[:300])
+        if res.status_code >= 400 and "json" in res.headers.get("content-type", ""):
+            assert set(res.json()["error"]) == {"code", "message"}, res.text[:300]
