@@ -45,6 +45,7 @@ class VisitOut(BaseModel):
     progress: float
     rep: str | None
     customer: str | None
+    contacts: list[str]  # the customer's people, masked where personal data is
     industry: str | None
     segment: str | None
     visit_date: date | None
@@ -78,6 +79,7 @@ class VisitOut(BaseModel):
             progress=visit.progress,
             rep=visit.rep,
             customer=visit.customer,
+            contacts=list(visit.contacts or []),
             industry=visit.industry,
             segment=visit.segment,
             visit_date=visit.visit_date,

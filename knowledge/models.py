@@ -91,6 +91,7 @@ class Visit(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     team: Mapped[str | None] = mapped_column(String(100), index=True)  # its manager's scope
+    contacts: Mapped[list[str] | None] = mapped_column(JSON)  # the customer's people: masked
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

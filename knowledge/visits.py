@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -43,7 +43,16 @@ class VisitFilters:
     q: str | None = None  # substring of the title
 
 
-EDITABLE = ("title", "rep", "customer", "industry", "segment", "visit_date", "outcome")
+EDITABLE = (
+    "title",
+    "rep",
+    "customer",
+    "contacts",
+    "industry",
+    "segment",
+    "visit_date",
+    "outcome",
+)
 
 
 def get(db: Session, *, visit_id: str, scope: Scope | None = None) -> Visit:
@@ -63,6 +72,12 @@ def get_recording(db: Session, *, visit_id: str, scope: Scope) -> Visit:
     if visit is None:
         raise VisitNotFound(visit_id)
     return visit
+
+
+def contacts_of(db: Session, *, visit_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Per visit, its customer's people (the names masked with personal data)."""
+    query = select(Visit.id, Visit.contacts).where(Visit.id.in_(set(visit_ids)))
+    return {visit_id: list(names or []) for visit_id, names in db.execute(query)}
 
 
 def visible_ids(db: Session, *, scope: Scope) -> frozenset[str] | None:
@@ -136,7 +151,7 @@ def risks_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[str]]:
 
 
 def update_metadata(
-    db: Session, *, visit_id: str, changes: Mapping[str, str | date | None]
+    db: Session, *, visit_id: str, changes: Mapping[str, str | date | list[str] | None]
 ) -> list[str]:
     """Set some of a visit's EDITABLE fields (values already validated); returns those changed."""
     unknown = sorted(set(changes) - set(EDITABLE))

@@ -106,7 +106,11 @@ def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
     document = _ready_document(db, visit_id, me.scope)
     audit.record(db, actor=me.actor, action="view", object_type="analysis", object_id=visit_id)
     db.commit()
-    show = redact if me.scope.redacted else str
+    names = visits.get(db, visit_id=visit_id).contacts or []
+
+    def show(text: str) -> str:
+        return redact(text, names=names) if me.scope.redacted else text
+
     utterances: list[dict[str, Any]] = [
         {
             "idx": u.idx,
@@ -130,7 +134,7 @@ def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
             )
     document = _with_second_opinion(document, utterances)
     if me.scope.redacted:
-        document = _masked(document)
+        document = _masked(document, names)
     return {
         "visit_id": visit_id,
         **{k: v for k, v in document.items() if k != "alerted"},
@@ -140,12 +144,12 @@ def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
     }
 
 
-def _masked(document: dict[str, Any]) -> dict[str, Any]:
+def _masked(document: dict[str, Any], names: list[str]) -> dict[str, Any]:
     """The analysis with personal data masked in its summary, alerts and action items."""
-    out = {**document, "summary": redact(str(document.get("summary", "")))}
+    out = {**document, "summary": redact(str(document.get("summary", "")), names=names)}
     for key, fields in (("alerts", ("quote",)), ("actions", ("text", "quote"))):
         out[key] = [
-            {**item, **{f: redact(str(item[f])) for f in fields if item.get(f)}}
+            {**item, **{f: redact(str(item[f]), names=names) for f in fields if item.get(f)}}
             for item in document.get(key) or []
         ]
     return out

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from api.access import Caller, Me
 from api.deps import Config, Db
 from api.links import audio_link
-from knowledge import audit, insights
+from knowledge import audit, insights, visits
 from knowledge.insights import Count, InsightFilters, Insights, Topic
 from knowledge.models import Role
 from nlp.labels import LabelSet, UnknownLabelError, load_labels
@@ -54,7 +54,7 @@ def _names(labels: LabelSet, label: str) -> dict[str, str]:
     return {"en": info.name_en, "zh": info.name_zh}
 
 
-def _quote_view(me: Caller) -> QuoteView:
+def _quote_view(me: Caller, contacts: dict[str, list[str]]) -> QuoteView:
     """A quote's text and audio link as this caller may see them: product roles get masked text
     and no audio."""
 
@@ -62,7 +62,7 @@ def _quote_view(me: Caller) -> QuoteView:
         if not me.scope.redacted:
             return text, audio_link(me.signer, visit_id, start)
         link = None if me.role == Role.PRODUCT else audio_link(me.signer, visit_id, start)
-        return redact(text), link
+        return redact(text, names=contacts.get(visit_id, [])), link
 
     return view
 
@@ -157,7 +157,8 @@ def _answer(
         db, kind=kind, filters=filters, period=period, labels=known, scope=me.scope
     )
     rising = {r.label for r in result.rising}
-    view = _quote_view(me)
+    quoted = {q.visit_id for t in result.topics for q in t.quotes}
+    view = _quote_view(me, visits.contacts_of(db, visit_ids=quoted) if me.scope.redacted else {})
     if fmt == "csv":
         audit.record(db, actor=me.actor, action="export", object_type="insights", object_id=kind)
         db.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -43,7 +44,7 @@ def playlist_out(p: Playlist, clips: int) -> dict[str, Any]:
     }
 
 
-def clip_out(v: ClipView, me: Caller) -> dict[str, Any]:
+def clip_out(v: ClipView, me: Caller, names: Sequence[str] = ()) -> dict[str, Any]:
     """A clip as this caller sees it; its audio link opens that recording for them alone."""
     c = v.clip
     return {
@@ -55,7 +56,7 @@ def clip_out(v: ClipView, me: Caller) -> dict[str, Any]:
         "end": c.end,
         "note": c.note,
         "tags": list(c.tags),
-        "text": redact(v.text) if me.scope.redacted else v.text,
+        "text": redact(v.text, names=names) if me.scope.redacted else v.text,
         "link": audio_link(me.signer, c.visit_id, c.start),
     }
 
@@ -117,15 +118,17 @@ def delete_clip(clip_id: int, db: Db, me: Me) -> Response:
 @router.get("/library")
 def read_library(db: Db, me: Me) -> dict[str, Any]:
     playlists, unsorted = library.library(db)
+    clips = [*unsorted, *(c for v in playlists for c in v.clips)]
+    contacts = visits.contacts_of(db, visit_ids={c.clip.visit_id for c in clips})
     return {
         "playlists": [
             {
                 **playlist_out(v.playlist, len(v.clips)),
-                "clips": [clip_out(c, me) for c in v.clips],
+                "clips": [clip_out(c, me, contacts[c.clip.visit_id]) for c in v.clips],
             }
             for v in playlists
         ],
-        "unsorted": [clip_out(c, me) for c in unsorted],
+        "unsorted": [clip_out(c, me, contacts[c.clip.visit_id]) for c in unsorted],
     }
 
 

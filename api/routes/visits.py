@@ -3,6 +3,7 @@ audio, delete."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -47,6 +48,11 @@ VisitId = Annotated[str, "visit id"]
 def _chunks(upload: UploadFile) -> Iterator[bytes]:
     while chunk := upload.file.read(audio_store.CHUNK):
         yield chunk
+
+
+def _names(value: str | None) -> list[str]:
+    """People's names from a form field: comma, 、 or ; separated."""
+    return [n.strip() for n in re.split(r"[,，;；、]", value or "") if n.strip()][:50]
 
 
 def _optional(value: str | None) -> str | None:
@@ -117,6 +123,9 @@ def upload_visit(
     title: Annotated[str | None, Form()] = None,
     rep: Annotated[str | None, Form()] = None,
     customer: Annotated[str | None, Form()] = None,
+    contacts: Annotated[
+        str | None, Form(description="the customer's people, comma-separated: masked like phones")
+    ] = None,
     industry: Annotated[str | None, Form()] = None,
     segment: Annotated[str | None, Form()] = None,
     visit_date: Annotated[str | None, Form()] = None,
@@ -152,6 +161,7 @@ def upload_visit(
             title=_optional(title) or Path(filename).stem,
             rep=_optional(rep) or (me.display_name if me.role == Role.REP else None),
             customer=_optional(customer),
+            contacts=_names(contacts),
             industry=_optional(industry),
             segment=seg,
             visit_date=when,
@@ -291,16 +301,19 @@ class VisitPatch(BaseModel):
     title: str | None = Field(default=None, max_length=300)
     rep: str | None = Field(default=None, max_length=200)
     customer: str | None = Field(default=None, max_length=200)
+    contacts: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=50
+    )
     industry: str | None = Field(default=None, max_length=200)
     segment: str | None = Field(default=None, description=", ".join(SEGMENTS))
     visit_date: str | None = Field(default=None, description="like 2026-03-10")
     outcome: str | None = Field(default=None, description=", ".join(OUTCOMES))
 
 
-def _changes(body: VisitPatch) -> dict[str, str | date | None]:
+def _changes(body: VisitPatch) -> dict[str, str | date | list[str] | None]:
     """The fields the body names, validated as at upload."""
     given = body.model_fields_set
-    changes: dict[str, str | date | None] = {
+    changes: dict[str, str | date | list[str] | None] = {
         name: _optional(getattr(body, name))
         for name in ("rep", "customer", "industry")
         if name in given
@@ -309,6 +322,8 @@ def _changes(body: VisitPatch) -> dict[str, str | date | None]:
         changes["title"] = _optional(body.title)
         if changes["title"] is None:
             raise InvalidInput("title cannot be empty.", code="invalid_field")
+    if "contacts" in given:
+        changes["contacts"] = _names(",".join(body.contacts or []))
     if "segment" in given:
         changes["segment"] = _choice("segment", body.segment, SEGMENTS)
     if "visit_date" in given:
@@ -414,7 +429,8 @@ def read_transcript(
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     segments = visits.segments_of(db, visit_id=visit_id)
     if me.scope.redacted or (masked if masked is not None else format != "json"):
-        segments = [replace(s, text=redact(s.text), words=[]) for s in segments]
+        names = visit.contacts or []
+        segments = [replace(s, text=redact(s.text, names=names), words=[]) for s in segments]
     audit.record(
         db,
         actor=me.actor,

@@ -20,6 +20,7 @@ NORTH = (
     "Rep: How is the cold-chain monitoring working for you?\n"
     "Customer: The temperature alarms on the freezer trucks fail every night and we lose stock.\n"
     f"Customer: Call me on {PHONE} when the engineer can come, your service is far too slow.\n"
+    "Customer: Ask for Maria Lopez at the gate, the alarms fail on her shift too.\n"
 )
 SOUTH = (
     "Rep: How are the label printers doing?\n"
@@ -39,8 +40,10 @@ class As:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.client.request(method, path, headers=self.headers, **kwargs)
 
-    def upload(self, name: str, data: bytes) -> str:
-        res = self.client.post("/api/visits", files={"file": (name, data)}, headers=self.headers)
+    def upload(self, name: str, data: bytes, **fields: str) -> str:
+        res = self.client.post(
+            "/api/visits", files={"file": (name, data)}, data=fields, headers=self.headers
+        )
         assert res.status_code == 202, res.text
         visit_id: str = res.json()["id"]
         return visit_id
@@ -58,7 +61,7 @@ def team(tmp_path_factory: pytest.TempPathFactory, chroma_url: str) -> Iterator[
         "trainer": As(c, make_user(s, "tess", Role.TRAINER)),
         "product": As(c, make_user(s, "pat", Role.PRODUCT)),
     }
-    north = people["ana"].upload("north.txt", NORTH.encode())
+    north = people["ana"].upload("north.txt", NORTH.encode(), contacts="Maria Lopez, 王建国")
     south = people["bo"].upload("south.txt", SOUTH.encode())
     audio = people["ana"].upload("call.mp3", (FIXTURES / "en_short.mp3").read_bytes())
     for visit_id in (north, south):
@@ -172,3 +175,21 @@ def test_product_sees_aggregates_with_masked_quotes_and_never_a_transcript_or_au
     for path in ("", "/transcript", "/audio", "/analysis"):
         assert product.get(f"/api/visits/{team['north']}{path}").status_code == 403
     assert product.get("/api/search", q="alarms").status_code == 403
+
+
+def test_personal_data_is_masked_for_exports_the_index_and_masked_roles_only(
+    team: dict[str, Any],
+) -> None:
+    ana, trainer, north = team["ana"], team["trainer"], team["north"]
+    assert ana.get(f"/api/visits/{north}").json()["contacts"] == ["Maria Lopez", "王建国"]
+    original = ana.get(f"/api/visits/{north}/transcript").text
+    assert PHONE in original and "Maria Lopez" in original  # the owner reads the original
+    exported = ana.get(f"/api/visits/{north}/transcript", format="txt").text
+    assert PHONE not in exported and "Lopez" not in exported and "[PHONE]" in exported
+    unmasked = ana.get(f"/api/visits/{north}/transcript", format="txt", masked="false").text
+    assert PHONE in unmasked
+    for path in ("/transcript", "/transcript?masked=false", "/analysis"):
+        seen = trainer.get(f"/api/visits/{north}{path}").text
+        assert "0013" not in seen and "Lopez" not in seen, path
+    hits = ana.get("/api/search", q="engineer service slow call me", limit=50).json()["results"]
+    assert hits and all("0013" not in h["text"] for h in hits)

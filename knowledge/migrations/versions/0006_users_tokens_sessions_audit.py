@@ -1,5 +1,5 @@
-"""users, API tokens, web sessions, server secrets, the audit log, rate counts; visit owner
-and team
+"""users, API tokens, web sessions, server secrets, the audit log, rate counts; visit owner,
+team and contacts
 
 Revision ID: 0006
 Revises: 0005
@@ -91,6 +91,7 @@ def upgrade() -> None:
     with op.batch_alter_table("visits") as batch:
         batch.add_column(sa.Column("owner_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("team", sa.String(length=100), nullable=True))
+        batch.add_column(sa.Column("contacts", sa.JSON(), nullable=True))
         batch.create_foreign_key(
             "fk_visits_owner_id_users", "users", ["owner_id"], ["id"], ondelete="SET NULL"
         )
@@ -103,6 +104,7 @@ def downgrade() -> None:
         batch.drop_index("ix_visits_team")
         batch.drop_index("ix_visits_owner_id")
         batch.drop_constraint("fk_visits_owner_id_users", type_="foreignkey")
+        batch.drop_column("contacts")
         batch.drop_column("team")
         batch.drop_column("owner_id")
     op.drop_table("rate_counts")
