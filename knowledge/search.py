@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -104,7 +104,8 @@ class VisitDoc:
     visit_date: date | None = None
     coaching_score: float | None = None  # 0..1 from the coaching scorecard
     question_quality: float | None = None  # 0..1: mean of the open and the deep question shares
-    best_practice_hint: bool = False
+    rep_talk_share: float | None = None  # 0..1: the rep's share of the speaking time
+    next_steps: int | None = None  # commitments agreed in the visit (action items)
     text: str = ""  # summary plus customer quotes, for keyword search
 
 
@@ -144,44 +145,51 @@ class FusionWeights:
     center_by_language: bool = True  # compare documents of each language on their own baseline
 
 
-VISIT_FEATURES: dict[str, Callable[[VisitDoc], bool]] = {
-    "questioning_good": lambda d: d.question_quality is not None and d.question_quality >= 0.55,
-    "questioning_weak": lambda d: d.question_quality is not None and d.question_quality <= 0.35,
-    "outcome_won": lambda d: d.outcome == "won",
-    "outcome_lost": lambda d: d.outcome == "lost",
+def _signed(share: float | None) -> float:
+    return 0.0 if share is None else 2.0 * min(max(share, 0.0), 1.0) - 1.0
+
+
+# Each visit feature the coaching step computes, as a value in -1..1 (0: unknown).
+VISIT_FEATURES: dict[str, Callable[[VisitDoc], float]] = {
+    "questioning": lambda d: _signed(d.question_quality),
+    "rep_talk": lambda d: _signed(d.rep_talk_share),
+    "next_steps": lambda d: 0.0 if d.next_steps is None else (1.0 if d.next_steps else -1.0),
+    "outcome": lambda d: {"won": 1.0, "lost": -1.0}.get(d.outcome, 0.0),
 }
 
 
 @dataclass(frozen=True)
-class VisitIntents:
-    """Embedded descriptions of kinds of visit (prompts/search.yaml) and when they apply."""
+class VisitFeatureText:
+    """What each end of each visit feature means (prompts/search.yaml), embedded: a visit query
+    close to one end of a feature prefers the visits at that end."""
 
     features: list[str]  # VISIT_FEATURES key of each description row
+    signs: FloatArray  # +1 for a description of the high end, -1 for the low end
     vectors: FloatArray  # (m, dim), unit rows
-    min_similarity: float = 0.45
-    min_margin: float = 0.06
-    boost: float = 0.3
+    min_similarity: float = 0.4
+    weight: float = 0.5
 
-    def match(self, qvec: FloatArray) -> str | None:
-        """The feature a query asks for, when one intent is clearly closest (else None)."""
+    def preferences(self, qvec: FloatArray) -> dict[str, float]:
+        """Per feature, how much the query leans to its high (+) or low (-) end."""
         sims = self.vectors @ qvec
-        best: dict[str, float] = {}
-        for feature, sim in zip(self.features, sims.tolist(), strict=True):
-            best[feature] = max(best.get(feature, -1.0), sim)
-        ranked = sorted(best.items(), key=lambda kv: -kv[1])
-        top, runner_up = ranked[0], ranked[1][1] if len(ranked) > 1 else -1.0
-        if top[1] >= self.min_similarity and top[1] - runner_up >= self.min_margin:
-            return top[0]
-        return None
+        out: dict[str, float] = {}
+        for name in dict.fromkeys(self.features):
+            rows = np.array([f == name for f in self.features])
+            high = float(np.max(sims[rows & (self.signs > 0)], initial=-1.0))
+            low = float(np.max(sims[rows & (self.signs < 0)], initial=-1.0))
+            if max(high, low) >= self.min_similarity:
+                out[name] = high - low
+        return out
 
 
 @dataclass
 class LabelExamples:
-    """What a query is compared with: label examples (prompts/examples) and visit intents."""
+    """What a query is compared with: label examples (prompts/examples) and what the ends of
+    the visit features mean (prompts/search.yaml)."""
 
     vectors: FloatArray  # (m, dim), unit rows
     labels: list[list[str]]  # need.* / pain.* / risk.* ids of each example
-    intents: VisitIntents | None = None
+    visit_features: VisitFeatureText | None = None
 
 
 @dataclass
@@ -231,37 +239,41 @@ def read_label_examples(prompts_dir: Path) -> tuple[list[str], list[list[str]]]:
     return texts, labels
 
 
-def read_visit_intents(prompts_dir: Path) -> tuple[list[str], list[str], dict[str, float]]:
-    """Features, description texts and thresholds of prompts/search.yaml (empty when absent)."""
+def read_visit_features(
+    prompts_dir: Path,
+) -> tuple[list[str], list[float], list[str], dict[str, float]]:
+    """Features, signs and description texts of prompts/search.yaml, and its two constants."""
     path = prompts_dir / "search.yaml"
     if not path.exists():
-        return [], [], {}
+        return [], [], [], {}
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     features: list[str] = []
+    signs: list[float] = []
     texts: list[str] = []
-    for intent in raw.get("intents") or []:
-        feature = intent.get("feature")
+    for feature, ends in (raw.get("features") or {}).items():
         if feature not in VISIT_FEATURES:
             valid = ", ".join(VISIT_FEATURES)
             raise ValueError(f"{path}: unknown visit feature {feature!r}; use one of {valid}.")
-        for text in intent.get("descriptions") or []:
-            features.append(feature)
-            texts.append(str(text))
-    knobs = {k: float(raw[k]) for k in ("min_similarity", "min_margin", "boost") if k in raw}
-    return features, texts, knobs
+        for end, sign in (("high", 1.0), ("low", -1.0)):
+            for text in (ends or {}).get(end) or []:
+                features.append(feature)
+                signs.append(sign)
+                texts.append(str(text))
+    knobs = {k: float(raw[k]) for k in ("min_similarity", "weight") if k in raw}
+    return features, signs, texts, knobs
 
 
 def embed_label_examples(
     prompts_dir: Path, embedder: Encoder, cache_dir: Path | None = None
 ) -> LabelExamples | None:
-    """The query priors from the project's label examples and visit intents (None if neither).
+    """The query priors from the project's label examples and visit features (None if neither).
     With cache_dir, the vectors are kept there per embedder and texts, so a process starts
     without embedding thousands of examples again."""
     texts, labels = read_label_examples(prompts_dir)
-    features, intent_texts, knobs = read_visit_intents(prompts_dir)
-    if not texts and not intent_texts:
+    features, signs, feature_texts, knobs = read_visit_features(prompts_dir)
+    if not texts and not feature_texts:
         return None
-    everything = texts + intent_texts
+    everything = texts + feature_texts
     vectors = None
     path = None
     if cache_dir is not None:
@@ -278,10 +290,11 @@ def embed_label_examples(
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
             np.save(tmp, vectors)
             tmp.replace(path)  # atomic: another process may be writing the same file
-    intents = None
-    if intent_texts:
-        intents = VisitIntents(features, vectors[len(texts) :], **knobs)
-    return LabelExamples(vectors[: len(texts)], labels, intents)
+    described = None
+    if feature_texts:
+        rows = np.asarray(signs, dtype=np.float32)
+        described = VisitFeatureText(features, rows, vectors[len(texts) :], **knobs)
+    return LabelExamples(vectors[: len(texts)], labels, described)
 
 
 class _Codes:
@@ -591,7 +604,7 @@ class SearchIndex:
             codes = self._vis.visit_code[vrows]
             score = vscore[codes]
             if mode == "hybrid":
-                score = score + self._intent_boost(qvec, vrows)
+                score = score + self._feature_boost(qvec, vrows)
             if mode == "bm25":
                 keep = score > 0
                 vrows, codes, score = vrows[keep], codes[keep], score[keep]
@@ -726,16 +739,20 @@ class SearchIndex:
                 out[self._bit_of[key]] = max(out[self._bit_of[key]], share)
         return out
 
-    def _intent_boost(self, qvec: FloatArray, vrows: npt.NDArray[np.int64]) -> FloatArray:
-        """Lift for visits with the feature a visit query asks for ("a weak visit", "won")."""
+    def _feature_boost(self, qvec: FloatArray, vrows: npt.NDArray[np.int64]) -> FloatArray:
+        """Lift for visits at the end of a feature a visit query leans to ("the rep only
+        pitched": high rep talk, low questioning)."""
         out = np.zeros(len(vrows), dtype=np.float32)
-        intents = self.label_examples.intents if self.label_examples else None
-        if intents is None or intents.vectors.shape[1] != qvec.shape[0]:
+        described = self.label_examples.visit_features if self.label_examples else None
+        if described is None or described.vectors.shape[1] != qvec.shape[0]:
             return out
-        feature = intents.match(qvec)
-        if feature is not None:
-            has = VISIT_FEATURES[feature]
-            out[[has(self._vis.docs[r]) for r in vrows.tolist()]] = intents.boost
+        for name, lean in described.preferences(qvec).items():
+            value = VISIT_FEATURES[name]
+            out += (
+                described.weight
+                * lean
+                * np.array([value(self._vis.docs[r]) for r in vrows.tolist()], dtype=np.float32)
+            )
         return out
 
     def _visit_scores(
@@ -887,21 +904,28 @@ def highlight(text: str, qtokens: Sequence[str]) -> tuple[list[str], list[tuple[
     return terms, merged
 
 
-def visit_embedding_text(doc: VisitDoc) -> str:
-    """Text to embed for a visit: title, summary and a bilingual line about its questioning."""
+STRONG_FEATURE = 0.3  # a visit feature this far from 0 is described in the visit's text
+
+
+def feature_sentences(prompts_dir: Path) -> dict[tuple[str, float], str]:
+    """Per feature end, its descriptions in prompts/search.yaml joined into one text."""
+    features, signs, texts, _ = read_visit_features(prompts_dir)
+    out: dict[tuple[str, float], list[str]] = {}
+    for feature, sign, text in zip(features, signs, texts, strict=True):
+        out.setdefault((feature, sign), []).append(text)
+    return {key: " ".join(parts[:2]) for key, parts in out.items()}
+
+
+def visit_embedding_text(
+    doc: VisitDoc, sentences: Mapping[tuple[str, float], str] | None = None
+) -> str:
+    """Text to embed for a visit: title, summary and what its strong features mean (the
+    descriptions of prompts/search.yaml, see feature_sentences)."""
     parts = [doc.title, doc.summary]
-    if doc.best_practice_hint or VISIT_FEATURES["questioning_good"](doc):
-        parts.append(
-            "A model visit for sales training: the rep asks open, probing questions step by "
-            "step, listens, and agrees clear next steps. 优秀的培训范例：销售逐步深入追问、"
-            "认真倾听并明确下一步。"
-        )
-    elif VISIT_FEATURES["questioning_weak"](doc):
-        parts.append(
-            "A weak visit to learn from: the rep keeps pitching and talking, asks closed "
-            "questions and does not explore the customer's problems. 反面案例：销售一味推销"
-            "讲解，多用封闭式提问，没有挖掘客户的问题。"
-        )
+    for name, value_of in VISIT_FEATURES.items():
+        value = value_of(doc)
+        if sentences and abs(value) >= STRONG_FEATURE:
+            parts.append(sentences.get((name, 1.0 if value > 0 else -1.0), ""))
     return "\n".join(p for p in parts if p)
 
 

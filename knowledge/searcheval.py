@@ -29,6 +29,7 @@ from knowledge.search import (
     UtteranceDoc,
     VisitDoc,
     embed_label_examples,
+    feature_sentences,
     utterance_embedding_texts,
     visit_embedding_text,
 )
@@ -47,7 +48,8 @@ class CorpusVisit:
 
 
 def load_corpus(corpus_dir: Path) -> list[CorpusVisit]:
-    """Index documents from visits/*.json; ground-truth labels stand in for the analysis."""
+    """Index documents from visits/*.json; ground-truth labels, annotated questions and
+    commitments stand in for the analysis and coaching steps."""
     out = []
     for path in sorted((corpus_dir / "visits").glob("*.json")):
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -86,7 +88,8 @@ def load_corpus(corpus_dir: Path) -> list[CorpusVisit]:
             labels=labels,
             outcome=raw.get("outcome", ""),
             question_quality=_question_quality(raw["turns"]),
-            best_practice_hint=bool(raw.get("best_practice")),
+            rep_talk_share=_rep_talk_share(raw["turns"]),
+            next_steps=len(raw.get("actions") or []),
             text="\n".join([raw.get("summary", ""), *quotes]),
             **meta,
         )
@@ -105,6 +108,16 @@ def _question_quality(turns: list[dict[str, Any]]) -> float | None:
     return (open_share + deep_share) / 2
 
 
+def _rep_talk_share(turns: list[dict[str, Any]]) -> float | None:
+    """The rep's share of what was said, in characters (the coaching step uses seconds)."""
+    said = {"rep": 0, "customer": 0}
+    for t in turns:
+        if t.get("speaker") in said:
+            said[t["speaker"]] += len(t.get("text", ""))
+    total = sum(said.values())
+    return said["rep"] / total if total else None
+
+
 def build_index(
     visits: Sequence[CorpusVisit],
     embedder: Encoder,
@@ -113,8 +126,12 @@ def build_index(
 ) -> SearchIndex:
     """A SearchIndex holding every utterance and visit document of the corpus."""
     index = SearchIndex(weights=weights, label_examples=label_examples)
+    sentences = feature_sentences(PROMPTS_DIR)
     for cv in visits:
-        texts = [*utterance_embedding_texts(cv.utterances), visit_embedding_text(cv.visit)]
+        texts = [
+            *utterance_embedding_texts(cv.utterances),
+            visit_embedding_text(cv.visit, sentences),
+        ]
         vectors = _encode(embedder, texts)
         index.add([*cv.utterances, cv.visit], vectors)
     return index

@@ -230,9 +230,8 @@ def _visit_meta(doc: VisitDoc) -> dict[str, Any]:
         title=doc.title,
         summary=doc.summary,
         outcome=doc.outcome,
-        best_practice_hint=doc.best_practice_hint,
     )
-    for name in ("coaching_score", "question_quality"):
+    for name in ("coaching_score", "question_quality", "rep_talk_share", "next_steps"):
         value = getattr(doc, name)
         if value is not None:  # Chroma rejects None
             meta[name] = float(value)
@@ -264,8 +263,13 @@ def _utterance_from(text: str, meta: dict[str, Any]) -> UtteranceDoc:
     )
 
 
+def _optional(meta: dict[str, Any], name: str) -> float | None:
+    value = meta.get(name)
+    return None if value is None else float(value)
+
+
 def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
-    score, quality = meta.get("coaching_score"), meta.get("question_quality")
+    steps = meta.get("next_steps")
     return VisitDoc(
         visit_id=str(meta["visit_id"]),
         title=str(meta.get("title", "")),
@@ -278,8 +282,9 @@ def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
         segment=str(meta.get("segment", "")),
         language=str(meta.get("language", "")),
         visit_date=_day(meta),
-        coaching_score=None if score is None else float(score),
-        question_quality=None if quality is None else float(quality),
-        best_practice_hint=bool(meta.get("best_practice_hint", False)),
+        coaching_score=_optional(meta, "coaching_score"),
+        question_quality=_optional(meta, "question_quality"),
+        rep_talk_share=_optional(meta, "rep_talk_share"),
+        next_steps=None if steps is None else int(steps),
         text=text,
     )

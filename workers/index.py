@@ -11,9 +11,9 @@ from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
 from knowledge.search import (
-    VISIT_FEATURES,
     UtteranceDoc,
     VisitDoc,
+    feature_sentences,
     utterance_embedding_texts,
     visit_embedding_text,
 )
@@ -48,13 +48,14 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
             visit_date=visit.visit_date,
         )
         title, language, outcome = visit.title, visit.language or "", visit.outcome or ""
+        contacts = list(visit.contacts or [])
     docs = [
         UtteranceDoc(
             visit_id=visit_id,
             index=u.idx,
             start=u.start,
             end=u.end,
-            text=redact(u.text),  # the index holds no phone, ID, card or e-mail
+            text=redact(u.text, names=contacts),  # no phone, ID, card, e-mail or contact
             role=u.role or "other",
             labels=[x["id"] for x in u.labels],
             sentiment=u.sentiment,
@@ -73,7 +74,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     quality = None
     if open_share is not None and deep_share is not None:
         quality = (float(open_share) + float(deep_share)) / 2
-    summary = redact(str(report.get("summary", "")))
+    summary = redact(str(report.get("summary", "")), names=contacts)
     visit_doc = VisitDoc(
         visit_id=visit_id,
         title=title,
@@ -83,16 +84,17 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         outcome=outcome,
         coaching_score=score,
         question_quality=quality,
+        rep_talk_share=metrics.get("talk_ratio"),
+        next_steps=len(report.get("actions") or []) if report else None,
         text="\n".join([summary, *(d.text for d in customer)]),
         **meta,
     )
-    good_questions = VISIT_FEATURES["questioning_good"](visit_doc)
-    visit_doc.best_practice_hint = score is not None and score >= 0.75 and good_questions
     embedder = load_embedder(settings.embedding_model)
     vectors = np.zeros((0, 0), np.float32)
     if docs:
         vectors = embedder.encode(utterance_embedding_texts(docs))
-    visit_vector = embedder.encode([visit_embedding_text(visit_doc)])[0]
+    sentences = feature_sentences(settings.prompts_dir)
+    visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
         index = vector_index(settings.chroma_url)
         if docs:

@@ -81,7 +81,8 @@ def test_visit_documents_round_trip(index):
         segment="basic",
         visit_date=date(2026, 1, 2),
         coaching_score=0.7,
-        best_practice_hint=True,
+        rep_talk_share=0.62,
+        next_steps=3,
         text="S and quotes",
     )
     index.upsert_visit(doc, vectors(1)[0])

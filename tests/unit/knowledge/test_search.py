@@ -6,6 +6,7 @@ import pytest
 from knowledge.search import (
     LABEL_IDS,
     ROLES,
+    VISIT_FEATURES,
     FusionWeights,
     InvalidFilter,
     InvalidQuery,
@@ -14,9 +15,10 @@ from knowledge.search import (
     SearchIndex,
     UtteranceDoc,
     VisitDoc,
-    VisitIntents,
+    VisitFeatureText,
+    feature_sentences,
     highlight,
-    read_visit_intents,
+    read_visit_features,
     utterance_embedding_texts,
     visit_embedding_text,
 )
@@ -304,13 +306,18 @@ def test_label_examples_lift_utterances_carrying_the_query_label():
     assert index.search("support", query, mode="hybrid").hits[0].visit_id == "a"
 
 
-def _intent_index(**intent_knobs):
-    intents = VisitIntents(
-        features=["questioning_weak", "questioning_good"],
-        vectors=np.stack([axis(7), axis(6)]),
-        **intent_knobs,
+def _described(**knobs):
+    """Questioning described at both ends: high along axis 6, low along axis 7."""
+    return VisitFeatureText(
+        features=["questioning", "questioning"],
+        signs=np.array([1.0, -1.0], dtype=np.float32),
+        vectors=np.stack([axis(6), axis(7)]),
+        **knobs,
     )
-    examples = LabelExamples(np.zeros((0, DIM), dtype=np.float32), [], intents)
+
+
+def _feature_index(**knobs):
+    examples = LabelExamples(np.zeros((0, DIM), dtype=np.float32), [], _described(**knobs))
     index = SearchIndex(label_examples=examples)
     index.add(
         [
@@ -323,8 +330,8 @@ def _intent_index(**intent_knobs):
     return index
 
 
-def test_a_visit_query_asking_for_weak_questioning_lifts_weak_visits():
-    index = _intent_index(min_similarity=0.5, min_margin=0.1, boost=0.5)
+def test_a_visit_query_leaning_to_weak_questioning_lifts_weak_visits():
+    index = _feature_index(min_similarity=0.5, weight=0.5)
     asks_weak = axis(7, 0.3, 4) + 0.6 * axis(0)
     hits = index.search("rep only pitched", asks_weak, kind="visit").hits
     assert hits[0].visit_id == "weak"
@@ -332,25 +339,33 @@ def test_a_visit_query_asking_for_weak_questioning_lifts_weak_visits():
     assert plain[0].visit_id == "good"
 
 
-def test_an_ambiguous_query_matches_no_intent():
-    intents = VisitIntents(["questioning_weak", "questioning_good"], np.stack([axis(7), axis(6)]))
+def test_a_query_far_from_every_description_leans_nowhere():
+    described = _described(min_similarity=0.5)
+    assert described.preferences(axis(0)) == {}
+    assert described.preferences(axis(7))["questioning"] < 0
     halfway = (axis(7) + axis(6)) / np.sqrt(2)
-    assert intents.match(halfway) is None
-    assert intents.match(axis(7)) == "questioning_weak"
-    assert intents.match(axis(0)) is None
+    assert described.preferences(halfway)["questioning"] == pytest.approx(0, abs=1e-6)
 
 
-def test_visit_intents_come_from_prompts_and_reject_unknown_features(tmp_path):
+def test_visit_features_run_from_minus_one_to_one_and_zero_when_unknown():
+    doc = VisitDoc(visit_id="v", question_quality=1.0, rep_talk_share=0.25, next_steps=0)
+    values = {name: value(doc) for name, value in VISIT_FEATURES.items()}
+    assert values == {"questioning": 1.0, "rep_talk": -0.5, "next_steps": -1.0, "outcome": 0.0}
+    assert {value(VisitDoc(visit_id="v")) for value in VISIT_FEATURES.values()} == {0.0}
+
+
+def test_feature_descriptions_come_from_prompts_and_reject_unknown_features(tmp_path):
     (tmp_path / "search.yaml").write_text(
-        "min_margin: 0.2\nintents:\n  - feature: outcome_won\n    descriptions: [won, 赢单]\n"
+        "weight: 0.2\nfeatures:\n  outcome:\n    high: [won, 赢单]\n    low: [lost]\n"
     )
-    features, texts, knobs = read_visit_intents(tmp_path)
-    assert features == ["outcome_won", "outcome_won"] and texts == ["won", "赢单"]
-    assert knobs == {"min_margin": 0.2}
-    (tmp_path / "search.yaml").write_text("intents:\n  - feature: happy\n    descriptions: [x]\n")
-    with pytest.raises(ValueError, match="outcome_won"):
-        read_visit_intents(tmp_path)
-    assert read_visit_intents(tmp_path / "missing") == ([], [], {})
+    features, signs, texts, knobs = read_visit_features(tmp_path)
+    assert features == ["outcome"] * 3 and signs == [1.0, 1.0, -1.0]
+    assert texts == ["won", "赢单", "lost"] and knobs == {"weight": 0.2}
+    assert feature_sentences(tmp_path) == {("outcome", 1.0): "won 赢单", ("outcome", -1.0): "lost"}
+    (tmp_path / "search.yaml").write_text("features:\n  happy:\n    high: [x]\n")
+    with pytest.raises(ValueError, match="outcome"):
+        read_visit_features(tmp_path)
+    assert read_visit_features(tmp_path / "missing") == ([], [], [], {})
 
 
 def test_hits_highlight_query_terms_with_character_spans():
@@ -371,13 +386,13 @@ def test_query_vector_of_another_dimension_is_rejected():
         small_index().search("printer", np.ones(DIM + 1, dtype=np.float32))
 
 
-def test_visit_embedding_text_describes_questioning_in_both_languages():
-    model = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.7))
-    weak = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.2))
-    plain = visit_embedding_text(VisitDoc(visit_id="v", summary="S", question_quality=0.45))
-    assert "model visit" in model and "范例" in model
-    assert "closed questions" in weak and "封闭式" in weak
-    assert plain == "S"
+def test_visit_embedding_text_describes_only_strong_features():
+    sentences = {("questioning", 1.0): "asks open questions", ("outcome", -1.0): "lost"}
+    doc = VisitDoc(visit_id="v", summary="S", question_quality=0.8, outcome="lost")
+    assert visit_embedding_text(doc, sentences) == "S\nasks open questions\nlost"
+    middling = VisitDoc(visit_id="v", summary="S", question_quality=0.55)
+    assert visit_embedding_text(middling, sentences) == "S"
+    assert visit_embedding_text(doc) == "S"
 
 
 def test_empty_index_answers_with_no_hits():
