@@ -36,6 +36,9 @@ VISIT_OWNERS = frozenset({A, M, R})
 RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/health"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
+    ("GET", "/api/auth/methods"): PUBLIC,
+    ("GET", "/api/auth/oidc/login"): PUBLIC,
+    ("GET", "/api/auth/oidc/callback"): PUBLIC,
     ("POST", "/api/auth/logout"): EVERYONE,
     ("GET", "/api/auth/me"): EVERYONE,
     ("GET", "/api/tokens"): EVERYONE,

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     secure_cookies: bool = False  # True behind TLS: the session cookie travels over HTTPS only
     cors_origins: list[str] = []  # closed by default; the page is served from the same origin
     redact_roles: list[str] = ["product", "trainer"]  # see quotes with personal data masked
+    # Optional single sign-on through the company's OpenID Connect provider (api/oidc.py).
+    oidc_issuer: str | None = None  # e.g. https://login.example.com/realms/sales; None: off
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_username_claim: str = "preferred_username"  # matched to a user's username
+    oidc_default_role: Literal["manager", "rep", "trainer", "product"] | None = (
+        None  # None: only users an admin made may sign in; else new ones get this role
+    )
+    oidc_public_url: str | None = None  # this service's URL as the provider sees it
     retention_days: int | None = None  # visits uploaded longer ago are deleted; None: kept
     uploads_per_hour: int = 200  # per user
     searches_per_minute: int = 120  # per user: search and similar cases

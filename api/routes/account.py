@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from api import oidc
 from api.access import SESSION_COOKIE, Me
 from api.deps import Config, Db
 from knowledge import audit, users
 from knowledge.audit import Actor
-from knowledge.errors import Forbidden, Unauthorized
+from knowledge.errors import Forbidden, NotFound, Unauthorized
 from knowledge.models import ApiToken, Role, User
 
 router = APIRouter(tags=["account"])
@@ -79,6 +81,101 @@ class NewTokenOut(TokenOut):
     token: str = Field(description="the secret: shown this once, only its hash is kept")
 
 
+def _open_session(db: Db, settings: Config, user: User, ip: str) -> users.NewSession:
+    session = users.open_session(db, user=user, hours=settings.session_hours)
+    audit.record(db, actor=Actor(user.id, user.username, ip), action="sign_in")
+    db.commit()
+    log.info("auth.signed_in", user_id=user.id)
+    return session
+
+
+def _with_cookie(response: Response, session: users.NewSession, settings: Config) -> Response:
+    """The response, setting the session's cookie."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.secret,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.get("/auth/methods")
+def sign_in_methods(settings: Config) -> dict[str, bool]:
+    """How the page can sign in: a password, and single sign-on when a provider is set."""
+    return {"password": True, "oidc": bool(settings.oidc_issuer)}
+
+
+def _callback_url(settings: Config, request: Request) -> str:
+    base = settings.oidc_public_url or str(request.base_url)
+    return base.rstrip("/") + "/api/auth/oidc/callback"
+
+
+def _provider(settings: Config) -> oidc.Provider:
+    if not settings.oidc_issuer:
+        raise NotFound("Single sign-on is not set up on this server.", code="sso_off")
+    return oidc.discover(settings)
+
+
+@router.get("/auth/oidc/login")
+def oidc_login(settings: Config, request: Request) -> Response:
+    """Off to the company's sign-on provider; it comes back to /auth/oidc/callback."""
+    provider = _provider(settings)
+    url, flow = oidc.start(
+        settings, provider, _callback_url(settings, request), request.app.state.link_secret
+    )
+    response = RedirectResponse(url, status_code=303)
+    # Lax: the provider's redirect back is a cross-site navigation that must carry it
+    response.set_cookie(
+        oidc.FLOW_COOKIE,
+        flow,
+        max_age=oidc.FLOW_S,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/api/auth/oidc",
+    )
+    return response
+
+
+@router.get("/auth/oidc/callback")
+def oidc_callback(
+    db: Db,
+    settings: Config,
+    request: Request,
+    code: Annotated[str, Query(max_length=4000)] = "",
+    state: Annotated[str, Query(max_length=200)] = "",
+) -> Response:
+    provider = _provider(settings)
+    username = oidc.finish(
+        settings,
+        provider,
+        code=code,
+        state=state,
+        flow_cookie=request.cookies.get(oidc.FLOW_COOKIE, ""),
+        redirect_uri=_callback_url(settings, request),
+        secret=request.app.state.link_secret,
+    )
+    try:
+        user = users.by_name(db, username=username)
+    except users.UserNotFound:
+        if settings.oidc_default_role is None:
+            raise Forbidden(
+                f"{username} has no visitlens account yet: ask an admin to add one.",
+                code="sso_no_account",
+            ) from None
+        user = users.create(db, username=username, role=Role(settings.oidc_default_role))
+    if user.disabled:
+        raise Forbidden(f"The account {user.username} is disabled.", code="account_disabled")
+    session = _open_session(db, settings, user, request.client.host if request.client else "")
+    response = _with_cookie(RedirectResponse("/", status_code=303), session, settings)
+    response.delete_cookie(oidc.FLOW_COOKIE, path="/api/auth/oidc")
+    return response
+
+
 @router.post("/auth/login")
 def login(body: LoginIn, db: Db, settings: Config, request: Request) -> Response:
     ip = request.client.host if request.client else ""
@@ -92,22 +189,9 @@ def login(body: LoginIn, db: Db, settings: Config, request: Request) -> Response
         )
         db.commit()
         raise
-    session = users.open_session(db, user=user, hours=settings.session_hours)
-    audit.record(db, actor=Actor(user.id, user.username, ip), action="sign_in")
-    db.commit()
+    session = _open_session(db, settings, user, ip)
     out = MeOut(user=UserOut.from_row(user), csrf_token=session.csrf_token)
-    response = Response(out.model_dump_json(), media_type="application/json")
-    response.set_cookie(
-        SESSION_COOKIE,
-        session.secret,
-        max_age=int(settings.session_hours * 3600),
-        httponly=True,
-        samesite="strict",
-        secure=settings.secure_cookies,
-        path="/",
-    )
-    log.info("auth.signed_in", user_id=user.id)
-    return response
+    return _with_cookie(JSONResponse(out.model_dump(mode="json")), session, settings)
 
 
 @router.post("/auth/logout", status_code=204)
