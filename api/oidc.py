@@ -8,13 +8,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import httpx
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from knowledge.errors import Unauthorized, Unavailable
 from knowledge.settings import Settings
@@ -128,7 +128,7 @@ def _verified_claims(
     id_token: str, keys: dict[str, Any], issuer: str, audience: str, nonce: str
 ) -> dict[str, Any]:
     try:
-        token = jwt.decode(id_token, KeySet.import_key_set(keys))
+        token = jwt.decode(id_token, KeySet.import_key_set(cast(KeySetSerialization, keys)))
         jwt.JWTClaimsRegistry(
             iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": audience},
