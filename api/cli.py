@@ -429,8 +429,8 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
     """Measure a running server on a corpus-like folder: ASR, roles, labels, search."""
-    from api import evaluate as ev
     from api.client import Client
+    from evals import product as ev
 
     client = Client(url, token)
     client.call("GET", "/api/health")
@@ -516,8 +516,8 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
     """Compare visitlens with plain faster-whisper (same model, same run): error, time, memory."""
-    from api import bench as b
     from api.client import Client
+    from evals import bench as b
 
     settings = _settings()
     result: dict[str, object] = {"asr_model": settings.asr_model, "corpus": str(corpus)}

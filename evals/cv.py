@@ -19,8 +19,8 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from evals.labels import prf
 from nlp.embed import Embedder, load_embedder
-from nlp.labeleval import prf
 from nlp.labels import LabelSet, load_labels
 from nlp.textmodel import F32, HYPER_FILE, Hyper, load_hyper, risk_probs, sentiment_probs
 from nlp.textrules import load_rules

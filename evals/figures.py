@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 
 from evals.cv import act_cv, run_cv
+from evals.labels import evaluate_actions, evaluate_labels
+from evals.search import evaluate_search
 from knowledge.search import Encoder
-from knowledge.searcheval import evaluate_search
 from nlp.actions import ActPredictor
 from nlp.classify import Classifier
 from nlp.embed import load_embedder
-from nlp.labeleval import evaluate_actions, evaluate_labels
 
 
 def text_figures(folder: Path, classifier: Classifier, acts: ActPredictor) -> dict[str, Any]:

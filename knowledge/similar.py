@@ -6,21 +6,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import (
-    UtteranceDoc,
-    VisitDoc,
-    minus_group_means,
-    utterance_embedding_texts,
-)
-
-if TYPE_CHECKING:
-    from knowledge.search import Encoder
-    from knowledge.searcheval import CorpusVisit
+from knowledge.search import UtteranceDoc, VisitDoc, minus_group_means
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -201,24 +191,3 @@ def _unit(vectors: FloatArray) -> FloatArray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: FloatArray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return out
-
-
-def evaluate_similar(visits: Sequence[CorpusVisit], embedder: Encoder) -> dict[str, Any]:
-    """hit@3 (a trainer's similar case among the top 3) and recall@3 over visits' similar_to."""
-    profiles = []
-    for cv in visits:
-        texts = [*utterance_embedding_texts(cv.utterances), cv.visit.summary or cv.visit.title]
-        vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
-        profiles.append(profile_from_visit(cv.visit, cv.utterances, vectors[:-1], vectors[-1]))
-    hits, recalls = [], []
-    for cv, profile in zip(visits, profiles, strict=True):
-        if not cv.similar_to:
-            continue
-        top = [c.visit.visit_id for c in similar_visits(profile, profiles, limit=3)]
-        hits.append(any(v in top for v in cv.similar_to))
-        recalls.append(len(set(top) & set(cv.similar_to)) / len(cv.similar_to))
-    return {
-        "visits": len(hits),
-        "hit3": round(float(np.mean(hits)), 3) if hits else 0.0,
-        "recall3": round(float(np.mean(recalls)), 3) if recalls else 0.0,
-    }

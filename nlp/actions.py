@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -534,21 +534,3 @@ def _same_item(a: ActionItem, b: ActionItem) -> bool:
         and a.due == b.due
         and (text_overlap(a.text, b.text) > 0.7 or text_overlap(b.text, a.text) > 0.7)
     )
-
-
-def match_actions(
-    gold: Sequence[Mapping[str, Any]], got: Sequence[ActionItem], min_overlap: float = 0.2
-) -> int:
-    """Gold actions ({owner, text, due}) that some extracted item matches in owner, due, text."""
-    hits = 0
-    for g in gold:
-        due = date.fromisoformat(g["due"]) if g.get("due") else None
-        best, best_score = -1, min_overlap
-        for i, item in enumerate(got):
-            if item.owner != g["owner"] or item.due != due:
-                continue
-            score = max(text_overlap(g["text"], item.text), text_overlap(g["text"], item.quote))
-            if score >= best_score:
-                best, best_score = i, score
-        hits += best >= 0  # one sentence may promise two things
-    return hits

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import _embedded_audio_key, cli
+from evals.errorrate import wer_en
 from knowledge import audio_store
 from knowledge.audio_crypto import CHUNK_BYTES, AudioKey, Keyring
 from nlp.audio import AudioError, probe
-from nlp.errorrate import wer_en
 from tests.conftest import FIXTURES, Stack, make_stack, settings_for
 
 pytestmark = pytest.mark.integration

@@ -7,15 +7,11 @@ import io
 import re
 import uuid
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
-from knowledge.db import make_engine
-from knowledge.kbbench import bench_insights
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
 
 pytestmark = pytest.mark.integration
@@ -279,19 +275,6 @@ def test_range_without_visits_gives_zero_counts_not_an_error(
     assert body["analysed_visits"] == 0
     assert all(t["utterances"] == 0 and t["share"] == 0.0 for t in body["topics"])
     assert body["rising"] == []
-
-
-def test_bench_insights_reports_timings_and_leaves_no_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bench.db'}"
-    out = bench_insights(2000, url, repeats=1)
-    assert out["n_utterances"] == 2000 and out["backend"] == "sqlite"
-    assert out["n_visits"] == 50 and out["n_label_rows"] > 100
-    assert set(out["timings"]) == {"pain_all", "need_all_weekly", "pain_segment", "pain_rep_dates"}
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(Visit)) == 0
-        assert conn.scalar(select(func.count()).select_from(UtteranceLabel)) == 0
-    engine.dispose()
 
 
 def test_visit_without_a_date_counts_on_its_upload_day(client: TestClient) -> None:

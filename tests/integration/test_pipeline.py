@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from nlp.errorrate import wer_en
-from nlp.speakereval import role_accuracy
+from evals.errorrate import wer_en
+from evals.roles import role_accuracy
 from tests.conftest import FIXTURES, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evals.errorrate import cer_zh, wer_en
 from nlp.asr import transcribe
 from nlp.audio import SAMPLE_RATE, decode_chunks
-from nlp.errorrate import cer_zh, wer_en
 from nlp.textnorm import to_simplified
 from nlp.types import Transcript
 from nlp.whisper_model import load_whisper, resolve_model

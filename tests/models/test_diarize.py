@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 
+from evals.roles import role_accuracy
 from nlp.diarize import diarize
 from nlp.roles import assign_roles
-from nlp.speakereval import role_accuracy
 from nlp.types import Segment, Word
 from nlp.voiceprint import load_encoder, voiceprint
 

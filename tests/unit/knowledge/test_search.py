@@ -419,21 +419,6 @@ def test_low_rank_first_pass_returns_the_exact_top_hits():
         assert got == want
 
 
-def test_score_ranking_counts_relevant_visits_like_the_reference_scorer():
-    from knowledge.searcheval import score_ranking
-
-    assert score_ranking(["a", "b", "c", "d", "e", "f"], ["b", "f"]) == (0.5, 0.5)
-    assert score_ranking(["x"], ["y"]) == (0.0, 0.0)
-
-
-def test_bench_search_reports_latency_percentiles_and_throughput():
-    from knowledge.searcheval import bench_search
-
-    result = bench_search(400, queries=4)
-    assert result["n"] == 400 and result["index_utterances_per_s"] > 0
-    assert set(result["utterance/label+sentiment"]) == {"p50", "p95"}
-
-
 def test_an_utterance_is_embedded_with_the_same_speakers_neighbouring_segments():
     docs = [
         utt("v1", 2, "nobody from your side called", role="customer"),

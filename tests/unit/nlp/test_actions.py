@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from nlp.actions import ActionItem, match_actions, resolve_due
+from nlp.actions import resolve_due
 
 TUESDAY = date(2026, 3, 10)
 THURSDAY = date(2026, 3, 5)
@@ -68,14 +68,3 @@ def test_text_without_a_date_phrase_has_no_due_date() -> None:
 
 def test_a_dated_date_in_january_said_in_december_means_next_year() -> None:
     assert resolve_due("1月5日", date(2026, 12, 20)) == date(2027, 1, 5)
-
-
-def test_match_actions_needs_same_owner_due_and_similar_text() -> None:
-    got = [ActionItem("rep", "明天把测试报告发给您", date(2026, 3, 11), None, "")]
-    gold = [
-        {"owner": "rep", "text": "发送测试报告", "due": "2026-03-11"},
-        {"owner": "customer", "text": "发送测试报告", "due": "2026-03-11"},
-        {"owner": "rep", "text": "发送测试报告", "due": None},
-        {"owner": "rep", "text": "安排上门维修", "due": "2026-03-11"},
-    ]
-    assert match_actions(gold, got) == 1

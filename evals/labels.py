@@ -1,16 +1,23 @@
-"""Figures of the text analysis on a folder laid out like the evaluation corpus."""
+"""Figures of the text analysis on a folder laid out like the evaluation corpus.
+
+  .venv/bin/python -m evals.labels [--corpus /work/shared/corpus] [--prompts prompts]
+        [--retrain] [--per-label] [--corrections prompts/heldout/corrections_features.jsonl]
+Prints one JSON object: labels, sentiment, risk, actions and, with --corrections, their effect.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from nlp.actions import ActPredictor
+from nlp.actions import ActionItem, ActPredictor, text_overlap
 from nlp.classify import Classifier, TextAnalysis
 
 
@@ -122,7 +129,7 @@ def evaluate_labels(
 
 def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
     """Action-item recall and precision against visits' "actions" (owner + due date + text)."""
-    from nlp.actions import extract_actions, match_actions
+    from nlp.actions import extract_actions
 
     found = total = extracted = 0
     rows = []
@@ -143,6 +150,24 @@ def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
         "gold": total,
         "extracted": extracted,
     }
+
+
+def match_actions(
+    gold: Sequence[Mapping[str, Any]], got: Sequence[ActionItem], min_overlap: float = 0.2
+) -> int:
+    """Gold actions ({owner, text, due}) that some extracted item matches in owner, due, text."""
+    hits = 0
+    for g in gold:
+        due = date.fromisoformat(g["due"]) if g.get("due") else None
+        best, best_score = -1, min_overlap
+        for i, item in enumerate(got):
+            if item.owner != g["owner"] or item.due != due:
+                continue
+            score = max(text_overlap(g["text"], item.text), text_overlap(g["text"], item.quote))
+            if score >= best_score:
+                best, best_score = i, score
+        hits += best >= 0  # one sentence may promise two things
+    return hits
 
 
 def load_corrections(path: Path) -> list[tuple[str, list[str]]]:
@@ -178,3 +203,42 @@ def evaluate_corrections(
         "before": pick(before),
         "after": pick(after),
     }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", type=Path, default=Path("/work/shared/corpus"))
+    ap.add_argument("--prompts", type=Path, default=Path("prompts"))
+    ap.add_argument("--retrain", action="store_true", help="rebuild the weights first")
+    ap.add_argument("--per-label", action="store_true", help="include the per-label table")
+    ap.add_argument("--corrections", type=Path, default=None)
+    ap.add_argument("--correction-label", default="need.features")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from nlp.classify import load_classifier, train_classifier
+    from nlp.commitments import load_act_classifier
+
+    prompts = args.prompts.resolve()
+    if args.retrain:
+        train_classifier(prompts)
+    clf = load_classifier(prompts)
+    labels = evaluate_labels(args.corpus, clf)
+    table = labels.pop("per_label_prf")
+    worst = sorted(table.items(), key=lambda kv: kv[1][2])[:5]
+    out: dict[str, object] = {"labels": labels, "worst": dict(worst)}
+    if args.per_label:
+        out["per_label_prf"] = table
+    actions = evaluate_actions(args.corpus, load_act_classifier(prompts))
+    actions.pop("visits")
+    out["actions"] = actions
+    if args.corrections:
+        out["corrections"] = evaluate_corrections(
+            args.corpus, clf, load_corrections(args.corrections), args.correction_label
+        )
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from api.client import Client, ServerError
+from evals.errorrate import cer_zh, strip_latin, wer_en
+from evals.labels import GoldUtterance, load_gold_utterances, match_actions, prf
 from evals.numbers import read_numbers
-from nlp.actions import ActionItem, match_actions
-from nlp.errorrate import cer_zh, strip_latin, wer_en
-from nlp.labeleval import GoldUtterance, load_gold_utterances, prf
-from nlp.speakereval import role_accuracy
+from evals.roles import role_accuracy
+from nlp.actions import ActionItem
 
 
 def _visits(corpus: Path) -> Iterator[dict[str, Any]]:

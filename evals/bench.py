@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from api.client import Client
-from api.evaluate import _visits, audio_of, upload_fields
+from evals.errorrate import cer_zh, wer_en
 from evals.numbers import read_numbers
+from evals.product import _visits, audio_of, upload_fields
 from knowledge.settings import Settings
 from nlp.audio import SAMPLE_RATE, decode_chunks
-from nlp.errorrate import cer_zh, wer_en
 
 
 def _error(lang: str, ref: str, hyp: str) -> tuple[int, int]:
@@ -181,8 +181,8 @@ def bench_knowledge_base(
 ) -> dict[str, Any]:
     """Search p50/p95 with and without filters, insights time, indexing throughput and, with a
     chroma_url, Chroma's own write rate and filtered query time (in throwaway collections)."""
-    from knowledge.kbbench import bench_insights
-    from knowledge.searcheval import bench_chroma, bench_index_throughput, bench_search
+    from evals.kbbench import bench_insights
+    from evals.search import bench_chroma, bench_index_throughput, bench_search
     from knowledge.vector_index import connect
     from nlp.embed import load_embedder
 

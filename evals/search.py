@@ -1,4 +1,5 @@
-"""Search quality on a labelled corpus folder and search speed on synthetic utterances."""
+"""Search quality and similar-case hit@3 on a labelled corpus folder; search and Chroma speed on
+synthetic utterances."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from knowledge.search import (
     utterance_embedding_texts,
     visit_embedding_text,
 )
+from knowledge.similar import profile_from_visit, similar_visits
 from knowledge.vector_index import VectorIndex
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -173,8 +175,6 @@ def evaluate_search(
     prompts_dir: Path = PROMPTS_DIR,
 ) -> dict[str, Any]:
     """recall@5 and MRR per mode on queries.json, similar-case hit@3, query latency in ms."""
-    from knowledge.similar import evaluate_similar
-
     visits = load_corpus(corpus_dir)
     index = build_index(visits, embedder, weights, embed_label_examples(prompts_dir, embedder))
     queries = json.loads((corpus_dir / "queries.json").read_text(encoding="utf-8"))
@@ -204,6 +204,27 @@ def evaluate_search(
     result["latency_ms"] = _percentiles(latencies)
     result["similar"] = evaluate_similar(visits, embedder)
     return result
+
+
+def evaluate_similar(visits: Sequence[CorpusVisit], embedder: Encoder) -> dict[str, Any]:
+    """hit@3 (a trainer's similar case among the top 3) and recall@3 over visits' similar_to."""
+    profiles = []
+    for cv in visits:
+        texts = [*utterance_embedding_texts(cv.utterances), cv.visit.summary or cv.visit.title]
+        vectors = np.asarray(embedder.encode(texts), dtype=np.float32)
+        profiles.append(profile_from_visit(cv.visit, cv.utterances, vectors[:-1], vectors[-1]))
+    hits, recalls = [], []
+    for cv, profile in zip(visits, profiles, strict=True):
+        if not cv.similar_to:
+            continue
+        top = [c.visit.visit_id for c in similar_visits(profile, profiles, limit=3)]
+        hits.append(any(v in top for v in cv.similar_to))
+        recalls.append(len(set(top) & set(cv.similar_to)) / len(cv.similar_to))
+    return {
+        "visits": len(hits),
+        "hit3": round(float(np.mean(hits)), 3) if hits else 0.0,
+        "recall3": round(float(np.mean(recalls)), 3) if recalls else 0.0,
+    }
 
 
 _TEMPLATES_ZH = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nlp.errorrate import cer_zh, edit_distance, norm_en, norm_zh, strip_latin, wer_en
+from evals.errorrate import cer_zh, edit_distance, norm_en, norm_zh, strip_latin, wer_en
 
 
 def test_cer_ignores_punctuation_and_width() -> None:

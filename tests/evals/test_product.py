@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from api import evaluate as ev
 from api.client import Client
+from evals import product as ev
 from tests.conftest import FIXTURES, make_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
