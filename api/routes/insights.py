@@ -54,12 +54,12 @@ def _names(labels: LabelSet, label: str) -> dict[str, str]:
     return {"en": info.name_en, "zh": info.name_zh}
 
 
-def _quote_view(me: Caller, contacts: dict[str, list[str]]) -> QuoteView:
-    """A quote's text and audio link as this caller may see them: product roles get masked text
-    and no audio."""
+def _quote_view(me: Caller, contacts: dict[str, list[str]], *, masked: bool) -> QuoteView:
+    """A quote's text and audio link as this caller may see them: masked for masked roles and
+    in exports; product roles get no audio."""
 
     def view(text: str, visit_id: str, start: float) -> tuple[str, str | None]:
-        if not me.scope.redacted:
+        if not masked:
             return text, audio_link(me.signer, visit_id, start)
         link = None if me.role == Role.PRODUCT else audio_link(me.signer, visit_id, start)
         return redact(text, names=contacts.get(visit_id, [])), link
@@ -158,7 +158,9 @@ def _answer(
     )
     rising = {r.label for r in result.rising}
     quoted = {q.visit_id for t in result.topics for q in t.quotes}
-    view = _quote_view(me, visits.contacts_of(db, visit_ids=quoted) if me.scope.redacted else {})
+    masked = me.scope.redacted or fmt == "csv"  # an export leaves the service: always masked
+    contacts = visits.contacts_of(db, visit_ids=quoted) if masked else {}
+    view = _quote_view(me, contacts, masked=masked)
     if fmt == "csv":
         audit.record(db, actor=me.actor, action="export", object_type="insights", object_id=kind)
         db.commit()

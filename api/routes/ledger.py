@@ -18,6 +18,7 @@ from knowledge import audit, ledger, visits
 from knowledge.errors import InvalidInput
 from knowledge.ledger import Changes, LedgerFilters
 from knowledge.models import LedgerEntry, Role
+from nlp.redact import redact
 
 router = APIRouter(tags=["ledger"])
 CSV_COLUMNS = (
@@ -152,12 +153,16 @@ def add_visit_actions(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
     }
 
 
-def _csv(entries: list[LedgerEntry], today: date) -> Response:
+def _csv(entries: list[LedgerEntry], today: date, contacts: dict[str, list[str]]) -> Response:
+    """The entries as a spreadsheet, personal data masked (an export leaves the service)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for e in entries:
         row = entry_out(e, today=today)
+        names = contacts.get(e.visit_id or "", [])
+        for field in ("title", "owner", "note"):
+            row[field] = redact(row[field], names=names) if row[field] else row[field]
         writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
     return Response(
         "\ufeff" + buf.getvalue(),  # a BOM so that spreadsheets read Chinese text as UTF-8
@@ -187,7 +192,8 @@ def list_entries(
         rows, _ = ledger.listing(db, filters=filters, today=today, limit=None, scope=me.scope)
         audit.record(db, actor=me.actor, action="export", object_type="ledger")
         db.commit()
-        return _csv(rows, today)
+        contacts = visits.contacts_of(db, visit_ids={e.visit_id for e in rows if e.visit_id})
+        return _csv(rows, today, contacts)
     rows, total = ledger.listing(
         db, filters=filters, today=today, limit=limit, offset=offset, scope=me.scope
     )

@@ -193,3 +193,10 @@ def test_personal_data_is_masked_for_exports_the_index_and_masked_roles_only(
         assert "0013" not in seen and "Lopez" not in seen, path
     hits = ana.get("/api/search", q="engineer service slow call me", limit=50).json()["results"]
     assert hits and all("0013" not in h["text"] for h in hits)
+    entry = {"visit_id": north, "title": f"Call Maria Lopez back on {PHONE}"}
+    assert ana.request("POST", "/api/ledger", json=entry).status_code == 201
+    assert PHONE in ana.get("/api/ledger").text  # the ledger itself keeps the original
+    ledger_csv = ana.get("/api/ledger", format="csv").text
+    assert PHONE not in ledger_csv and "Lopez" not in ledger_csv and "[PHONE]" in ledger_csv
+    insights_csv = team["north_lead"].get("/api/insights/pain-points", format="csv").text
+    assert "0013" not in insights_csv and "Lopez" not in insights_csv
