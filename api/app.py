@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,6 +28,7 @@ from api.routes import (
     system,
     visits,
 )
+from api.schemas import UNSTORABLE
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.live_index import LiveIndex
@@ -112,7 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
+        if UNSTORABLE.search(request.url.path + unquote(request.url.query)):
+            response: Response = errors.error_response(
+                422,
+                "invalid_characters",
+                "The address holds a NUL or an unpaired surrogate character; send plain text.",
+            )
+        else:
+            response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response

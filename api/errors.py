@@ -6,6 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from knowledge.errors import (
@@ -77,6 +78,18 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address."
         return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(RecursionError)
+    async def _deep(_: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(422, "invalid_request", "The request nests too deeply to read.")
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # the edge checks lengths, numbers and characters; this catches what slips past them
+        log.warning("request.unstorable", path=request.url.path, error=type(exc.orig).__name__)
+        return error_response(
+            422, "invalid_value", "A value in the request cannot be stored (too long or invalid)."
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

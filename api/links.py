@@ -51,6 +51,11 @@ def audio_link(
     return f"{path}#t={start:.1f}".removesuffix(".0")
 
 
+def _whole(text: str) -> bool:
+    """A whole number in ASCII digits ("²".isdigit() is true, int("²") fails)."""
+    return text.isascii() and text.isdecimal() and len(text) < 20
+
+
 def signed_audio_user(
     secret: str, path: str, query: Mapping[str, str], *, now: float | None = None
 ) -> int | None:
@@ -64,7 +69,7 @@ def signed_audio_user(
         "This audio link has expired or is not valid: open the visit again for a fresh one.",
         code="link_expired",
     )
-    if not (user.isdigit() and expires.isdigit()):
+    if not (_whole(user) and _whole(expires)):
         raise expired
     if int(expires) < (time.time() if now is None else now):
         raise expired

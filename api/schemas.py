@@ -2,13 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
+from knowledge.errors import InvalidInput
 from knowledge.models import PipelineStep, Visit
 from nlp.types import Segment
 from workers import dispatch
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database keeps them
+
+
+def check_text(value: object, where: str = "request") -> None:
+    """InvalidInput when a string anywhere in value holds a character no database can store."""
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            raise InvalidInput(
+                f"The {where} holds a NUL or an unpaired surrogate character; send plain text.",
+                code="invalid_characters",
+            )
+    elif isinstance(value, dict):
+        for item in value.values():
+            check_text(item, where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item, where)
+
+
+class Body(BaseModel):
+    """A request body: its strings are checked for characters no database can store."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_text(data)
+        return data
 
 
 class ErrorOut(BaseModel):

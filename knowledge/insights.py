@@ -20,6 +20,7 @@ from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
 Kind = Literal["pain", "need"]
 Period = Literal["week", "month"]
 QUOTES_PER_TOPIC = 3
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # periods are counted within these
 RISING_MAX = 5
 DIMENSIONS = ("segment", "industry", "rep")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
@@ -147,6 +148,11 @@ def _analysed() -> ColumnElement[bool]:
 
 def check_filters(db: Session, *, filters: InsightFilters) -> None:
     """InvalidInput naming the valid values for an unknown industry, rep or customer."""
+    for name, day in (("date_from", filters.date_from), ("date_to", filters.date_to)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise InvalidInput(
+                f"{name} {day} is outside {EARLIEST} to {LATEST}.", code="invalid_range"
+            )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise InvalidInput(
             f"date_from {filters.date_from} is after date_to {filters.date_to}.",

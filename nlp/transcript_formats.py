@@ -26,6 +26,22 @@ class TranscriptFormatError(ValueError):
     """The text could not be read as a transcript; the message says why."""
 
 
+MAX_SECONDS = 100 * 3600.0  # no visit runs longer: a larger time is a mistake in the file
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
+
+
+def _time(item: dict[str, object], key: str, default: float, index: int) -> float:
+    """A segment's start or end in seconds: a finite number from 0 to MAX_SECONDS."""
+    value = item.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TranscriptFormatError(f"Segment {index}: {key} must be a number of seconds.")
+    if not 0 <= float(value) <= MAX_SECONDS:  # also false for NaN
+        raise TranscriptFormatError(
+            f"Segment {index}: {key} {value} is not a time from 0 to {MAX_SECONDS:.0f} s."
+        )
+    return float(value)
+
+
 def _seconds(stamp: str) -> float:
     m = TIME.fullmatch(stamp.strip())
     if not m:
@@ -56,6 +72,8 @@ def _timed_blocks(text: str) -> list[Segment]:
         if arrow is None:
             continue
         start, end = lines[arrow].split("-->")[:2]
+        if not end.split():
+            raise TranscriptFormatError(f"The cue '{lines[arrow].strip()}' has no end time.")
         body = " ".join(lines[arrow + 1 :])
         speaker, said = _split_speaker(body)
         said = re.sub(r"</?[^>]+>", "", said).strip()
@@ -77,6 +95,8 @@ def _json_segments(text: str) -> list[Segment]:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise TranscriptFormatError(f"The JSON transcript is not valid JSON ({e.msg}).") from e
+    except RecursionError as e:
+        raise TranscriptFormatError("The JSON transcript nests too deeply to read.") from e
     items = data.get("segments") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise TranscriptFormatError(
@@ -86,8 +106,8 @@ def _json_segments(text: str) -> list[Segment]:
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("text"), str):
             raise TranscriptFormatError(f"Segment {i} has no text.")
-        start = float(item.get("start", clock))
-        end = float(item.get("end", start + max(1.0, len(item["text"]) / 12)))
+        start = _time(item, "start", clock, i)
+        end = _time(item, "end", start + max(1.0, len(item["text"]) / 12), i)
         speaker = item.get("speaker")
         speaker = str(speaker) if speaker is not None else None
         role = (
@@ -129,8 +149,12 @@ def parse_transcript(text: str, fmt: str) -> list[Segment]:
     segments = [s for s in segments if s.text]
     if not segments:
         raise TranscriptFormatError("The transcript holds no text.")
+    if any(UNSTORABLE.search(s.text + (s.speaker or "")) for s in segments):
+        raise TranscriptFormatError(
+            "The transcript holds NUL or unpaired surrogate characters: save it as UTF-8 text."
+        )
     for s in segments:
-        if s.end < s.start or s.start < 0:
+        if s.end < s.start or s.start < 0 or s.end > MAX_SECONDS:
             raise TranscriptFormatError(f"A segment ends before it starts ({s.start}-{s.end} s).")
     return segments
 

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from api import oidc
 from api.access import SESSION_COOKIE, Me
-from api.deps import Config, Db
+from api.deps import MAX_ID, Config, Db, RowId
+from api.schemas import Body
 from knowledge import audit, users
 from knowledge.audit import Actor
 from knowledge.errors import Forbidden, NotFound, Unauthorized
@@ -22,7 +23,7 @@ router = APIRouter(tags=["account"])
 log = structlog.get_logger()
 
 
-class LoginIn(BaseModel):
+class LoginIn(Body):
     username: str = Field(max_length=100)
     password: str = Field(max_length=1000)
 
@@ -52,9 +53,11 @@ class MeOut(BaseModel):
     csrf_token: str | None = None  # the page sends it back as X-CSRF-Token on every change
 
 
-class TokenIn(BaseModel):
+class TokenIn(Body):
     name: str = Field(default="", max_length=200)
-    user_id: int | None = Field(default=None, description="admins only: a token for this user")
+    user_id: int | None = Field(
+        default=None, ge=1, le=MAX_ID, description="admins only: a token for this user"
+    )
 
 
 class TokenOut(BaseModel):
@@ -237,7 +240,7 @@ def create_token(body: TokenIn, me: Me, db: Db) -> NewTokenOut:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: Annotated[int, Path(ge=1)], me: Me, db: Db) -> Response:
+def revoke_token(token_id: RowId, me: Me, db: Db) -> Response:
     owner = None if me.role == Role.ADMIN else me.user_id
     users.revoke_token(db, token_id=token_id, user_id=owner)
     audit.record(

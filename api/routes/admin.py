@@ -7,12 +7,13 @@ import io
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Me
-from api.deps import Db
+from api.deps import Db, Offset, RowId
 from api.routes.account import UserOut
+from api.schemas import Body
 from knowledge import audit, users
 from knowledge.errors import InvalidInput
 from knowledge.models import AuditEvent, Role
@@ -20,7 +21,7 @@ from knowledge.models import AuditEvent, Role
 router = APIRouter(tags=["admin"])
 
 
-class UserIn(BaseModel):
+class UserIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(max_length=100)
@@ -30,7 +31,7 @@ class UserIn(BaseModel):
     teams: list[str] = Field(default=[], max_length=50)
 
 
-class UserPatch(BaseModel):
+class UserPatch(Body):
     model_config = ConfigDict(extra="forbid")
 
     role: Role | None = None
@@ -84,7 +85,7 @@ def create_user(body: UserIn, me: Me, db: Db) -> UserOut:
 
 
 @router.patch("/users/{user_id}")
-def edit_user(user_id: Annotated[int, Path(ge=1)], body: UserPatch, me: Me, db: Db) -> UserOut:
+def edit_user(user_id: RowId, body: UserPatch, me: Me, db: Db) -> UserOut:
     user = users.get(db, user_id=user_id)
     if user.id == me.user_id and (body.disabled or body.role not in (None, Role.ADMIN)):
         raise InvalidInput(
@@ -125,7 +126,7 @@ def read_audit(
     until: datetime | None = None,
     format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
     limit: Annotated[int, Query(ge=1, le=100_000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response | list[AuditOut]:
     rows = audit.listing(
         db,

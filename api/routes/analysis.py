@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import Field
 
 from api.access import Me
-from api.deps import Config, Db
+from api.deps import Config, Db, Index
+from api.schemas import Body
 from knowledge import analysis, audit, visits
 from knowledge.access import Scope
 from knowledge.errors import InvalidInput, NotReady
@@ -24,12 +25,12 @@ MAX_TEXTS = 1000
 MAX_CHARS = 100_000
 
 
-class AnalyzeTextIn(BaseModel):
+class AnalyzeTextIn(Body):
     texts: list[str]
     language: Literal["zh", "en", "auto"] = "auto"
 
 
-class CorrectionBody(BaseModel):
+class CorrectionBody(Body):
     labels: list[str] = Field(description="the complete, corrected need/pain label set")
     sentiment: Literal["positive", "neutral", "negative"] | None = None
     risk: list[str] = []
@@ -177,7 +178,7 @@ def _with_second_opinion(
 @router.put("/visits/{visit_id}/utterances/{idx}/labels")
 def correct_labels(
     visit_id: str,
-    idx: Annotated[int, Path(ge=0)],
+    idx: Index,
     body: CorrectionBody,
     db: Db,
     settings: Config,

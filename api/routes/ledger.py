@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from api.access import Me
-from api.deps import Db
+from api.deps import Db, Offset, RowId
+from api.schemas import Body
 from knowledge import audit, ledger, visits
 from knowledge.errors import InvalidInput
 from knowledge.ledger import Changes, LedgerFilters
@@ -38,12 +39,12 @@ CSV_COLUMNS = (
 )
 
 
-class LedgerIn(BaseModel):
+class LedgerIn(Body):
     """One of: {visit_id, action_index}, {visit_id, utterance_idx, label} or {title, ...}."""
 
     visit_id: str | None = None
     action_index: int | None = Field(default=None, ge=0)
-    utterance_idx: int | None = Field(default=None, ge=0)
+    utterance_idx: int | None = Field(default=None, ge=0, le=1_000_000)
     label: str | None = Field(default=None, max_length=64)
     title: str | None = Field(default=None, max_length=2000)
     kind: Literal["action", "pain"] = "action"
@@ -52,7 +53,7 @@ class LedgerIn(BaseModel):
     note: str | None = Field(default=None, max_length=5000)
 
 
-class LedgerPatch(BaseModel):
+class LedgerPatch(Body):
     status: Literal["open", "done", "dropped"] | None = None
     owner: str | None = Field(default=None, max_length=200)
     due: date | None = None
@@ -181,7 +182,7 @@ def list_entries(
     visit_id: str | None = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     format: Literal["json", "csv"] = "json",  # noqa: A002 (the public query name)
 ) -> Response:
     today = date.today()
@@ -245,7 +246,7 @@ def read_report(db: Db, me: Me, kind: Literal["action", "pain"] | None = None) -
 
 
 @router.patch("/ledger/{entry_id}")
-def patch_entry(entry_id: int, body: LedgerPatch, db: Db, me: Me) -> dict[str, Any]:
+def patch_entry(entry_id: RowId, body: LedgerPatch, db: Db, me: Me) -> dict[str, Any]:
     ledger.get(db, entry_id=entry_id, scope=me.scope)
     fields = frozenset(body.model_fields_set)
     if "status" in fields and body.status is None:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from api.access import Caller, Me
-from api.deps import Db
+from api.deps import MAX_ID, Db, RowId
 from api.links import audio_link
+from api.schemas import Body
 from knowledge import audit, library, visits
 from knowledge.library import ClipIn, ClipView
 from knowledge.models import Playlist
@@ -20,18 +21,18 @@ from nlp.redact import redact
 router = APIRouter(tags=["library"])
 
 
-class PlaylistIn(BaseModel):
+class PlaylistIn(Body):
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, max_length=5000)
 
 
-class ClipBody(BaseModel):
+class ClipBody(Body):
     visit_id: str
     start: float = Field(description="seconds from the start of the recording")
     end: float
     note: str | None = Field(default=None, max_length=5000)
     tags: list[str] = Field(default_factory=list)
-    playlist_id: int | None = None
+    playlist_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 def playlist_out(p: Playlist, clips: int) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def list_playlists(db: Db) -> dict[str, Any]:
 
 
 @router.delete("/library/playlists/{playlist_id}", status_code=204)
-def delete_playlist(playlist_id: int, db: Db, me: Me) -> Response:
+def delete_playlist(playlist_id: RowId, db: Db, me: Me) -> Response:
     library.delete_playlist(db, playlist_id=playlist_id)
     audit.record(
         db, actor=me.actor, action="delete", object_type="playlist", object_id=str(playlist_id)
@@ -108,7 +109,7 @@ def add_clip(body: ClipBody, db: Db, me: Me) -> dict[str, Any]:
 
 
 @router.delete("/library/clips/{clip_id}", status_code=204)
-def delete_clip(clip_id: int, db: Db, me: Me) -> Response:
+def delete_clip(clip_id: RowId, db: Db, me: Me) -> Response:
     library.delete_clip(db, clip_id=clip_id)
     audit.record(db, actor=me.actor, action="delete", object_type="clip", object_id=str(clip_id))
     db.commit()

@@ -9,12 +9,13 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.access import Caller, Me, rate_limit
-from api.deps import Db
+from api.deps import Db, Offset
 from api.links import Signer, audio_link
 from api.routes.analysis import shared_classifier
+from api.schemas import Body
 from knowledge import visits
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Visit
@@ -32,7 +33,7 @@ from nlp.embed import load_embedder
 router = APIRouter(tags=["search"])
 
 
-class SimilarIn(BaseModel):
+class SimilarIn(Body):
     text: str = Field(min_length=1, max_length=10_000)
     industry: str = ""
     segment: str = ""
@@ -115,7 +116,7 @@ def search(
     date_from: date | None = None,
     date_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Hybrid (dense + BM25) search over utterances or visits, with exact filters."""
     if not q.strip():

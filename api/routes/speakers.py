@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, File, Path, Request, Response, UploadFile
-from pydantic import BaseModel
 
 from api.access import Caller, Me
-from api.deps import Config, Db
+from api.deps import Config, Db, Index
+from api.schemas import Body
 from knowledge import audio_store, audit, reps, visits
 from knowledge.errors import Forbidden, InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Step
@@ -23,11 +23,11 @@ Role = Literal["rep", "customer", "other"]
 MAX_SAMPLE_S = 300
 
 
-class RolesIn(BaseModel):
+class RolesIn(Body):
     roles: dict[str, Role]
 
 
-class SegmentFix(BaseModel):
+class SegmentFix(Body):
     speaker: str | None = None
     role: Role | None = None
 
@@ -137,7 +137,7 @@ def correct_roles(visit_id: str, body: RolesIn, db: Db, request: Request, me: Me
 @router.patch("/visits/{visit_id}/segments/{idx}")
 def correct_segment(
     visit_id: str,
-    idx: Annotated[int, Path(ge=0)],
+    idx: Index,
     body: SegmentFix,
     db: Db,
     request: Request,

@@ -15,14 +15,14 @@ import structlog
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from api.access import Caller, Me, rate_limit
 from api.audio_response import audio_response
-from api.deps import Config, Db
+from api.deps import Config, Db, Offset
 from api.links import Signer, audio_link
-from api.schemas import SegmentOut, TranscriptOut, VisitOut, VisitPage
+from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage, check_text
 from knowledge import audio_store, audit, steps, visits
 from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady, UnsupportedMedia
 from knowledge.models import Outcome, Role, Step, StepStatus, Visit, VisitStatus
@@ -120,30 +120,36 @@ def upload_visit(
     settings: Config,
     me: Me,
     file: Annotated[UploadFile, File(description="a recording or a transcript")],
-    title: Annotated[str | None, Form()] = None,
-    rep: Annotated[str | None, Form()] = None,
-    customer: Annotated[str | None, Form()] = None,
+    title: Annotated[str | None, Form(max_length=300)] = None,
+    rep: Annotated[str | None, Form(max_length=200)] = None,
+    customer: Annotated[str | None, Form(max_length=200)] = None,
     contacts: Annotated[
-        str | None, Form(description="the customer's people, comma-separated: masked like phones")
+        str | None,
+        Form(
+            max_length=2000,
+            description="the customer's people, comma-separated: masked like phones",
+        ),
     ] = None,
-    industry: Annotated[str | None, Form()] = None,
-    segment: Annotated[str | None, Form()] = None,
-    visit_date: Annotated[str | None, Form()] = None,
-    language: Annotated[str | None, Form()] = None,
-    speakers: Annotated[str | None, Form()] = None,
-    outcome: Annotated[str | None, Form(description="won, lost or open")] = None,
+    industry: Annotated[str | None, Form(max_length=200)] = None,
+    segment: Annotated[str | None, Form(max_length=40)] = None,
+    visit_date: Annotated[str | None, Form(max_length=40)] = None,
+    language: Annotated[str | None, Form(max_length=10)] = None,
+    speakers: Annotated[str | None, Form(max_length=10)] = None,
+    outcome: Annotated[str | None, Form(max_length=10, description="won, lost or open")] = None,
 ) -> Response:
+    check_text([title, rep, customer, contacts, industry, file.filename or ""], "form")
     seg = _choice("segment", segment, SEGMENTS)
     result = _choice("outcome", outcome, OUTCOMES)
     lang = _choice("language", language, ("zh", "en", "auto")) or "auto"
     when = _parse_date(visit_date)
     n_speakers = None
     if _optional(speakers) is not None:
-        if not str(speakers).strip().isdigit() or not 1 <= int(str(speakers)) <= 10:
+        given = str(speakers).strip()
+        if not (given.isascii() and given.isdecimal()) or not 1 <= int(given) <= 10:
             raise InvalidInput(
                 "speakers must be a whole number from 1 to 10.", code="invalid_field"
             )
-        n_speakers = int(str(speakers))
+        n_speakers = int(given)
     filename = Path(file.filename or "upload").name
     suffix = Path(filename).suffix.lower()
 
@@ -264,7 +270,7 @@ def list_visits(
     risk: Literal["risk.churn", "risk.doubt"] | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> VisitPage:
     rows, total = visits.listing(
         db,
@@ -293,7 +299,7 @@ def read_visit(visit_id: VisitId, db: Db, me: Me) -> VisitOut:
     return visit_out(db, visits.get(db, visit_id=visit_id, scope=me.scope), me.signer)
 
 
-class VisitPatch(BaseModel):
+class VisitPatch(Body):
     """New values for some of a visit's metadata; null or "" clears a field (not the title)."""
 
     model_config = ConfigDict(extra="forbid")
