@@ -56,6 +56,11 @@ SECURITY_HEADERS = {
 }
 
 
+def max_body_bytes(settings: Settings) -> int:
+    """The largest request body: an upload at its limit plus its form fields."""
+    return settings.max_upload_bytes + 1024 * 1024
+
+
 def _link_secret(settings: Settings, sessionmaker: Any) -> str:
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value()
@@ -114,11 +119,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length", "")
         if UNSTORABLE.search(request.url.path + unquote(request.url.query)):
             response: Response = errors.error_response(
                 422,
                 "invalid_characters",
                 "The address holds a NUL or an unpaired surrogate character; send plain text.",
+            )
+        elif length.isascii() and length.isdecimal() and int(length) > max_body_bytes(settings):
+            response = errors.error_response(  # refused before a byte of it is spooled
+                413,
+                "file_too_large",
+                f"The file is larger than the limit of {settings.max_upload_mb} MB.",
             )
         else:
             response = await call_next(request)

@@ -161,6 +161,21 @@ class VectorIndex:
             )
         return list(out["ids"][0])
 
+    def visit_ids(self) -> set[str]:
+        """Every visit with an utterance or a visit document stored."""
+        found: set[str] = set()
+        with _reachable():
+            for name in self._names:
+                col, offset = self._col(name), 0
+                while True:
+                    page = col.get(include=["metadatas"], limit=_PAGE, offset=offset)
+                    if not page["ids"]:
+                        break
+                    found.update(str((m or {}).get("visit_id", "")) for m in page["metadatas"])
+                    offset += len(page["ids"])
+        found.discard("")
+        return found
+
     def reset(self) -> None:
         """Drop both collections, before a full reindex (e.g. after an embedding-model change)."""
         with _reachable():

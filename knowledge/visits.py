@@ -74,6 +74,11 @@ def get_recording(db: Session, *, visit_id: str, scope: Scope) -> Visit:
     return visit
 
 
+def existing(db: Session, *, visit_ids: Iterable[str]) -> set[str]:
+    """Those of the visits the database has."""
+    return set(db.scalars(select(Visit.id).where(Visit.id.in_(set(visit_ids)))))
+
+
 def contacts_of(db: Session, *, visit_ids: Iterable[str]) -> dict[str, list[str]]:
     """Per visit, its customer's people (the names masked with personal data)."""
     query = select(Visit.id, Visit.contacts).where(Visit.id.in_(set(visit_ids)))

@@ -26,7 +26,11 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings.broker_url),
         # one beat process sends these (`visitlens up` runs it in its first worker)
         beat_schedule={
-            "expire-visits": {"task": "maintenance.expire_visits", "schedule": EXPIRE_EVERY_S}
+            "expire-visits": {"task": "maintenance.expire_visits", "schedule": EXPIRE_EVERY_S},
+            "reconcile-index": {
+                "task": "maintenance.reconcile_index",
+                "schedule": EXPIRE_EVERY_S,
+            },
         },
     )
     return app

@@ -5,11 +5,13 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import analysis, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
+from knowledge.models import Visit
 from knowledge.search import (
     UtteranceDoc,
     VisitDoc,
@@ -22,6 +24,9 @@ from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
 from nlp.embed import load_embedder
 from nlp.redact import redact
 from workers.runner import StepContext
+
+log = structlog.get_logger()
+CHUNK = 500  # visit ids per database look-up
 
 
 @cache
@@ -102,7 +107,27 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         else:
             index.delete_visit(visit_id)
         index.upsert_visit(visit_doc, visit_vector)
+        with session_scope(sessions) as db:
+            deleted = db.get(Visit, visit_id) is None
+        if deleted:  # while this step wrote: take back what it wrote
+            index.delete_visit(visit_id)
+            log.info("index.deleted_meanwhile", visit_id=visit_id)
     except IndexUnavailable as e:
         vector_index.cache_clear()
         raise TransientError(str(e)) from e
     return len(docs)
+
+
+def reconcile(settings: Settings, sessions: sessionmaker[Session]) -> int:
+    """Remove the vectors of visits the database no longer has; returns how many visits."""
+    index = vector_index(settings.chroma_url)
+    stored = sorted(index.visit_ids())
+    orphans: set[str] = set()
+    for start in range(0, len(stored), CHUNK):
+        chunk = stored[start : start + CHUNK]
+        with session_scope(sessions) as db:
+            orphans |= set(chunk) - visits.existing(db, visit_ids=chunk)
+    for visit_id in sorted(orphans):
+        index.delete_visit(visit_id)
+        log.warning("index.orphan_removed", visit_id=visit_id)
+    return len(orphans)

@@ -61,6 +61,13 @@ def expire_visits_task() -> int:
     )
 
 
+@app.task(name="maintenance.reconcile_index", acks_late=True)
+def reconcile_index_task() -> int:
+    """Beat runs this hourly: remove vectors whose visit is gone (a crash mid-deletion)."""
+    rt = runtime()
+    return index.reconcile(rt.settings, rt.sessions)
+
+
 @worker_process_init.connect
 def warm_models(**_: object) -> None:
     """Load the models once per worker process, before the first task."""

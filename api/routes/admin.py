@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Me
+from api.csv_export import csv_response
 from api.deps import Db, Offset, RowId
 from api.routes.account import UserOut
 from api.schemas import Body
@@ -137,19 +136,5 @@ def read_audit(
     out = [AuditOut.from_row(r) for r in rows]
     if format == "json":
         return out
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(list(AuditOut.model_fields))
-    for row in out:
-        writer.writerow([_cell(v) for v in row.model_dump(mode="json").values()])
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-    )
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    table = [list(row.model_dump(mode="json").values()) for row in out]
+    return csv_response(list(AuditOut.model_fields), table, "audit.csv")

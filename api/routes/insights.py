@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from api.access import Caller, Me
+from api.csv_export import csv_response
 from api.deps import Config, Db
 from api.links import audio_link
 from knowledge import audit, insights, visits
@@ -108,14 +107,12 @@ def _csv(
     rising: set[str],
     view: QuoteView,
 ) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
+    rows = []
     for t in result.topics:
         names = _names(labels, t.label)
         top = t.quotes[0] if t.quotes else None
         text, link = view(top.text, top.visit_id, top.start) if top else ("", "")
-        writer.writerow(
+        rows.append(
             [
                 t.label,
                 names["en"],
@@ -128,18 +125,13 @@ def _csv(
                 t.trend.previous_period,
                 t.trend.previous.utterances,
                 t.trend.delta,
-                "" if t.trend.ratio is None else t.trend.ratio,
+                t.trend.ratio,
                 "yes" if t.label in rising else "",
                 text,
-                link or "",
+                link,
             ]
         )
-    return Response(
-        # a BOM so that spreadsheet programs read the Chinese text as UTF-8
-        "\ufeff" + buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{result.kind}-insights.csv"'},
-    )
+    return csv_response(CSV_COLUMNS, rows, f"{result.kind}-insights.csv")
 
 
 def _answer(

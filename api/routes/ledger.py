@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -13,6 +11,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from api.access import Me
+from api.csv_export import csv_response
 from api.deps import Db, Offset, RowId
 from api.schemas import Body
 from knowledge import audit, ledger, visits
@@ -156,20 +155,14 @@ def add_visit_actions(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
 
 def _csv(entries: list[LedgerEntry], today: date, contacts: dict[str, list[str]]) -> Response:
     """The entries as a spreadsheet, personal data masked (an export leaves the service)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
+    rows = []
     for e in entries:
         row = entry_out(e, today=today)
         names = contacts.get(e.visit_id or "", [])
         for field in ("title", "owner", "note"):
             row[field] = redact(row[field], names=names) if row[field] else row[field]
-        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
-    return Response(
-        "\ufeff" + buf.getvalue(),  # a BOM so that spreadsheets read Chinese text as UTF-8
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
-    )
+        rows.append([row[c] for c in CSV_COLUMNS])
+    return csv_response(CSV_COLUMNS, rows, "ledger.csv")
 
 
 @router.get("/ledger")

@@ -13,6 +13,7 @@ from nlp.llm import ChatEndpoint, LLMError, probe
 
 router = APIRouter(tags=["system"])
 LLM_PROBE_S = 60.0  # the optional chat endpoint is asked at most once a minute
+BROKER_TIMEOUT_S = 2.0
 
 
 @router.get("/health")
@@ -25,10 +26,21 @@ def health(request: Request, db: Db) -> dict[str, object]:
         parts["database"] = f"unavailable: {e.__class__.__name__}"
     live = request.app.state.live
     parts["index"] = "ok" if live.search is not None else f"unavailable: {live.error}"
+    parts["broker"] = broker_health(request)
     ok = all(v == "ok" for v in parts.values())
     # optional: reported, never counted against the service (the built-in analysis stands alone)
     parts["llm"] = llm_health(request)
     return {"status": "ok" if ok else "degraded", "parts": parts, "version": request.app.version}
+
+
+def broker_health(request: Request) -> str:
+    """ok, or unavailable with why: can the API hand work to the workers?"""
+    try:
+        with request.app.state.celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+        return "ok"
+    except Exception as e:  # reported, not raised: health must answer
+        return f"unavailable: {e.__class__.__name__}"
 
 
 def llm_health(request: Request) -> str:

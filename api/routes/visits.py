@@ -183,32 +183,37 @@ def upload_visit(
             owner_id=me.user_id,
             team=me.teams[0] if me.teams else None,
         )
-        if suffix in TRANSCRIPT_SUFFIXES:
-            first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
-            audio_store.discard(staged)
-        else:
-            visit.duration_s = _check_audio(staged.path, settings.max_audio_s, filename)
-            visit.audio_path = str(
-                audio_store.keep(
-                    settings.audio_dir,
-                    staged,
-                    visit_id=visit_id,
-                    suffix=suffix or ".audio",
-                    key=settings.audio_keyring.current,
-                )
-            )
-            visits.create(db, visit=visit, steps=dispatch.ORDER)
-            first = Step.TRANSCRIBE
-        audit.record(db, actor=me.actor, action="upload", object_type="visit", object_id=visit_id)
         try:
+            if suffix in TRANSCRIPT_SUFFIXES:
+                first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
+            else:
+                visit.duration_s = _check_audio(staged.path, settings.max_audio_s, filename)
+                visit.audio_path = str(
+                    audio_store.keep(
+                        settings.audio_dir,
+                        staged,
+                        visit_id=visit_id,
+                        suffix=suffix or ".audio",
+                        key=settings.audio_keyring.current,
+                    )
+                )
+                visits.create(db, visit=visit, steps=dispatch.ORDER)
+                first = Step.TRANSCRIBE
+            audit.record(
+                db, actor=me.actor, action="upload", object_type="visit", object_id=visit_id
+            )
             db.commit()
-        except IntegrityError:
+        except IntegrityError:  # the same file uploaded at the same moment: that one won
             db.rollback()
             audio_store.delete(visit.audio_path)
             existing = visits.find_by_hash(db, sha256=staged.sha256)
             if existing is None:
                 raise
             return _existing(db, existing, me)
+        except BaseException:  # no recording is left behind by a failed upload
+            db.rollback()
+            audio_store.delete(visit.audio_path)
+            raise
     finally:
         audio_store.discard(staged)
 

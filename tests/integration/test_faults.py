@@ -1,0 +1,102 @@
+"""Races and faults: identical uploads at once, vectors left by a deletion mid-indexing, formula
+cells in exports, oversized bodies refused up front, health of every part."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from knowledge.db import make_engine, make_sessionmaker, migrate
+from knowledge.search import UtteranceDoc, VisitDoc
+from knowledge.vector_index import connect
+from tests.browser.conftest import serve
+from tests.conftest import FIXTURES, make_user, settings_for
+from workers.index import reconcile
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    settings = settings_for(tmp_path, "embedded", **overrides)
+    migrate(settings.database_url)
+    token = make_user(settings, f"racer-{request.param}")
+    with serve(settings) as url:
+        yield {"url": url, "auth": {"Authorization": f"Bearer {token}"}, "settings": settings}
+
+
+def test_identical_uploads_at_once_give_one_visit_and_leave_no_file(
+    served: dict[str, Any],
+) -> None:
+    audio = (FIXTURES / "en_short.mp3").read_bytes()
+    answers: list[httpx.Response] = []
+
+    def upload() -> None:
+        answers.append(
+            httpx.post(
+                f"{served['url']}/api/visits",
+                files={"file": ("same.mp3", audio)},
+                headers=served["auth"],
+                timeout=60,
+            )
+        )
+
+    threads = [threading.Thread(target=upload) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted({a.status_code for a in answers}) in ([200, 202], [202])
+    assert len({a.json()["id"] for a in answers}) == 1
+    stored = [p for p in served["settings"].audio_dir.rglob("*") if p.is_file()]
+    assert len(stored) == 1  # only the one visit's recording, nothing staged or orphaned
+
+
+def test_reconciliation_removes_vectors_whose_visit_is_gone(
+    tmp_path: Path, chroma_url: str
+) -> None:
+    settings = settings_for(tmp_path, "embedded", chroma_url=chroma_url)
+    migrate(settings.database_url)
+    index = connect(chroma_url)
+    utterance = UtteranceDoc(visit_id="ghost", index=0, start=0, end=1, text="left behind")
+    index.upsert_utterances([utterance], np.ones((1, 512), dtype=np.float32))
+    index.upsert_visit(VisitDoc(visit_id="ghost2"), np.ones(512, dtype=np.float32))
+    engine = make_engine(settings.database_url)
+    try:
+        assert reconcile(settings, make_sessionmaker(engine)) == 2
+        assert reconcile(settings, make_sessionmaker(engine)) == 0
+    finally:
+        engine.dispose()
+    assert not {"ghost", "ghost2"} & index.visit_ids()
+
+
+def test_export_cells_that_would_run_as_formulas_are_escaped(client: TestClient) -> None:
+    title = '=HYPERLINK("http://evil.example","click")'
+    assert client.post("/api/ledger", json={"title": title, "owner": "@boss"}).status_code == 201
+    exported = client.get("/api/ledger", params={"format": "csv"}).text
+    assert "'=HYPERLINK" in exported and "'@boss" in exported
+    assert "\n=" not in exported and ",=" not in exported
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(api: TestClient) -> None:
+    res = api.post(
+        "/api/visits",
+        content=b"x" * (3 * 1024 * 1024),
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert (res.status_code, res.json()["error"]["code"]) == (413, "file_too_large")
+
+
+def test_health_reports_the_broker(client: TestClient) -> None:
+    parts = client.get("/api/health").json()["parts"]
+    assert parts["broker"] == "ok" and parts["database"] == "ok"
