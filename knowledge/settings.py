@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     max_upload_mb: int = 2048
     max_audio_s: int = 4 * 3600
     worker_concurrency: int = 1
-    stale_step_s: int = 180  # a running step without a heartbeat this long is taken over
+    stale_step_s: int = 45  # a step without a heartbeat (every 15 s) this long is taken over
     alert_webhook_url: str | None = None
 
     # Optional OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama): abstractive

@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import numpy.typing as npt
+import structlog
 
 from knowledge.search import LABEL_IDS, LabelExamples, SearchIndex, UtteranceDoc, VisitDoc
+
+log = structlog.get_logger()
 
 FloatArray = npt.NDArray[np.float32]
 T = TypeVar("T")
@@ -204,9 +207,17 @@ class VectorIndex:
                 )
                 if not page["ids"]:
                     break
-                for text, meta in zip(page["documents"], page["metadatas"], strict=True):
-                    docs.append(build(text or "", dict(meta or {})))
-                chunks.append(np.asarray(page["embeddings"], dtype=np.float32))
+                kept = []
+                for row, (text, meta) in enumerate(
+                    zip(page["documents"], page["metadatas"], strict=True)
+                ):
+                    try:
+                        docs.append(build(text or "", dict(meta or {})))
+                    except (KeyError, TypeError, ValueError):  # one bad document stops nothing
+                        log.warning("index.document_skipped", id=page["ids"][row])
+                        continue
+                    kept.append(row)
+                chunks.append(np.asarray(page["embeddings"], dtype=np.float32)[kept])
                 offset += len(page["ids"])
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         return docs, vectors
