@@ -32,6 +32,7 @@ cli.add_typer(audio_cli, name="audio")
 
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "http://127.0.0.1:8000"
+MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0  # `up` gives up on a component stopping more often
 
 
 def _settings() -> Settings:
@@ -202,7 +203,11 @@ def up(
             except subprocess.TimeoutExpired:
                 p.kill()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def terminate(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         if _chroma_is_local(settings.chroma_url) and not _wait_http(
             settings.chroma_url + "/api/v2/heartbeat", 0.5
@@ -214,22 +219,35 @@ def up(
                 )
             )
             if not _wait_http(settings.chroma_url + "/api/v2/heartbeat", 60):
-                raise typer.Exit(f"the Chroma server did not start; see {log_file.name}")
-        for i in range(workers):
-            procs.append(
-                subprocess.Popen(
-                    worker_command(settings, hostname=f"w{i}@%h", beat=i == 0), env=child_env
-                )
-            )
-        procs.append(subprocess.Popen(api_command(settings), env=child_env))
+                typer.echo(f"the Chroma server did not start; see {log_file.name}", err=True)
+                raise typer.Exit(1)
+        commands = {
+            **{
+                f"worker {i}": worker_command(settings, hostname=f"w{i}@%h", beat=i == 0)
+                for i in range(workers)
+            },
+            "api": api_command(settings),
+        }
+        running = {name: subprocess.Popen(cmd, env=child_env) for name, cmd in commands.items()}
+        procs.extend(running.values())
         typer.echo(
             f"visitlens is running at http://{settings.api_host}:{settings.api_port} "
             "(Ctrl-C stops it)"
         )
-        while all(p.poll() is None for p in procs):
+        restarts: list[float] = []
+        while True:
             time.sleep(1)
-        typer.echo("a component stopped; shutting down the rest", err=True)
-        raise typer.Exit(1)
+            for name, proc in running.items():
+                if proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                restarts = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
+                if len(restarts) > MAX_RESTARTS:
+                    typer.echo(f"{name} keeps stopping; shutting down the rest", err=True)
+                    raise typer.Exit(1)
+                typer.echo(f"{name} stopped (exit {proc.returncode}); starting it again", err=True)
+                running[name] = subprocess.Popen(commands[name], env=child_env)
+                procs.append(running[name])
     except KeyboardInterrupt:
         pass
     finally:
