@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import NotFound
-from knowledge.models import Correction, Utterance, UtteranceLabel, Visit
+from knowledge.models import Correction, Role, Utterance, UtteranceLabel, Visit
 from nlp.classify import Classifier, TextAnalysis
 from nlp.types import Segment
 
@@ -114,7 +114,7 @@ def corrections(
     query = select(Correction).where(Correction.id > after_id).order_by(Correction.id)
     if visit_id is not None:
         query = query.where(Correction.visit_id == visit_id)
-    if scope != ADMIN_SCOPE:
+    if scope.role != Role.ADMIN:
         query = query.where(Correction.visit_id.in_(select(Visit.id).where(scope.visits())))
     return list(db.scalars(query).all())
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from knowledge.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -92,7 +92,7 @@ def listing(db: Session) -> list[User]:
 
 
 def count(db: Session) -> int:
-    return len(db.scalars(select(User.id)).all())
+    return db.scalar(select(func.count()).select_from(User)) or 0
 
 
 def set_password(db: Session, *, user: User, password: str) -> None:

@@ -1,5 +1,6 @@
-"""Schemathesis against the OpenAPI schema, signed in (as an admin) and signed out: whatever it
-sends, the service answers with a status below 500 in the one error shape."""
+"""Schemathesis against the OpenAPI schema, signed in (as an admin) and signed out, on SQLite and
+on PostgreSQL, with a fixed seed: whatever it sends, the service answers with a status below 500
+in the one error shape."""
 
 from __future__ import annotations
 
@@ -22,9 +23,14 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 schema.exclude(method="DELETE", path="/api/tokens/{token_id}")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    s = settings_for(tmp_path_factory.mktemp("fuzz"), "embedded", max_upload_mb=1)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    overrides: dict[str, Any] = {}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    s = settings_for(tmp_path_factory.mktemp("fuzz"), "embedded", max_upload_mb=1, **overrides)
     migrate(s.database_url)
     token = make_user(s, "fuzz-admin")
     with serve(s) as url:
