@@ -32,6 +32,7 @@ cli.add_typer(audio_cli, name="audio")
 
 BIN = Path(sys.executable).parent
 DEFAULT_URL = "http://127.0.0.1:8000"
+WORKER_NICE = 10  # the embedded workers' CPU priority below the API's
 MAX_RESTARTS, RESTART_WINDOW_S = 5, 60.0  # `up` gives up on a component stopping more often
 
 
@@ -228,7 +229,13 @@ def up(
             },
             "api": api_command(settings),
         }
-        running = {name: subprocess.Popen(cmd, env=child_env) for name, cmd in commands.items()}
+
+        def start(name: str) -> subprocess.Popen[bytes]:
+            # workers yield the cores to the API, so search stays quick while audio transcribes
+            nice = (lambda: os.nice(WORKER_NICE)) if name.startswith("worker") else None
+            return subprocess.Popen(commands[name], env=child_env, preexec_fn=nice)  # noqa: PLW1509 (os.nice only)
+
+        running = {name: start(name) for name in commands}
         procs.extend(running.values())
         typer.echo(
             f"visitlens is running at http://{settings.api_host}:{settings.api_port} "
@@ -246,7 +253,7 @@ def up(
                     typer.echo(f"{name} keeps stopping; shutting down the rest", err=True)
                     raise typer.Exit(1)
                 typer.echo(f"{name} stopped (exit {proc.returncode}); starting it again", err=True)
-                running[name] = subprocess.Popen(commands[name], env=child_env)
+                running[name] = start(name)
                 procs.append(running[name])
     except KeyboardInterrupt:
         pass

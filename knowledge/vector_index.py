@@ -22,6 +22,7 @@ T = TypeVar("T")
 UTTERANCES = "utterances"
 VISITS = "visits"
 _PAGE = 2000  # rows per get() while warming the in-memory index
+CHROMA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # seconds; a page of 2000 vectors fits in 30
 
 
 class IndexUnavailable(RuntimeError):
@@ -56,6 +57,10 @@ def connect(url: str, *, prefix: str = "") -> VectorIndex:
         raise IndexUnavailable(
             f"The search index (Chroma) at {url} is unreachable. Start it, then retry."
         ) from exc
+    # chromadb's HTTP client waits forever; a paused server must not hang a request or a step
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = CHROMA_TIMEOUT
     return VectorIndex(client, prefix=prefix)
 
 
