@@ -76,6 +76,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/search"): VISIT_READERS,
     ("GET", "/api/visits/{visit_id}/similar"): VISIT_READERS,
     ("POST", "/api/similar"): VISIT_READERS,
+    ("POST", "/api/ask"): VISIT_READERS,
     # insights: aggregates; product sees them with redacted quotes
     ("GET", "/api/insights/pain-points"): frozenset({A, M, T, P}),
     ("GET", "/api/insights/needs"): frozenset({A, M, T, P}),

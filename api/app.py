@@ -20,6 +20,7 @@ from api.routes import (
     account,
     admin,
     analysis,
+    ask,
     insights,
     ledger,
     library,
@@ -42,7 +43,19 @@ from workers.celery_app import make_celery
 WEB = Path(__file__).resolve().parent / "web"
 ROUTERS = tuple(
     m.router
-    for m in (system, account, admin, visits, analysis, speakers, search, insights, ledger, library)
+    for m in (
+        system,
+        account,
+        admin,
+        visits,
+        analysis,
+        speakers,
+        search,
+        ask,
+        insights,
+        ledger,
+        library,
+    )
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -382,3 +382,23 @@ def label(
             if e.reason in ("unreachable", "timeout"):
                 break
     return LabelRun(opinions, failed, error, round(time.monotonic() - started, 3))
+
+
+def answer_question(
+    endpoint: ChatEndpoint,
+    prompts_dir: Path,
+    *,
+    question: str,
+    quotes: Sequence[str],
+    language: str | None,
+    transport: httpx.BaseTransport | None = None,
+) -> str:
+    """A written answer citing the numbered quotes ([1], [2], ...); LLMError when the endpoint
+    fails or answers nothing."""
+    template = load_prompt(prompts_dir / "llm" / "ask.yaml", language)
+    lines = "\n".join(f"[{n}] {_clip(q, 400)}" for n, q in enumerate(quotes, start=1))
+    messages = _messages(template, question=_clip(question, 2000), quotes=lines)
+    text = _visible(chat(endpoint, messages, max_tokens=600, transport=transport)).strip()
+    if not text:
+        raise LLMError("bad_answer", "The endpoint answered with no text.")
+    return text

@@ -41,7 +41,7 @@ class SimilarIn(Body):
     limit: int = Field(default=5, ge=1, le=50)
 
 
-def _embed(request: Request, text: str) -> np.ndarray:
+def embed_query(request: Request, text: str) -> np.ndarray:
     return load_embedder(request.app.state.settings.embedding_model).encode([text])[0]
 
 
@@ -142,7 +142,13 @@ def search(
     )
     try:
         page = index.search(
-            q, _embed(request, q), kind=kind, filters=filters, limit=limit, offset=offset, mode=mode
+            q,
+            embed_query(request, q),
+            kind=kind,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+            mode=mode,
         )
     except InvalidFilter as e:
         raise InvalidInput(str(e), code="invalid_filter") from e
@@ -229,7 +235,7 @@ def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> dict[s
         labels = [x.id for x in (*said.labels, *said.risk)]
     profile = profile_from_text(
         body.text,
-        _embed(request, body.text),
+        embed_query(request, body.text),
         labels=labels,
         industry=body.industry,
         segment=body.segment,

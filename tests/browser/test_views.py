@@ -371,3 +371,19 @@ def test_ledger_view_shows_the_closed_loop_rate_after_a_status_change(
     row.locator("select.status").select_option("done")
     expect(page.locator("#loop-rate")).to_have_text("100%")
     expect(page.locator("#report")).to_contain_text("林晓")
+
+
+def test_a_question_across_visits_shows_an_answer_with_quotes_that_open(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.select_option("#s-kind", "ask")
+    page.fill("#q", "Do customers complain that deliveries arrive late?")
+    page.click("#search button[type=submit]")
+    detail = page.locator("#detail")
+    expect(detail.locator(".answer")).to_contain_text("[1]")
+    expect(detail).to_contain_text("a week late")
+    detail.locator("[data-open]").first.click()
+    expect(page.locator("#detail .seg").first).to_be_visible()

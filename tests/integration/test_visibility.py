@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.app import create_app
 from knowledge.models import Role
 from tests.conftest import FIXTURES, Stack, make_stack, make_user
 
@@ -200,3 +201,54 @@ def test_personal_data_is_masked_for_exports_the_index_and_masked_roles_only(
     assert PHONE not in ledger_csv and "Lopez" not in ledger_csv and "[PHONE]" in ledger_csv
     insights_csv = team["north_lead"].get("/api/insights/pain-points", format="csv").text
     assert "0013" not in insights_csv and "Lopez" not in insights_csv
+
+
+def test_ask_answers_from_the_callers_visits_with_citations(team: dict[str, Any]) -> None:
+    question = "Do customers say the temperature alarms on their trucks fail?"
+    mine = team["ana"].request("POST", "/api/ask", json={"question": question}).json()
+    assert mine["answer_kind"] == "extractive" and "[1]" in mine["answer"]
+    assert mine["visits"][0]["visit_id"] == team["north"]
+    first = mine["citations"][0]
+    assert first["n"] == 1 and first["audio_url"].startswith(f"/api/visits/{team['north']}/audio")
+    assert mine["counts"] is None  # counts only when the question asks how many
+    theirs = team["bo"].request("POST", "/api/ask", json={"question": question})
+    assert theirs.status_code == 200 and team["north"] not in theirs.text
+    assert (
+        team["product"].request("POST", "/api/ask", json={"question": question}).status_code == 403
+    )
+
+
+def test_ask_counts_when_the_question_asks_how_many(team: dict[str, Any]) -> None:
+    res = (
+        team["north_lead"]
+        .request("POST", "/api/ask", json={"question": "有多少客户抱怨售后服务太慢？"})
+        .json()
+    )
+    assert isinstance(res["counts"], dict) and res["answer"].startswith(("过往", "1", "2", "3"))
+
+
+@pytest.mark.parametrize(
+    ("question", "code"), [("   ", "empty_question"), ("x" * 10_000, "invalid_request")]
+)
+def test_ask_refuses_an_empty_or_oversized_question(
+    team: dict[str, Any], question: str, code: str
+) -> None:
+    res = team["ana"].request("POST", "/api/ask", json={"question": question})
+    assert (res.status_code, res.json()["error"]["code"]) == (422, code)
+
+
+def test_ask_with_the_llm_down_gives_the_quotes_and_says_so(team: dict[str, Any]) -> None:
+    stack: Stack = team["stack"]
+    settings = stack.settings.model_copy(update={"llm_url": "http://127.0.0.1:9/v1"})
+    with TestClient(create_app(settings)) as other:
+        deadline = time.monotonic() + 60  # this process warms its own copy of the index
+        while other.get("/api/health").json()["parts"]["index"] != "ok":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        res = other.post(
+            "/api/ask",
+            json={"question": "temperature alarms fail"},
+            headers=team["ana"].headers,
+        ).json()
+    assert res["answer_kind"] == "extractive" and res["citations"]
+    assert res["warnings"][0]["code"] == "llm_unavailable"

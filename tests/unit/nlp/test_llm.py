@@ -226,3 +226,32 @@ def test_a_malformed_prompt_file_is_a_bad_prompt(tmp_path: Path, text: str) -> N
     with pytest.raises(llm.LLMError) as e:
         llm.load_prompt(path, "en")
     assert e.value.reason == "bad_prompt"
+
+
+def test_a_question_is_answered_from_the_numbered_quotes_only() -> None:
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=completion("<think>hm</think>Two say it is slow [1][2]."))
+
+    answer = llm.answer_question(
+        ENDPOINT,
+        PROMPTS,
+        question="售后慢吗？",
+        quotes=["Customer: 售后太慢了", "Customer: 等了三天"],
+        language="zh",
+        transport=transport(handler),
+    )
+    assert answer == "Two say it is slow [1][2]."
+    user = sent[0]["messages"][1]["content"]  # type: ignore[index]
+    assert "[1] Customer: 售后太慢了" in user and "[2] Customer: 等了三天" in user
+    assert "$" not in user
+
+
+def test_an_empty_answer_to_a_question_is_an_error() -> None:
+    empty = transport(lambda _: httpx.Response(200, json=completion("<think>x</think>")))
+    with pytest.raises(llm.LLMError):
+        llm.answer_question(
+            ENDPOINT, PROMPTS, question="q", quotes=["a"], language="en", transport=empty
+        )
