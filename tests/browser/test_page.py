@@ -151,3 +151,39 @@ def test_an_admin_adds_a_user_and_reads_the_audit_log_and_roles_see_their_views(
             expect(product.locator(f'nav [data-view="{hidden}"]')).to_be_hidden()
         expect(product.locator("#search")).to_be_hidden()
         browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_an_open_visit_shows_its_new_status_when_processing_ends(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from playwright.sync_api import expect
+    from sqlalchemy import update
+
+    from api.app import create_app
+    from knowledge.db import make_engine, make_sessionmaker
+    from knowledge.models import Visit
+
+    settings = settings_for(tmp_path, "embedded")
+    migrate(settings.database_url)
+    token = add_user(settings)
+    with TestClient(create_app(settings)) as client:
+        files = {"file": ("call.txt", b"Customer: the pumps leak\n", "text/plain")}
+        visit_id = client.post(
+            "/api/visits", files=files, headers={"Authorization": f"Bearer {token}"}
+        ).json()["id"]
+    from playwright.sync_api import sync_playwright
+
+    with serve(settings) as url, sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page()
+        sign_in(page, url)
+        page.goto(f"{url}/#visit={visit_id}")
+        badge = page.locator("#detail h2 .badge")
+        expect(badge).not_to_have_text("done")
+        engine = make_engine(settings.database_url)
+        with make_sessionmaker(engine)() as db:  # what the worker does when it finishes
+            db.execute(update(Visit).where(Visit.id == visit_id).values(status="done"))
+            db.commit()
+        engine.dispose()
+        expect(badge).to_have_text("done", timeout=10_000)
+        browser.close()
