@@ -85,12 +85,13 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
         filters=SearchFilters(visit_ids=visits.visible_ids(db, scope=me.scope)),
         limit=MOMENTS,
     )
-    by_visit: dict[str, list[SearchHit]] = {}
+    by_visit: dict[str, list[SearchHit]] = {}  # best visits first, their best quotes
     for hit in page.hits:
+        if hit.visit_id not in by_visit and len(by_visit) == body.limit:
+            continue
         group = by_visit.setdefault(hit.visit_id, [])
-        if len(group) < PER_VISIT and len(by_visit) <= body.limit:
+        if len(group) < PER_VISIT:
             group.append(hit)
-    by_visit = {v: hits for v, hits in list(by_visit.items())[: body.limit] if hits}
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_(by_visit))}
     names = visits.contacts_of(db, visit_ids=by_visit) if me.scope.redacted else {}
     cited: list[dict[str, Any]] = []
