@@ -26,7 +26,7 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration and not browser"
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy nlp knowledge
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy nlp knowledge api workers evals
 
 bench: install
 	$(BIN)/visitlens bench

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 import httpx
@@ -387,7 +387,7 @@ def ingest(
     outcome: Annotated[str | None, typer.Option(help="won, lost or open")] = None,
 ) -> None:
     """Upload recordings or transcripts, with a progress bar per file."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from api.client import Client, ServerError
 
@@ -419,12 +419,11 @@ def ingest(
             bar.update(task, status=f"{visit['status']} {visit['id']}")
             accepted.append((task, visit["id"]))
         for task, visit_id in accepted if wait else []:
-            visit = client.wait(
-                visit_id,
-                on_update=lambda v, t=task: bar.update(
-                    t, completed=float(v["progress"]), status=str(v["status"])
-                ),
-            )
+
+            def show(v: dict[str, Any], t: TaskID = task) -> None:
+                bar.update(t, completed=float(v["progress"]), status=str(v["status"]))
+
+            visit = client.wait(visit_id, on_update=show)
             if visit["status"] == "failed":
                 failed += 1
                 bar.update(task, status=f"[red]failed: {visit['error']['message']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def work(ctx: StepContext) -> None:
 
 def speakers_document(
     segments: list[Segment],
-    roles: dict[str, str],
+    roles: Mapping[str, str],
     confidence: float,
     method: str,
     evidence: dict[str, object],

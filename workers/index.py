@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import numpy as np
 import structlog
@@ -45,7 +46,7 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         utterances = analysis.utterances_of(db, visit_id=visit_id)
         report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
         coaching = visits.get_result(db, visit_id=visit_id, kind="coaching") or {}
-        meta = dict(
+        meta: dict[str, Any] = dict(
             rep=visit.rep or "",
             customer=visit.customer or "",
             industry=visit.industry or "",

@@ -43,7 +43,8 @@ def _counts(db: Db, labels: list[str], me: Caller) -> dict[str, Any]:
     """Per need/pain label the question is about: visits and utterances, by segment and month,
     over the visits the caller may see."""
     out: dict[str, Any] = {}
-    for kind in sorted({x.split(".")[0] for x in labels if x.startswith(("need.", "pain."))}):
+    kinds: tuple[insights.Kind, ...] = ("need", "pain")
+    for kind in (k for k in kinds if any(x.startswith(f"{k}.") for x in labels)):
         result = insights.compute(
             db, kind=kind, filters=insights.InsightFilters(), period="month", scope=me.scope
         )

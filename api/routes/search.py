@@ -42,7 +42,8 @@ class SimilarIn(Body):
 
 
 def embed_query(request: Request, text: str) -> np.ndarray:
-    return load_embedder(request.app.state.settings.embedding_model).encode([text])[0]
+    embedder = load_embedder(request.app.state.settings.embedding_model)
+    return np.asarray(embedder.encode([text])[0], dtype=np.float32)
 
 
 def _marked(text: str, spans: list[tuple[int, int]]) -> str:
