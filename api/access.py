@@ -7,7 +7,7 @@ same table. Which rows a permitted caller then sees is knowledge.access.Scope's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -20,6 +20,7 @@ from knowledge.access import Scope
 from knowledge.audit import Actor
 from knowledge.errors import Forbidden, Unauthorized
 from knowledge.models import Role, User
+from nlp.redact import redact
 
 API_PREFIX = "/api"
 SESSION_COOKIE = "visitlens_session"
@@ -110,6 +111,7 @@ class Caller:
     signer: Signer
     redacted: bool = False  # quotes reach them with personal data masked
     ip: str = ""
+    csrf_token: str | None = None  # of their session, when they came with one
 
     @property
     def scope(self) -> Scope:
@@ -118,6 +120,10 @@ class Caller:
     @property
     def actor(self) -> Actor:
         return Actor(self.user_id, self.username, self.ip)
+
+    def shown(self, text: str, names: Sequence[str] = ()) -> str:
+        """Text as this caller may read it: personal data (and these names) masked for them."""
+        return redact(text, names=names) if self.redacted else text
 
 
 def rule_of(route: APIRoute, method: str) -> frozenset[Role] | None:
@@ -147,7 +153,12 @@ def check_rules(routers: Iterable[APIRouter]) -> None:
         raise RuntimeError(f"routes without an access rule in api/access.py: {missing}")
 
 
-def _caller(request: Request, user: User, via: Literal["session", "token", "link"]) -> Caller:
+def _caller(
+    request: Request,
+    user: User,
+    via: Literal["session", "token", "link"],
+    csrf_token: str | None = None,
+) -> Caller:
     return Caller(
         user_id=user.id,
         username=user.username,
@@ -158,6 +169,7 @@ def _caller(request: Request, user: User, via: Literal["session", "token", "link
         signer=Signer(request.app.state.link_secret, user.id),
         redacted=user.role in request.app.state.settings.redact_roles or user.role == Role.PRODUCT,
         ip=request.client.host if request.client else "",
+        csrf_token=csrf_token,
     )
 
 
@@ -195,7 +207,7 @@ def _identify(request: Request) -> Caller | None:
                         "This request lacks the page's CSRF token: reload the page and try again.",
                         code="csrf_failed",
                     )
-                return _caller(request, user, "session")
+                return _caller(request, user, "session", session.csrf_token)
     return None
 
 
@@ -238,7 +250,12 @@ def rate_limit(bucket: str) -> Any:
         caller: Caller = request.state.caller
         limit = getattr(request.app.state.settings, setting)
         with request.app.state.sessionmaker() as db:
-            limits.take(db, user_id=caller.user_id, bucket=bucket, limit=limit, window_s=window_s)
+            try:
+                limits.take(
+                    db, user_id=caller.user_id, bucket=bucket, limit=limit, window_s=window_s
+                )
+            finally:
+                db.commit()  # a refused request counts too
 
     return Depends(count)
 

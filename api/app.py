@@ -29,7 +29,6 @@ from api.routes import (
     system,
     visits,
 )
-from api.schemas import UNSTORABLE
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.live_index import LiveIndex
@@ -38,6 +37,7 @@ from knowledge.settings import Settings
 from knowledge.vector_index import connect
 from nlp.embed import load_embedder
 from nlp.labels import load_labels
+from nlp.transcript_formats import UNSTORABLE
 from workers.celery_app import make_celery
 
 WEB = Path(__file__).resolve().parent / "web"
@@ -131,7 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def guard_and_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        """Refuse unstorable addresses and oversized bodies up front; security headers on all."""
         length = request.headers.get("content-length", "")
         if UNSTORABLE.search(request.url.path + unquote(request.url.query)):
             response: Response = errors.error_response(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Any
 
@@ -10,10 +9,9 @@ from pydantic import BaseModel, model_validator
 
 from knowledge.errors import InvalidInput
 from knowledge.models import PipelineStep, Visit
+from nlp.transcript_formats import UNSTORABLE
 from nlp.types import Segment
 from workers import dispatch
-
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database keeps them
 
 
 def check_text(value: object, where: str = "request") -> None:

@@ -15,7 +15,8 @@ from knowledge.models import RateCount
 def take(
     db: Session, *, user_id: int, bucket: str, limit: int, window_s: int, now: float | None = None
 ) -> None:
-    """Count one request (committed at once); TooManyRequests past `limit` in this window."""
+    """Count one request (the caller commits it, over the limit too); TooManyRequests past
+    `limit` in this window."""
     start = int(time.time() if now is None else now) // window_s * window_s
     key = dict(user_id=user_id, bucket=bucket, window=start)
     bump = (
@@ -32,8 +33,11 @@ def take(
             count = 1
         except IntegrityError:  # another process made the row first
             count = db.scalar(bump)
-    db.execute(delete(RateCount).where(RateCount.window < start - window_s))
-    db.commit()
+    db.execute(  # this user's earlier windows of this kind: a look-up by primary key
+        delete(RateCount).where(
+            RateCount.user_id == user_id, RateCount.bucket == bucket, RateCount.window < start
+        )
+    )
     if count is not None and count > limit:
         wait = start + window_s - int(time.time() if now is None else now)
         raise TooManyRequests(

@@ -27,7 +27,7 @@ class TranscriptFormatError(ValueError):
 
 
 MAX_SECONDS = 100 * 3600.0  # no visit runs longer: a larger time is a mistake in the file
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL and lone surrogates: no database keeps them
 
 
 def _time(item: dict[str, object], key: str, default: float, index: int) -> float:

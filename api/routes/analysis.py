@@ -109,16 +109,13 @@ def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
     db.commit()
     names = visits.get(db, visit_id=visit_id).contacts or []
 
-    def show(text: str) -> str:
-        return redact(text, names=names) if me.scope.redacted else text
-
     utterances: list[dict[str, Any]] = [
         {
             "idx": u.idx,
             "start": u.start,
             "end": u.end,
             "role": u.role,
-            "text": show(u.text),
+            "text": me.shown(u.text, names),
             "labels": u.labels,
             "sentiment": u.sentiment,
             "sentiment_score": u.sentiment_score,

@@ -24,7 +24,6 @@ from knowledge.errors import InvalidInput
 from knowledge.models import Visit
 from knowledge.search import SearchFilters, SearchHit
 from nlp.llm import ChatEndpoint, LLMError, answer_question
-from nlp.redact import redact
 
 router = APIRouter(tags=["ask"])
 log = structlog.get_logger()
@@ -104,9 +103,7 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
         numbers = []
         for hit in hits:
             doc = hit.quote or hit.doc
-            text = getattr(doc, "text", "")
-            if me.scope.redacted:
-                text = redact(text, names=names.get(visit_id, []))
+            text = me.shown(getattr(doc, "text", ""), names.get(visit_id, []))
             start = float(getattr(doc, "start", 0.0))
             cited.append(
                 {

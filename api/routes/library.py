@@ -16,7 +16,6 @@ from api.schemas import Body
 from knowledge import audit, library, visits
 from knowledge.library import ClipIn, ClipView
 from knowledge.models import Playlist
-from nlp.redact import redact
 
 router = APIRouter(tags=["library"])
 
@@ -57,7 +56,7 @@ def clip_out(v: ClipView, me: Caller, names: Sequence[str] = ()) -> dict[str, An
         "end": c.end,
         "note": c.note,
         "tags": list(c.tags),
-        "text": redact(v.text, names=names) if me.scope.redacted else v.text,
+        "text": me.shown(v.text, names),
         "link": audio_link(me.signer, c.visit_id, c.start),
     }
 
