@@ -271,10 +271,26 @@ def find_dates(text: str, visit_date: date) -> list[DateMention]:
             continue
         inner = m.re.groupindex[kind]
         groups = m.groups()[inner : inner + _N_GROUPS[kind]] or (m.group(kind),)
+        if kind in _SPANS and _after_event(text, m.start(), m.end()):
+            continue  # "收到单据后两周内", "within two weeks of delivery": no date yet
         due = _resolve(kind, groups, visit_date, m.group(kind))
         if due is not None:
             out.append(DateMention(m.start(), m.end(), m.group(0), due))
     return out
+
+
+_SPANS = frozenset(
+    ["zh_in_days", "zh_in_weeks", "en_in_days", "en_in_weeks", "en_in_business_days"]
+)
+_EVENT_BEFORE = re.compile(r"(?:后|以后|之后)\s*$")
+_EVENT_AFTER = re.compile(r"^\s*(?:of|after|from|once)\b", re.IGNORECASE)
+
+
+def _after_event(text: str, start: int, end: int) -> bool:
+    """A span counted from an event ("收到后两周内") rather than from the visit."""
+    return bool(_EVENT_BEFORE.search(text[max(0, start - 2) : start])) or bool(
+        _EVENT_AFTER.match(text[end : end + 12])
+    )
 
 
 def resolve_due(phrase: str, visit_date: date) -> date | None:
@@ -284,7 +300,7 @@ def resolve_due(phrase: str, visit_date: date) -> date | None:
 
 
 _SENTENCE = re.compile(
-    r"(?<=[。！？!?；;])|(?<=[.])\s+|(?:第[一二三四五六七八九十]|首先|其次|另外|还有|最后)[，,、：:]?"
+    r"(?<=[。！？!?；;])|(?<=[.])\s+|第[一二三四五六七八九十](?:点|条)?[，,、：:]|(?:首先|其次|另外|还有|最后)[，,、：:]?"
 )
 _CLAUSE = re.compile(r"[，,]\s*(?:and\s+)?|\s+and\s+(?=(?:our|the|a|an|we|I|I'll|we'll)\b)")
 _NEW_SUBJECT = re.compile(
@@ -294,10 +310,35 @@ _NEW_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _ACCEPT = re.compile(
-    r"^(?:好的|好|行|可以|没问题|放心|ok|okay|sure|will do|no problem|absolutely|of course)"
+    r"^(?:好的|好|行|可以|没问题|放心|成|ok|okay|sure|will do|no problem|absolutely|of course|"
+    r"agreed|deal|that works|sounds good|fine)"
     r"(?:[，,.!！。\s]|$)",
     re.IGNORECASE,
 )
+_BARE_WORDS = re.compile(
+    r"\b(?:i|i'll|i will|we|we'll|will|do|it|that|this|sure|okay|ok|agreed|understood|noted|"
+    r"absolutely|of course|great|good|fine|yes|yeah|no problem|deal|consider it done|done|"
+    r"on it|then|so|and|me|you|too|definitely|right|sounds good|perfect|got it|works)\b|"
+    r"好的|好|行|可以|没问题|放心|收到|明白|了解|嗯|对|这个|那个|您|你|我们|我|一起|就|马上|"
+    r"会|来|办|安排|准备|跟进|处理|吧|啊|呢|了|的|也|前|之前|发给|给|发|一定|肯定|没|问题|"
+    r"[\s，,。.!！?？;；:：、~-]+",
+)
+# A clause that tells the other side what to do ("你们回去确认一下…", "您让采购…") is never the
+# speaker's own promise, whatever the model says.
+_TELLS_OTHER = re.compile(
+    r"^(?:好的?|行|ok|那)?[，,\s]*(?:你|您)们?(?:这边|那边)?"
+    r"(?:回去|先|再|把|给|跟|和|让|发|提供|准备|安排|确认|帮|尽快|抓紧|务必|一定)",
+    re.IGNORECASE,
+)
+# An offer ("我们可以…", "we could…") binds the speaker only once the other side says yes.
+_OFFER = re.compile(
+    r"^(?:好的?|行|可以|ok|so|and|also|那|另外)?[，,\s]*"
+    r"(?:(?:我们|我)(?:这边)?也?(?:可以|能)|(?:we|i) (?:can|could)\b)",
+    re.IGNORECASE,
+)
+
+
+_STARTS = re.compile(r"开始|起步|\b(?:starts?|starting|begins?|beginning)\b", re.IGNORECASE)
 
 
 def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
@@ -306,12 +347,18 @@ def _split_items(sentence: str, visit: date) -> list[tuple[str, date | None]]:
     if len(dates) <= 1:
         return [(sentence, dates[0].due if dates else None)]
     out: list[tuple[str, date | None]] = []
+    starts = ""  # "2月24号开始换，3月2号前换完": a start date, then the deadline
     for part in (p for p in _CLAUSE.split(sentence) if p and p.strip()):
         d = find_dates(part, visit)
-        if out and not d and out[-1][1] is not None and len(part) < 40:
+        if d and _STARTS.search(part):
+            starts += part + "，"
+        elif out and not d and out[-1][1] is not None and len(part) < 40:
             out[-1] = (out[-1][0] + "，" + part, out[-1][1])
         else:
-            out.append((part, d[0].due if d else None))
+            out.append((starts + part, d[0].due if d else None))
+            starts = ""
+    if starts:
+        out.append((starts.rstrip("，"), find_dates(starts, visit)[0].due))
     return out
 
 
@@ -320,9 +367,12 @@ _TURN_SHARE = 0.5  # a clause is read with this share of its whole turn (chosen 
 _MIN_ACT = 0.5  # a clause is a promise or request when its blend reaches this (evals/dev)
 
 
+_LEAD_IN = re.compile(r"^[^:：。.]{1,20}[:：]\s*")  # "我总结一下：", "To recap:"
+
+
 def _pieces(text: str, visit: date) -> list[tuple[str, date | None]]:
     """The clauses of a turn that can each hold one promise, with the date each names."""
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+    sentences = [_LEAD_IN.sub("", s).strip() for s in _SENTENCE.split(text) if s and s.strip()]
     pieces = [p.strip() for s in sentences for p in _NEW_SUBJECT.split(s) if p and p.strip()]
     return [item for piece in pieces for item in _split_items(piece, visit)]
 
@@ -347,15 +397,18 @@ def extract_actions(
     turn_probs = np.asarray(acts([text[:_MAX_CHARS] for _, text, _ in turns]), dtype=np.float32)
     predicted: list[Act] = []
     first_act: dict[int, Act] = {}
-    for (turn, _, _), p in zip(clauses, probs, strict=True):
+    for (turn, clause, _), p in zip(clauses, probs, strict=True):
         blend = (1 - _TURN_SHARE) * p + _TURN_SHARE * turn_probs[turn]
         k = int(np.argmax(blend))
         act = ACTS[k] if blend[k] >= _MIN_ACT else "none"
+        if act == "commit" and _TELLS_OTHER.match(clause):
+            act = "request"
         predicted.append(act)
         first_act.setdefault(turn, act)
+    acted = list(zip(clauses, predicted, strict=True))
     items: list[ActionItem] = []
     made_at: list[int] = []  # turn index of each item
-    for (turn, clause, due), act in zip(clauses, predicted, strict=True):
+    for (turn, clause, due), act in acted:
         role, text, marks = turns[turn]
         owner: Owner = "rep" if role == "rep" else "customer"
         if act == "none" and due is not None:
@@ -370,27 +423,37 @@ def extract_actions(
             reply = _reply(turns, turn)
             if reply is None or first_act.get(reply) == "commit":
                 continue  # never answered, or the reply's own promise is the item
-            if not _ACCEPT.match(turns[reply][1].strip()):
+            if not _accepted(turns, turn):
                 continue  # asked, never agreed to
             owner = "customer" if owner == "rep" else "rep"
             due = due or resolve_due(turns[reply][1][:_MAX_QUOTE], visit_date)
         elif act != "commit":
             continue
+        elif _OFFER.match(clause) and not _accepted(turns, turn):
+            continue  # "我们可以安排参观" with no yes from the other side
         body = text[:_MAX_CHARS]
         previous = turns[turn - 1][1] if turn else ""
         quote = body[:_MAX_QUOTE]
-        thin = _is_thin(clause)
-        if thin and previous:
-            quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
         start = _start_of(marks, body.find(clause))
-        item = ActionItem(owner, clause.strip(" ，,。.;；"), due, start, quote)
-        if thin and _date_earlier(items, made_at, owner, turn, due):
-            continue
-        if thin and any(  # "Will do" right after the same promise was noted
-            o.owner == owner and o.due == due and turn - at <= 2
-            for o, at in zip(items, made_at, strict=True)
-        ):
-            continue
+        what = clause
+        thin = _is_thin(clause)
+        if thin:
+            quote = f"{previous[:_MAX_QUOTE]} {quote}"  # "好的，明天就发" answers a request
+            if _date_earlier(items, made_at, owner, turn, due):
+                continue
+            if any(  # "Will do" right after the same promise was noted
+                o.owner == owner and o.due == due and turn - at <= 2
+                for o, at in zip(items, made_at, strict=True)
+            ):
+                continue
+        if _is_bare(clause):
+            if any(t == turn and a == "commit" and not _is_bare(c) for (t, c, _), a in acted):
+                continue  # "好的，我回去跟老板确认…": the promise is the clause that follows
+            requests = [(c, d) for (t, c, d), a in acted if t == turn - 1 and a == "request"]
+            if not requests or turns[turn - 1][0] == role:
+                continue  # a bare "好的" that answers no request is no to-do
+            what, due = requests[-1][0], due or requests[-1][1]
+        item = ActionItem(owner, what.strip(" ，,。.;；"), due, start, quote)
         if not any(_same_item(item, other) for other in items):
             if due is not None:  # a dated restatement replaces the vaguer promise
                 keep = [k for k, o in enumerate(items) if not _restated(o, item)]
@@ -411,6 +474,12 @@ def _reply(turns: Sequence[tuple[str | None, str, Any]], turn: int) -> int | Non
     ):
         return nxt
     return None
+
+
+def _accepted(turns: Sequence[tuple[str | None, str, Any]], turn: int) -> bool:
+    """The other side's next turn starts with a yes."""
+    reply = _reply(turns, turn)
+    return reply is not None and bool(_ACCEPT.match(turns[reply][1].strip()))
 
 
 def _join_turns(
@@ -449,6 +518,13 @@ def _is_thin(clause: str) -> bool:
     cjk = re.sub(r"[^\u4e00-\u9fff]", "", rest)
     words = set(re.findall(r"[a-z]{3,}", rest)) - _EN_STOP - {"will", "i'll", "okay", "sure"}
     return len(cjk) <= 8 and len(words) <= 3
+
+
+def _is_bare(clause: str) -> bool:
+    """A yes with nothing of its own to do ("Will do.", "好的", "没问题，我一起准备")."""
+    rest = _BARE_WORDS.sub(" ", _DATE_RE.sub(" ", clause.lower()))
+    cjk = re.sub(r"[^\u4e00-\u9fff]", "", rest)
+    return len(cjk) <= 2 and not re.search(r"[a-z0-9]", rest)
 
 
 def _date_earlier(

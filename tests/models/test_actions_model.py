@@ -207,3 +207,61 @@ def test_a_greeting_and_a_complaint_are_not_to_dos_but_an_agreed_request_is() ->
     ]
     items = extract_actions(turns, TUESDAY, ACTS)
     assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 13))]
+
+
+def test_a_yes_that_answers_nothing_is_no_action_item() -> None:
+    items = extract_actions(
+        [
+            ("customer", "Honestly the last rollout was a mess.", None),
+            ("rep", "Understood.", None),
+            ("customer", "行，这个态度还算可以。", None),
+        ],
+        THURSDAY,
+        ACTS,
+    )
+    assert items == []
+
+
+def test_a_bare_yes_to_a_request_takes_the_request_as_its_text() -> None:
+    items = extract_actions(
+        [
+            ("customer", "你们把无尘服洗涤用水的第三方报告也一起准备一下。", None),
+            ("rep", "没问题，我一起准备。", None),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert [(i.owner, "第三方报告" in i.text) for i in items] == [("rep", True)]
+
+
+def test_telling_the_other_side_what_to_do_is_never_the_speakers_promise() -> None:
+    items = extract_actions(
+        [
+            ("customer", "8%加VMI，你回去确认一下，下周三前给我书面报价。", None),
+            ("rep", "好的，我回去跟老板确认，下周三前给您正式报价。", None),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 18))]
+
+
+def test_an_offer_nobody_takes_up_is_no_action_item() -> None:
+    items = extract_actions(
+        [
+            ("rep", "我们可以安排您去苏州工厂看机组测试，5月上旬您看合适吗？", None),
+            ("customer", "看厂的事再说吧，老板最近忙。", None),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert items == []
+
+
+def test_a_start_date_and_a_deadline_make_one_item_due_at_the_deadline() -> None:
+    items = extract_actions(
+        [("rep", "我们2月24号开始换，3月2号前换完全部42台探测器。", None)],
+        date(2026, 2, 20),
+        ACTS,
+    )
+    assert [i.due for i in items] == [date(2026, 3, 2)]

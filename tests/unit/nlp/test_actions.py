@@ -68,3 +68,11 @@ def test_text_without_a_date_phrase_has_no_due_date() -> None:
 
 def test_a_dated_date_in_january_said_in_december_means_next_year() -> None:
     assert resolve_due("1月5日", date(2026, 12, 20)) == date(2027, 1, 5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["收到单据后两周内给出评估结果", "We'll refund it within ten days of receiving the parts"],
+)
+def test_a_span_counted_from_an_event_is_no_due_date(text: str) -> None:
+    assert resolve_due(text, date(2026, 3, 10)) is None
