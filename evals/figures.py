@@ -52,6 +52,7 @@ def search_figures(folder: Path, embedder: Encoder) -> dict[str, Any]:
             "mrr": round(float(np.mean([q["rr"] for q in visit_kind] or [0])), 3),
         },
         "similar_hit3": result["similar"]["hit3"],
+        "no_close_matches": result["no_close_matches"],
     }
 
 

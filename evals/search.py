@@ -201,9 +201,29 @@ def evaluate_search(
             "mrr": round(float(np.mean(rrs)), 3),
         }
     result["per_query"] = per_query
+    result["no_close_matches"] = _no_close_matches(index, embedder, queries, corpus_dir)
     result["latency_ms"] = _percentiles(latencies)
     result["similar"] = evaluate_similar(visits, embedder)
     return result
+
+
+def _no_close_matches(
+    index: SearchIndex, embedder: Encoder, queries: Sequence[dict[str, Any]], corpus_dir: Path
+) -> dict[str, Any]:
+    """Share of real queries told "no close matches", and of offtopic.json's queries (when the
+    folder has one), where that is what a user wants to hear."""
+
+    def empty(texts: list[str]) -> list[bool]:
+        vectors = _encode(embedder, texts)
+        return [not index.search(t, v, limit=5).close for t, v in zip(texts, vectors, strict=True)]
+
+    out: dict[str, Any] = {"real": round(float(np.mean(empty([q["query"] for q in queries]))), 3)}
+    offtopic = corpus_dir / "offtopic.json"
+    if offtopic.exists():
+        out["offtopic"] = round(
+            float(np.mean(empty(json.loads(offtopic.read_text(encoding="utf-8"))))), 3
+        )
+    return out
 
 
 def evaluate_similar(visits: Sequence[CorpusVisit], embedder: Encoder) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -143,6 +144,10 @@ class FusionWeights:
     label_neighbours: int = 10  # label examples voting on the query's labels
     label_by_topic: bool = False  # need.x and pain.x share their affinity
     center_by_language: bool = True  # compare documents of each language on their own baseline
+    # A document is a close match when it shares a query word or its cosine reaches this; a
+    # page with no close match says so ("xyzzyqwerty"). Chosen on evals/dev: below every dev
+    # query's best cosine, above most of evals/dev/offtopic.json's.
+    close_cosine: float = 0.3
 
 
 def _signed(share: float | None) -> float:
@@ -215,6 +220,7 @@ class SearchPage:
     kind: Kind
     mode: Mode
     took_ms: float
+    close: bool = True  # False: nothing shares a word or comes near in meaning ("xyzzyqwerty")
 
 
 class Encoder(Protocol):
@@ -578,11 +584,15 @@ class SearchIndex:
         affinity = self.label_affinity(qvec) if mode == "hybrid" else None
 
         umask = self._mask(self._utt, filters, visit_level=False)
-        ufused = self._fused(self._utt, umask, qvec, qtokens, dense_weight, bm25_weight, affinity)
+        ufused, uclose = self._fused(
+            self._utt, umask, qvec, qtokens, dense_weight, bm25_weight, affinity
+        )
         vmask = self._mask(self._vis, filters, visit_level=True)
         if kind == "visit":
             vmask &= self._visits_with_utterances(umask, filters)
-        vfused = self._fused(self._vis, vmask, qvec, qtokens, dense_weight, bm25_weight, affinity)
+        vfused, vclose = self._fused(
+            self._vis, vmask, qvec, qtokens, dense_weight, bm25_weight, affinity
+        )
         vscore = self._visit_scores(ufused, umask, vfused, vmask)
 
         score: FloatArray
@@ -596,9 +606,13 @@ class SearchIndex:
             score = self._diversify(
                 mixed.astype(np.float32), self._utt.visit_code[rows], offset + limit
             )
+            score = self._collapse_repeats(score, rows, offset + limit)
             order = _top(score, offset + limit)[offset:]
+            order = order[np.isfinite(score[order])]
             hits = [self._utterance_hit(int(rows[i]), float(score[i]), qtokens) for i in order]
-            total = len(rows)
+            # repeats are known where the pool held every row; past it, count every row
+            ranked_all = len(rows) <= _pool_size(offset + limit)
+            total = int(np.isfinite(score).sum()) if ranked_all else len(rows)
         else:
             vrows = np.flatnonzero(vmask)
             codes = self._vis.visit_code[vrows]
@@ -615,7 +629,8 @@ class SearchIndex:
             ]
             total = len(vrows)
         took = (time.perf_counter() - t0) * 1000
-        return SearchPage(hits, total, limit, offset, kind, mode, took)
+        close = bool(uclose.any() or vclose.any())
+        return SearchPage(hits, total, limit, offset, kind, mode, took, close)
 
     def _validate(
         self, query: str, kind: str, mode: str, limit: int, offset: int, filters: SearchFilters
@@ -689,14 +704,17 @@ class SearchIndex:
         dense_weight: float,
         bm25_weight: float,
         affinity: FloatArray | None = None,
-    ) -> FloatArray:
-        """dense cosine + w * BM25 / its ideal score + w * label affinity, per masked row."""
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """dense cosine + w * BM25 / its ideal score + w * label affinity, per masked row; and
+        which masked rows are close matches (a shared word, or a cosine of close_cosine)."""
         n = table.size
         out = np.zeros(n, dtype=np.float32)
+        close = np.zeros(n, dtype=bool)
         if n == 0 or not mask.any():
-            return out
+            return out, close
         if dense_weight and table.dim == qvec.shape[0]:
             out += table.dense(qvec, mask, rescore=self.rescore)
+            close |= out >= self.weights.close_cosine
             if self.weights.center_by_language:
                 self._center_by_language(table, mask, out)
             out *= dense_weight
@@ -705,7 +723,9 @@ class SearchIndex:
         if bm25_weight and qtokens:
             ideal = table.bm25.ideal_score(qtokens)
             if ideal > 0:
-                out += (bm25_weight / ideal) * table.bm25.scores(qtokens)[:n]
+                keyword = table.bm25.scores(qtokens)[:n]
+                close |= keyword > 0
+                out += (bm25_weight / ideal) * keyword
         if affinity is not None and self.weights.label_weight:
             boost = np.zeros(n, dtype=np.float32)
             bits = table.bits[:n]
@@ -713,7 +733,7 @@ class SearchIndex:
                 has = (bits & (1 << bit)) != 0
                 np.maximum(boost, np.where(has, affinity[bit], 0.0), out=boost)
             out += self.weights.label_weight * boost
-        return out * mask
+        return out * mask, close & mask
 
     def _center_by_language(
         self, table: _Table, mask: npt.NDArray[np.bool_], dense: FloatArray
@@ -793,13 +813,29 @@ class SearchIndex:
         penalty = self.weights.same_visit_penalty
         if penalty <= 0 or len(score) == 0:
             return score
-        pool = _top(score, max(4 * needed, 200))
+        pool = _top(score, _pool_size(needed))
         seen: dict[int, int] = {}
         out = np.full(len(score), -np.inf, dtype=np.float32)
         for i, code in zip(pool.tolist(), codes[pool].tolist(), strict=True):
             k = seen.get(code, 0)
             out[i] = score[i] - penalty * k
             seen[code] = k + 1
+        return out
+
+    def _collapse_repeats(
+        self, score: FloatArray, rows: npt.NDArray[np.int64], needed: int
+    ) -> FloatArray:
+        """The same words said again (another visit, another upload) show once: the best."""
+        pool = _top(score, _pool_size(needed))
+        seen: set[str] = set()
+        out = np.full(len(score), -np.inf, dtype=np.float32)
+        for i in pool.tolist():
+            if not np.isfinite(score[i]):
+                continue
+            key = _REPEAT_KEY.sub("", self._utt.docs[int(rows[i])].text.lower())
+            if key not in seen:
+                seen.add(key)
+                out[i] = score[i]
         return out
 
     def _vis_row_by_code(self) -> npt.NDArray[np.int64]:
@@ -940,6 +976,14 @@ def utterance_embedding_texts(docs: Sequence[UtteranceDoc]) -> list[str]:
         turn = [docs[order[at]] for at in (pos - 1, pos, pos + 1) if 0 <= at < len(order)]
         texts.append(" ".join(t.text for t in turn if (t.visit_id, t.role) == speaker))
     return [texts[pos] for pos in np.argsort(order).tolist()]
+
+
+_REPEAT_KEY = re.compile(r"[\W_]+")
+
+
+def _pool_size(needed: int) -> int:
+    """Hits re-ranked for a page (diversity, repeats): a few pages' worth."""
+    return max(4 * needed, 200)
 
 
 def _keyword_text(doc: UtteranceDoc | VisitDoc) -> str:

@@ -114,7 +114,11 @@ def similar_visits(
     """Candidates most like the target, best first; the target's own visit is skipped."""
     w = weights or SimilarWeights()
     own = target.visit.visit_id if target.visit else None
-    pool = [c for c in candidates if c.visit is not None and c.visit.visit_id != own]
+    pool = [
+        c
+        for c in candidates
+        if c.visit is not None and c.visit.visit_id != own and not _same_recording(target, c)
+    ]
     idf = _label_idf(pool)
     pairs_of = [_quote_pairs(target, cand, w.quote_pairs) for cand in pool]
     quote = np.array(
@@ -151,6 +155,21 @@ def similar_visits(
         )
     cases.sort(key=lambda c: -c.score)
     return cases[:limit]
+
+
+_SAME_WORDS = 0.97  # cosine at which two customer quotes are the same words, transcribed again
+
+
+def _same_recording(a: CaseProfile, b: CaseProfile) -> bool:
+    """b is another upload of a's recording: nearly every customer quote of either is said,
+    in the same words, in the other."""
+    if len(a.quotes) < 3 or len(b.quotes) < 3:
+        return False
+    sims = a.quote_vectors @ b.quote_vectors.T
+    return bool(
+        np.mean(sims.max(axis=1) >= _SAME_WORDS) >= 0.8
+        and np.mean(sims.max(axis=0) >= _SAME_WORDS) >= 0.8
+    )
 
 
 def _label_idf(pool: Sequence[CaseProfile]) -> dict[str, float]:

@@ -163,6 +163,7 @@ def search(
         "mode": mode,
         "results": results,
         "total": page.total,
+        "close": page.close,
         "limit": limit,
         "offset": offset,
         "took_ms": round(page.took_ms, 1),

@@ -340,6 +340,17 @@ def test_search_with_a_filter_shows_hits_and_a_hit_becomes_a_library_clip(
     expect(page.locator("#playlists")).to_contain_text("Customer names the broken interface")
 
 
+def test_a_nonsense_search_says_no_close_matches(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.fill("#q", "xyzzyqwerty")
+    page.click("#search button[type=submit]")
+    expect(page.locator("#no-close")).to_contain_text("No close matches")
+    expect(page.locator("#s-total")).to_have_text("")
+    expect(page.locator("#hits .hit").first).to_be_hidden()
+
+
 def test_insights_view_shows_topic_rows_with_a_quote(page: Any, site: dict[str, str]) -> None:
     from playwright.sync_api import expect
 

@@ -434,3 +434,20 @@ def test_an_utterance_is_embedded_with_the_same_speakers_neighbouring_segments()
         "our account manager left and for four months nobody from your side called",
         "I see.",
     ]
+
+
+def test_a_query_sharing_no_word_and_far_in_meaning_is_told_no_close_matches():
+    index = small_index()
+    far = index.search("xyzzyqwerty", axis(DIM - 1))
+    near = index.search("printer", axis(0))
+    assert not far.close and near.close
+    assert far.hits  # the nearest stay available to a user who asks for them
+
+
+def test_the_same_words_said_in_two_visits_show_once():
+    index = SearchIndex()
+    docs = [utt("a", 0, "The printer jams."), utt("b", 0, "the printer jams"), utt("c", 0, "Toner")]
+    index.add(docs, np.stack([axis(0), axis(0, 0.01, seed=1), axis(1)]))
+    page = index.search("printer", axis(0), mode="dense")
+    assert [h.visit_id for h in page.hits] == ["a", "c"]
+    assert page.total == 2

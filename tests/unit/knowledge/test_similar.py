@@ -121,3 +121,16 @@ def test_rare_shared_labels_weigh_more_than_common_ones():
         quote_vectors=np.zeros((0, DIM), np.float32),
     )
     assert similar_visits(target, [*pool, rare], limit=1)[0].visit.visit_id == "r"
+
+
+def test_another_upload_of_the_same_recording_is_never_a_similar_case():
+    quotes = [
+        ("engineer took a week", ["pain.service"], 0),
+        ("the invoice was wrong twice", ["pain.price"], 2),
+        ("we may switch next year", ["risk.churn"], 3),
+    ]
+    target = visit_profile("mine", quotes)
+    again = visit_profile("mine-reuploaded", quotes)
+    other = visit_profile("other", [(t, labels, (a + 1) % 5) for t, labels, a in quotes])
+    cases = similar_visits(target, [target, again, other])
+    assert [c.visit.visit_id for c in cases] == ["other"]
