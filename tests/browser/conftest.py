@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -64,6 +66,15 @@ def sign_in(page: Any, url: str, username: str = "admin") -> None:
     page.fill("#login input[name=password]", PASSWORD)
     page.click("#login button[type=submit]")
     expect(page.locator("#who")).to_be_visible()
+
+
+# Screenshots of each view, kept after the run (CI can upload the folder).
+ARTIFACTS = Path(os.environ.get("VISITLENS_TEST_ARTIFACTS", "test-artifacts"))
+
+
+def screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def wait_until(page: Any, expression: str, timeout_s: float = 10) -> None:

@@ -97,7 +97,7 @@ def test_stored_markup_shows_as_text_on_every_view(site: dict[str, str]) -> None
         expect(page.locator(".visit").first).to_contain_text("<script>")
         page.goto(f"{site['url']}/#visit={site['visit']}")
         expect(page.locator("#detail")).to_contain_text("<script>window.__xss = 1</script>")
-        for tab in ("transcript", "analysis", "coaching", "similar"):
+        for tab in ("recap", "transcript", "analysis", "coaching", "similar"):
             page.click(f'#detail [data-tab="{tab}"]')
             page.wait_for_timeout(300)
         page.fill("#q", "pallets arrive late")
