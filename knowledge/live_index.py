@@ -47,6 +47,7 @@ class LiveIndex:
         self.error: str | None = "The search index is still loading."
         self._since: datetime | None = None
         self._loaded: dict[str, datetime | None] = {}  # visit -> index step finish we loaded
+        self._cleared: dict[str, datetime] = {}  # deleted visit -> its deletion, Chroma cleared
 
     def start(self) -> None:
         threading.Thread(target=self._loop, name="visitlens-live-index", daemon=True).start()
@@ -97,20 +98,26 @@ class LiveIndex:
                     PipelineStep.finished_at >= self._since,
                 )
             ).all()
-            gone = db.scalars(  # deleted through any API process
-                select(DeletedVisit.visit_id).where(DeletedVisit.deleted_at >= self._since)
+            gone = db.execute(  # deleted through any API process
+                select(DeletedVisit.visit_id, DeletedVisit.deleted_at).where(
+                    DeletedVisit.deleted_at >= self._since
+                )
             ).all()
-        for visit_id in gone:
+        for visit_id, deleted_at in gone:
+            if visit_id not in self._cleared:  # a deletion that met Chroma down left them there
+                self._vectors.delete_visit(visit_id)
+                self._cleared[visit_id] = deleted_at
             self.search.remove_visit(visit_id)
         fresh = [(v, at) for v, at in rows if self._loaded.get(v) != at]
         for visit_id, finished_at in fresh:
-            self._loaded[visit_id] = finished_at
             docs, vectors = self._vectors.visit_documents(visit_id)
             self.search.remove_visit(visit_id)
             if docs:
                 self.search.add(docs, vectors)
+            self._loaded[visit_id] = finished_at  # only once loaded: Chroma may be down
         self._since = now - CLOCK_SKEW
         self._loaded = {v: at for v, at in self._loaded.items() if at and _aware(at) >= self._since}
+        self._cleared = {v: at for v, at in self._cleared.items() if _aware(at) >= self._since}
         return len(fresh)
 
     def _loop(self) -> None:

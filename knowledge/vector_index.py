@@ -47,6 +47,12 @@ def connect(url: str, *, prefix: str = "") -> VectorIndex:
     import chromadb
 
     parts = urlsplit(url)
+    try:  # the client's own first requests wait forever on a paused (SIGSTOP) server
+        httpx.get(f"{url.rstrip('/')}/api/v2/heartbeat", timeout=CHROMA_TIMEOUT)
+    except httpx.TransportError as exc:
+        raise IndexUnavailable(
+            f"The search index (Chroma) at {url} is unreachable. Start it, then retry."
+        ) from exc
     try:
         client = chromadb.HttpClient(
             host=parts.hostname or "127.0.0.1",

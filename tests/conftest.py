@@ -295,3 +295,20 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def assert_stores_agree(settings: Settings, *, chroma_shared: bool = False) -> None:
+    """After a fault: the database, the audio store and Chroma agree, no orphan either way
+    (chroma_shared: the module's Chroma also holds another stack's visits, not counted)."""
+    from dataclasses import replace
+
+    from workers.consistency import find
+
+    engine = make_engine(settings.database_url)
+    try:
+        found = find(settings, make_sessionmaker(engine), older_than_s=0)
+    finally:
+        engine.dispose()
+    if chroma_shared:
+        found = replace(found, vectors_without_visit=frozenset())
+    assert found.total == 0, found

@@ -105,6 +105,9 @@ def run_step(
         _fail(rt, visit_id, step, e.code, e.message)
         return
     except Exception:
+        if _gone(rt, visit_id):  # deleted while the step worked: its writes had nowhere to go
+            bound.info("step.visit_gone")
+            return
         bound.exception("step.crashed")
         _fail(
             rt,
@@ -126,6 +129,11 @@ def run_step(
     bound.info("step.done", seconds=seconds)
     if following is not None:
         send(visit_id, following)
+
+
+def _gone(rt: Runtime, visit_id: str) -> bool:
+    with session_scope(rt.sessions) as db:
+        return not visits.existing(db, visit_ids=[visit_id])
 
 
 def _fail(rt: Runtime, visit_id: str, step: Step, code: str, message: str) -> None:

@@ -18,9 +18,10 @@ from tests.browser.conftest import serve
 from tests.conftest import make_user, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
-# revoking its own token would leave the rest of the run signed out
-schema.exclude(method="DELETE", path="/api/tokens/{token_id}")
+# revoking its own token would leave the rest of the run signed out (exclude returns a new schema)
+schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi()).exclude(
+    method="DELETE", path="/api/tokens/{token_id}"
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -48,5 +49,8 @@ def test_no_request_makes_the_service_fail(case: Any, served: dict[str, Any]) ->
     for headers in (served["auth"], {}):
         res = case.call(base_url=served["url"], headers=headers)
         assert res.status_code < 500, (case.method, case.formatted_path, res.text[:300])
-        if res.status_code >= 400 and "json" in res.headers.get("content-type", ""):
-            assert set(res.json()["error"]) == {"code", "message"}, res.text[:300]
+        if res.status_code >= 400 and "json" in str(res.headers.get("content-type", "")):
+            shape = {"code", "message"}
+            if case.formatted_path.startswith("/v1/"):
+                shape |= {"type", "param"}  # OpenAI's shape, what its clients read
+            assert set(res.json()["error"]) == shape, res.text[:300]
