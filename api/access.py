@@ -23,6 +23,7 @@ from knowledge.models import Role, User
 from nlp.redact import redact
 
 API_PREFIX = "/api"
+OPENAI_PREFIX = "/v1"  # the OpenAI-compatible routes (api/routes/openai_audio.py)
 SESSION_COOKIE = "visitlens_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -95,6 +96,9 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/api/library/clips/{clip_id}"): frozenset({A, T}),
     ("GET", "/api/library"): VISIT_READERS,
     ("GET", "/api/library/suggestions"): frozenset({A, T}),
+    # OpenAI-compatible transcription: whoever may upload a visit
+    ("GET", "/v1/models"): EVERYONE,
+    ("POST", "/v1/audio/transcriptions"): VISIT_OWNERS,
 }
 
 
@@ -126,9 +130,9 @@ class Caller:
         return redact(text, names=names) if self.redacted else text
 
 
-def rule_of(route: APIRoute, method: str) -> frozenset[Role] | None:
-    """The roles that may call a route of one of the routers mounted under /api."""
-    return RULES.get((method, API_PREFIX + route.path))
+def rule_of(route: APIRoute, method: str, prefix: str = API_PREFIX) -> frozenset[Role] | None:
+    """The roles that may call a route of one of the routers mounted under prefix."""
+    return RULES.get((method, prefix + route.path))
 
 
 def api_routes(routers: Iterable[APIRouter]) -> list[tuple[str, APIRoute]]:
@@ -142,12 +146,12 @@ def api_routes(routers: Iterable[APIRouter]) -> list[tuple[str, APIRoute]]:
     ]
 
 
-def check_rules(routers: Iterable[APIRouter]) -> None:
-    """Refuse to start with an /api route that has no rule: no route is open by accident."""
+def check_rules(routers: Iterable[APIRouter], prefix: str = API_PREFIX) -> None:
+    """Refuse to start with a route that has no rule: no route is open by accident."""
     missing = [
-        f"{method} {API_PREFIX}{route.path}"
+        f"{method} {prefix}{route.path}"
         for method, route in api_routes(routers)
-        if rule_of(route, method) is None
+        if rule_of(route, method, prefix) is None
     ]
     if missing:
         raise RuntimeError(f"routes without an access rule in api/access.py: {missing}")
@@ -213,8 +217,17 @@ def _identify(request: Request) -> Caller | None:
 
 def authorize(request: Request) -> None:
     """The router dependency of every /api route: sign-in, then the route's rule."""
+    _authorize(request, API_PREFIX)
+
+
+def authorize_openai(request: Request) -> None:
+    """The same for the /v1 routes (OpenAI clients send the token as their API key)."""
+    _authorize(request, OPENAI_PREFIX)
+
+
+def _authorize(request: Request, prefix: str) -> None:
     route = request.scope.get("route")
-    allowed = rule_of(route, request.method) if isinstance(route, APIRoute) else None
+    allowed = rule_of(route, request.method, prefix) if isinstance(route, APIRoute) else None
     if allowed == PUBLIC:
         return
     caller = _identify(request)

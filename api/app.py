@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from api import errors
-from api.access import API_PREFIX, LINK_SECRET, authorize, check_rules, require_sign_in
+from api.access import (
+    API_PREFIX,
+    LINK_SECRET,
+    OPENAI_PREFIX,
+    authorize,
+    authorize_openai,
+    check_rules,
+    require_sign_in,
+)
 from api.routes import (
     account,
     admin,
@@ -24,6 +32,7 @@ from api.routes import (
     insights,
     ledger,
     library,
+    openai_audio,
     search,
     speakers,
     system,
@@ -57,6 +66,7 @@ ROUTERS = tuple(
         library,
     )
 )
+OPENAI_ROUTERS = (openai_audio.router,)  # under /v1, errors in OpenAI's shape
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
@@ -121,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     check_rules(ROUTERS)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+    check_rules(OPENAI_ROUTERS, OPENAI_PREFIX)
+    for router in OPENAI_ROUTERS:
+        app.include_router(router, prefix=OPENAI_PREFIX, dependencies=[Depends(authorize_openai)])
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -139,12 +152,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 422,
                 "invalid_characters",
                 "The address holds a NUL or an unpaired surrogate character; send plain text.",
+                path=request.url.path,
             )
         elif length.isascii() and length.isdecimal() and int(length) > max_body_bytes(settings):
             response = errors.error_response(  # refused before a byte of it is spooled
                 413,
                 "file_too_large",
                 f"The file is larger than the limit of {settings.max_upload_mb} MB.",
+                path=request.url.path,
             )
         else:
             response = await call_next(request)

@@ -528,6 +528,9 @@ def bench(
     memory_modes: Annotated[str, typer.Option(help="visitlens and/or plain")] = "visitlens",
     limit: Annotated[int | None, typer.Option(help="At most this many visits per variant.")] = None,
     skip_asr: Annotated[bool, typer.Option(help="Skip the ASR comparison.")] = False,
+    openai: Annotated[
+        bool, typer.Option(help="Also time POST /v1/audio/transcriptions against plain.")
+    ] = False,
     kb_sizes: Annotated[str, typer.Option(help="Utterance counts for search/insights timing")] = "",
     kb_database: Annotated[
         str | None, typer.Option(help="Database for the insights timing")
@@ -549,6 +552,9 @@ def bench(
         client = Client(url, token)
         client.call("GET", "/api/health")
         result["asr"] = b.bench_asr(client, settings, corpus, variants.split(","), limit)
+    if openai:
+        client = Client(url, token)
+        result["openai"] = b.bench_openai(client, settings, corpus, variants.split(","), limit)
     if minutes:
         result["memory"] = b.bench_memory(
             corpus,
@@ -564,6 +570,32 @@ def bench(
             corpus,
             settings.chroma_url if kb_chroma else None,
         )
+    _dump(result, out)
+
+
+@cli.command("bench-faults")
+def bench_faults(
+    stack: Annotated[
+        list[str] | None, typer.Option(help="sqlite and/or postgres (both when not given)")
+    ] = None,
+    fuzz_examples: Annotated[int, typer.Option(help="Fuzzed cases per operation.")] = 25,
+    pg_admin: Annotated[str, typer.Option(help="PostgreSQL admin URL (postgres stack)")] = (
+        "postgresql://postgres@127.0.0.1:5432/test"
+    ),
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
+) -> None:
+    """The fault suite on throwaway stacks of real processes, and its figures: server errors
+    per 10,000 fuzzed requests, worker-kill takeover, search latency under load, orphans."""
+    from evals.faults import run_all
+
+    kinds = stack or ["sqlite", "postgres"]
+    if set(kinds) - {"sqlite", "postgres"}:
+        typer.echo("--stack takes sqlite or postgres", err=True)
+        raise typer.Exit(2)
+    result: dict[str, object] = {
+        k: run_all(k, fuzz_examples=fuzz_examples, pg_admin=pg_admin)  # type: ignore[arg-type]  # checked above
+        for k in kinds
+    }
     _dump(result, out)
 
 

@@ -1,4 +1,5 @@
-"""The only place that knows HTTP status codes: every error leaves as {"error": {code, message}}."""
+"""The only place that knows HTTP status codes: every error leaves as {"error": {code, message}};
+under /v1 (the OpenAI-compatible routes) as OpenAI's {"error": {message, type, param, code}}."""
 
 from __future__ import annotations
 
@@ -41,9 +42,42 @@ HTTP_CODES = {
     405: "method_not_allowed",
     413: "file_too_large",
 }
+OPENAI_PREFIX = "/v1/"
+OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+PARAM_OF_CODE = {  # the form field an OpenAI client is told to fix
+    "missing_file": "file",
+    "empty_file": "file",
+    "not_audio": "file",
+    "corrupt_audio": "file",
+    "too_long": "file",
+    "file_too_large": "file",
+    "unsupported_response_format": "response_format",
+    "invalid_timestamp_granularities": "timestamp_granularities[]",
+    "invalid_language": "language",
+}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, path: str = "", param: str | None = None
+) -> JSONResponse:
+    if path.startswith(OPENAI_PREFIX):
+        status = 400 if status in (415, 422) else status  # OpenAI answers bad input with 400
+        fallback = "server_error" if status >= 500 else "invalid_request_error"
+        kind = OPENAI_TYPES.get(status, fallback)
+        body = {
+            "message": message,
+            "type": kind,
+            "param": param or PARAM_OF_CODE.get(code),
+            "code": code,
+        }
+        return JSONResponse({"error": body}, status_code=status)
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
@@ -64,24 +98,30 @@ def _describe(exc: RequestValidationError) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(VisitlensError)
-    async def _visitlens(_: Request, exc: VisitlensError) -> JSONResponse:
-        return error_response(_status_of(exc), exc.code, exc.message)
+    async def _visitlens(request: Request, exc: VisitlensError) -> JSONResponse:
+        return error_response(_status_of(exc), exc.code, exc.message, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _describe(exc))
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0].get("loc", ()) if exc.errors() else ()
+        fields = [str(p) for p in first if p not in ("body", "query", "path")]
+        return error_response(
+            422, "invalid_request", _describe(exc), request.url.path, fields[0] if fields else None
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address."
-        return error_response(exc.status_code, code, message)
+        return error_response(exc.status_code, code, message, request.url.path)
 
     @app.exception_handler(RecursionError)
-    async def _deep(_: Request, exc: RecursionError) -> JSONResponse:
-        return error_response(422, "invalid_request", "The request nests too deeply to read.")
+    async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(
+            422, "invalid_request", "The request nests too deeply to read.", request.url.path
+        )
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
@@ -94,4 +134,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.crashed", path=request.url.path)
-        return error_response(500, "internal", "Something went wrong on the server; it is logged.")
+        return error_response(
+            500, "internal", "Something went wrong on the server; it is logged.", request.url.path
+        )

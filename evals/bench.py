@@ -84,6 +84,76 @@ def bench_asr(
     return {"rows": rows, "summary": summarise_asr(rows)}
 
 
+def bench_openai(
+    client: Client, settings: Settings, corpus: Path, variants: list[str], limit: int | None = None
+) -> dict[str, Any]:
+    """Per file: plain faster-whisper (in this process) against POST /v1/audio/transcriptions
+    (the server's workers, the same model; the caller waits), timed back to back."""
+    from nlp.asr import transcribe_plain
+    from workers.transcribe import whisper
+
+    model = whisper(settings)
+    rows: list[dict[str, Any]] = []
+    for variant in variants:
+        for meta in list(_visits(corpus))[:limit]:
+            path = audio_of(corpus, meta["id"], variant)
+            if not path.exists():
+                continue
+            truth = json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
+            ref = " ".join(t["text"] for t in truth["turns"])
+            lang = meta["language"]
+            started = time.monotonic()
+            plain = transcribe_plain(model, path)
+            plain_s = time.monotonic() - started
+            started = time.monotonic()
+            with path.open("rb") as f:
+                answer = client.call(
+                    "POST",
+                    "/v1/audio/transcriptions",
+                    files={"file": (path.name, f)},
+                    data={"model": "whisper-1", "response_format": "verbose_json"},
+                )
+            v1_s = time.monotonic() - started
+            plain_err = _error(lang, ref, " ".join(s.text for s in plain.segments))
+            ours = _error(lang, ref, answer["text"])
+            rows.append(
+                {
+                    "id": meta["id"],
+                    "variant": variant,
+                    "lang": lang,
+                    "duration_s": truth["duration"],
+                    "plain_edits": plain_err[0],
+                    "v1_edits": ours[0],
+                    "ref_len": ours[1],
+                    "plain_s": round(plain_s, 2),
+                    "v1_s": round(v1_s, 2),
+                }
+            )
+    return {"rows": rows, "summary": summarise_openai(rows)}
+
+
+def summarise_openai(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for variant in sorted({r["variant"] for r in rows}):
+        for lang in ("zh", "en"):
+            sel = [r for r in rows if r["variant"] == variant and r["lang"] == lang]
+            if not sel:
+                continue
+            n = sum(r["ref_len"] for r in sel)
+            audio = sum(r["duration_s"] for r in sel)
+            out[f"{variant}/{lang}"] = {
+                "files": len(sel),
+                "plain_error": round(sum(r["plain_edits"] for r in sel) / n, 4),
+                "v1_error": round(sum(r["v1_edits"] for r in sel) / n, 4),
+                "v1_over_plain": round(
+                    sum(r["v1_s"] for r in sel) / sum(r["plain_s"] for r in sel), 3
+                ),
+                "rtf_v1": round(sum(r["v1_s"] for r in sel) / audio, 3),
+                "rtf_plain": round(sum(r["plain_s"] for r in sel) / audio, 3),
+            }
+    return out
+
+
 def summarise_asr(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for variant in sorted({r["variant"] for r in rows}):

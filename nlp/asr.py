@@ -438,8 +438,10 @@ def transcribe(
     on_progress: Callable[[float], None] | None = None,
     chunk_s: float = 600.0,
     options: AsrOptions | None = None,
+    on_segments: Callable[[list[Segment]], None] | None = None,
 ) -> Transcript:
-    """Transcribe a recording chunk by chunk in bounded memory; on_progress gets 0..1."""
+    """Transcribe a recording chunk by chunk in bounded memory; on_progress gets 0..1,
+    on_segments each chunk's final segments as soon as the chunk is done."""
     opts = options or AsrOptions()
     info = probe(path)
     started = time.monotonic()
@@ -457,9 +459,12 @@ def transcribe(
     if on_progress:
         on_progress(0.0)
     for offset_s, samples in decode_chunks(path, chunk_s):
-        segments += _transcribe_chunk(
+        done = _transcribe_chunk(
             model, samples, offset_s, language=language, hotwords=hotwords, opts=opts, tick=tick
         )
+        segments += done
+        if on_segments:
+            on_segments(done)
         decoded_s = offset_s + len(samples) / SAMPLE_RATE
         tick(decoded_s)
     if on_progress:

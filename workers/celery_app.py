@@ -8,14 +8,23 @@ from knowledge.settings import Settings
 
 QUEUE = "visitlens"
 EXPIRE_EVERY_S = 3600.0  # how often visits past the retention period are looked for
+RESULT_EXPIRES_S = 3600  # a /v1 result nobody read (the caller gave up) is dropped after this
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("visitlens", broker=settings.broker_url, include=["workers.tasks"])
+    app = Celery(
+        "visitlens",
+        broker=settings.broker_url,
+        # only asr.transcribe_now keeps a result: /v1 reads it once, then forgets it
+        backend=settings.result_backend_url,
+        include=["workers.tasks"],
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
+        result_expires=RESULT_EXPIRES_S,
+        result_extended=False,
         task_default_queue=QUEUE,
         task_serializer="json",
         accept_content=["json"],
@@ -24,6 +33,11 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings.broker_url),
+        database_engine_options=(
+            {"connect_args": {"timeout": 30}}
+            if settings.result_backend_url.startswith("db+sqlite")
+            else {}
+        ),
         # one beat process sends these (`visitlens up` runs it in its first worker)
         beat_schedule={
             "expire-visits": {"task": "maintenance.expire_visits", "schedule": EXPIRE_EVERY_S},

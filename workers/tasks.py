@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import asdict
+from typing import Any
+
 import structlog
-from celery.signals import worker_process_init, worker_ready
+from celery import Task
+from celery.signals import worker_init, worker_process_init, worker_ready
+from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import audio_store
 from knowledge.errors import TransientError
 from knowledge.models import Step
 from nlp.commitments import load_act_classifier
-from workers import analyse, diarize, dispatch, index, reaper, retention, transcribe
-from workers.celery_app import app
+from nlp.types import Segment
+from workers import (
+    analyse,
+    consistency,
+    diarize,
+    dispatch,
+    index,
+    reaper,
+    results,
+    retention,
+    transcribe,
+    transcribe_now,
+)
+from workers.celery_app import QUEUE, app
 from workers.runner import run_step
 from workers.runtime import runtime
 
@@ -50,6 +68,20 @@ def index_task(visit_id: str) -> None:
     run_step(visit_id, Step.INDEX, index.work, send=send)
 
 
+@app.task(name=results.TASK, bind=True, ignore_result=False, acks_late=False)
+def transcribe_now_task(self: Task, request: dict[str, Any]) -> dict[str, Any]:
+    """/v1/audio/transcriptions: the API waits for this result and then forgets it."""
+    req = results.NowRequest(**request)
+    streamed: list[dict[str, Any]] = []
+
+    def report(segments: list[Segment]) -> None:
+        streamed.extend(asdict(s) for s in segments)
+        self.update_state(state="PROGRESS", meta={"segments": streamed})
+
+    out = transcribe_now.work(runtime().settings, req, on_segments=report if req.stream else None)
+    return out | {"streamed": streamed} if req.stream and "error" not in out else out
+
+
 @app.task(name="maintenance.expire_visits", acks_late=True)
 def expire_visits_task() -> int:
     """Beat runs this hourly: delete the visits past the retention period."""
@@ -63,9 +95,26 @@ def expire_visits_task() -> int:
 
 @app.task(name="maintenance.reconcile_index", acks_late=True)
 def reconcile_index_task() -> int:
-    """Beat runs this hourly: remove vectors whose visit is gone (a crash mid-deletion)."""
+    """Beat runs this hourly: remove vectors whose visit is gone (a crash mid-deletion) and
+    recordings and staged files a crash left (older than any step lasts)."""
     rt = runtime()
-    return index.reconcile(rt.settings, rt.sessions)
+    return consistency.repair(rt.settings, rt.sessions, older_than_s=audio_store.TMP_MAX_AGE_S)
+
+
+@worker_init.connect
+def declare_queue(**_: object) -> None:
+    """Create the embedded broker's queue row before consuming: kombu's SQL transport checks
+    and then inserts, so two workers starting at once race and the loser would crash."""
+    if not runtime().settings.broker_url.startswith(("sqla+", "sqlalchemy+")):
+        return
+    for attempt in range(5):
+        try:
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_declare(queue=QUEUE)
+            return
+        except SQLAlchemyError:  # the other worker's insert won; the next look finds it
+            log.info("worker.queue_declare_raced", attempt=attempt)
+            time.sleep(0.2 * (attempt + 1))
 
 
 @worker_process_init.connect
