@@ -87,6 +87,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/visits/{visit_id}/ledger"): VISIT_OWNERS,
     ("GET", "/api/ledger"): VISIT_OWNERS,
     ("GET", "/api/ledger/report"): frozenset({A, M}),
+    ("GET", "/api/ledger/attention"): VISIT_OWNERS,
     ("PATCH", "/api/ledger/{entry_id}"): VISIT_OWNERS,
     # the best-practice library: trainers curate, everyone who sells reads
     ("POST", "/api/library/playlists"): frozenset({A, T}),
@@ -96,6 +97,11 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/api/library/clips/{clip_id}"): frozenset({A, T}),
     ("GET", "/api/library"): VISIT_READERS,
     ("GET", "/api/library/suggestions"): frozenset({A, T}),
+    # objection playbooks: everyone reads within their scope; trainers, managers, admins curate
+    ("GET", "/api/playbooks"): EVERYONE,
+    ("GET", "/api/playbooks/{topic}"): EVERYONE,
+    ("PUT", "/api/playbooks/{topic}/answers/{visit_id}/{answer_idx}"): frozenset({A, M, T}),
+    ("POST", "/api/playbooks/suggest"): EVERYONE,
     # OpenAI-compatible transcription: whoever may upload a visit
     ("GET", "/v1/models"): EVERYONE,
     ("POST", "/v1/audio/transcriptions"): VISIT_OWNERS,

@@ -415,3 +415,59 @@ def report(
     if kind is not None:
         query = query.where(LedgerEntry.kind == kind)
     return summarise(db.scalars(query), today=today)
+
+
+FollowUp = Literal["none", "overdue", "open", "closed"]
+FOLLOW_UPS: tuple[FollowUp, ...] = ("none", "overdue", "open", "closed")  # most urgent first
+
+
+@dataclass(frozen=True)
+class AtRisk:
+    """A visit with a churn or doubt signal and where its follow-up stands."""
+
+    visit: Visit
+    risks: list[str]
+    follow_up: FollowUp  # none: nothing in the ledger; closed: every entry done or dropped
+    open: int
+    overdue: int
+    next_due: date | None
+
+
+def follow_up_state(entries: Sequence[LedgerEntry], *, today: date) -> FollowUp:
+    if not entries:
+        return "none"
+    if any(is_overdue(e, today=today) for e in entries):
+        return "overdue"
+    return "open" if any(e.status == "open" for e in entries) else "closed"
+
+
+def at_risk(db: Session, *, today: date, scope: Scope = ADMIN_SCOPE) -> list[AtRisk]:
+    """Visits with a risk signal that the scope may see, the least followed up first
+    (none, overdue, open, closed), newest first within each."""
+    flagged = select(UtteranceLabel.visit_id).where(UtteranceLabel.label.startswith("risk."))
+    rows = list(
+        db.scalars(
+            select(Visit).where(scope.visits(), Visit.id.in_(flagged))
+        )
+    )
+    ids = [v.id for v in rows]
+    risks = visits.risks_of(db, visit_ids=ids)
+    entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for e in db.scalars(select(LedgerEntry).where(LedgerEntry.visit_id.in_(ids))):
+        entries[e.visit_id or ""].append(e)
+    out = []
+    for v in rows:
+        mine = entries[v.id]
+        dues = sorted(e.due for e in mine if e.status == "open" and e.due is not None)
+        out.append(
+            AtRisk(
+                visit=v,
+                risks=risks.get(v.id, []),
+                follow_up=follow_up_state(mine, today=today),
+                open=sum(e.status == "open" for e in mine),
+                overdue=sum(is_overdue(e, today=today) for e in mine),
+                next_due=dues[0] if dues else None,
+            )
+        )
+    newest = sorted(out, key=lambda r: (r.visit.visit_date or date.min), reverse=True)
+    return sorted(newest, key=lambda r: FOLLOW_UPS.index(r.follow_up))

@@ -201,6 +201,42 @@ def list_entries(
     )
 
 
+@router.get("/ledger/attention")
+def read_attention(db: Db, me: Me) -> dict[str, Any]:
+    """Visits with a churn or doubt signal and their follow-up (none, overdue, open, closed),
+    the least followed up first, with counts per rep and per team."""
+    today = date.today()
+    rows = ledger.at_risk(db, today=today, scope=me.scope)
+    per: dict[str, dict[str, dict[str, int]]] = {"rep": {}, "team": {}}
+    for r in rows:
+        for key, name in (("rep", r.visit.rep), ("team", r.visit.team)):
+            counts = per[key].setdefault(name or "", dict.fromkeys(ledger.FOLLOW_UPS, 0))
+            counts[r.follow_up] += 1
+    return {
+        "today": today.isoformat(),
+        "visits": [
+            {
+                "visit_id": r.visit.id,
+                "title": r.visit.title,
+                "customer": r.visit.customer,
+                "rep": r.visit.rep,
+                "team": r.visit.team,
+                "visit_date": r.visit.visit_date.isoformat() if r.visit.visit_date else None,
+                "risks": r.risks,
+                "follow_up": r.follow_up,
+                "open": r.open,
+                "overdue": r.overdue,
+                "next_due": r.next_due.isoformat() if r.next_due else None,
+            }
+            for r in rows
+        ],
+        **{
+            f"by_{key}": [{key: name or None, **counts} for name, counts in sorted(groups.items())]
+            for key, groups in per.items()
+        },
+    }
+
+
 @router.get("/ledger/report")
 def read_report(db: Db, me: Me, kind: Literal["action", "pain"] | None = None) -> dict[str, Any]:
     today = date.today()

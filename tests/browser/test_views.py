@@ -208,7 +208,7 @@ def add_visit(
             )
             db.add_all(
                 UtteranceLabel(visit_id=visit_id, idx=idx, label=label, confidence=0.9)
-                for label in x.labels
+                for label in [*x.labels, *x.risk]  # as knowledge.analysis stores them
             )
         db.add(VisitResult(visit_id=visit_id, kind="analysis", data=analysis))
         if coaching is not None:
@@ -377,6 +377,22 @@ def test_a_nonsense_search_says_no_close_matches(page: Any, site: dict[str, str]
     expect(page.locator("#s-total")).to_have_text("")
     expect(page.locator("#hits .hit").first).to_be_hidden()
     screenshot(page, "search-no-close-matches")
+
+
+def test_the_ledger_lists_at_risk_visits_and_their_follow_up(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.click("nav [data-view=ledger]")
+    row = page.locator("#attention-table tr", has_text="Northwind")
+    expect(row).to_contain_text("Churn")
+    expect(row.locator(".badge")).to_have_text(re.compile("no follow-up|open|overdue|closed"))
+    expect(page.locator(".attention-counts").first).to_contain_text("no follow-up")
+    screenshot(page, "ledger-attention")
+    row.locator("[data-open]").click()
+    expect(page.locator("#recap")).to_be_visible()
 
 
 def test_insights_view_shows_topic_rows_with_a_quote(page: Any, site: dict[str, str]) -> None:

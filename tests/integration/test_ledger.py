@@ -276,3 +276,60 @@ def test_report_endpoint_shows_rate_target_overdue_and_owners(client: TestClient
     assert (mine["counted"], mine["closed_in_time"], mine["closed_loop_rate"]) == (4, 3, 0.75)
     assert mine["overdue"] == 1
     assert ids[3] in [e["id"] for e in body["overdue"]]
+
+
+def add_risky_visit(client: TestClient, *, rep: str, team: str) -> str:
+    """A visit whose customer says they may switch supplier (risk.churn)."""
+    visit_id = uuid.uuid4().hex
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        db.add(
+            Visit(
+                id=visit_id,
+                title=f"Renewal {rep}",
+                rep=rep,
+                team=team,
+                visit_date=date(2026, 3, 2),
+                content_sha256=visit_id * 2,
+                status="done",
+                warnings=[],
+            )
+        )
+        db.flush()
+        db.add(UtteranceLabel(visit_id=visit_id, idx=0, label="risk.churn", confidence=0.8))
+        db.add(VisitResult(visit_id=visit_id, kind="analysis", data={"actions": ACTIONS}))
+        db.commit()
+    return visit_id
+
+
+def test_attention_lists_at_risk_visits_least_followed_up_first_with_counts_per_rep(
+    client: TestClient,
+) -> None:
+    rep, team = f"rep-{uuid.uuid4().hex[:6]}", f"team-{uuid.uuid4().hex[:6]}"
+    bare, late, handled = (add_risky_visit(client, rep=rep, team=team) for _ in range(3))
+    client.post("/api/ledger", json={"visit_id": late, "action_index": 0})  # due 2026-03-20
+    res = client.post("/api/ledger", json={"visit_id": handled, "action_index": 0})
+    client.patch(f"/api/ledger/{res.json()['id']}", json={"status": "done"})
+
+    body = client.get("/api/ledger/attention").json()
+    mine = [v for v in body["visits"] if v["rep"] == rep]
+    assert [(v["visit_id"], v["follow_up"]) for v in mine] == [
+        (bare, "none"),
+        (late, "overdue"),
+        (handled, "closed"),
+    ]
+    assert mine[1]["overdue"] == 1 and mine[0]["risks"] == ["risk.churn"]
+    (counts,) = [r for r in body["by_rep"] if r["rep"] == rep]
+    assert counts == {"rep": rep, "none": 1, "overdue": 1, "open": 0, "closed": 1}
+    assert any(r["team"] == team and r["none"] == 1 for r in body["by_team"])
+
+
+def test_attention_shows_a_manager_only_their_teams_visits(client: TestClient) -> None:
+    from knowledge.access import Scope
+    from knowledge.models import Role
+
+    ours = add_risky_visit(client, rep="Ann", team="north")
+    theirs = add_risky_visit(client, rep="Bob", team="south")
+    scope = Scope(Role.MANAGER, user_id=10**6, teams=("north",))
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        seen = {r.visit.id for r in ledger.at_risk(db, today=date(2026, 3, 25), scope=scope)}
+    assert ours in seen and theirs not in seen
