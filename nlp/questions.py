@@ -42,6 +42,8 @@ class LanguageCues:
     open_starts: tuple[str, ...]
     closed_starts: tuple[str, ...]
     tags: tuple[str, ...]
+    tag_only: tuple[str, ...]  # a statement with one of these at its end is not a question
+    greetings: tuple[str, ...]  # a sentence that is only a greeting is not a question
     spin: dict[Spin, tuple[str, ...]]
 
 
@@ -89,6 +91,8 @@ def parse_cues(data: dict[str, object]) -> QuestionCues:
             open_starts=_strings(q.get("open_starts"), f"question.{lang}.open_starts"),
             closed_starts=_strings(q.get("closed_starts"), f"question.{lang}.closed_starts"),
             tags=_strings(q.get("tags"), f"question.{lang}.tags"),
+            tag_only=_strings(q.get("tag_only"), f"question.{lang}.tag_only"),
+            greetings=_strings(q.get("greetings"), f"question.{lang}.greetings"),
             spin=per_spin,
         )
     rep, customer = roles.get("rep") or {}, roles.get("customer") or {}
@@ -140,7 +144,25 @@ def _starts_with(words: list[str], starts: tuple[str, ...]) -> bool:
     return any(joined == s or joined.startswith(s + " ") for s in starts)
 
 
+def _asks_nothing(sentence: str, cues: LanguageCues) -> bool:
+    """A greeting ("最近怎么样？", "How are you?") or a statement that only ends in a tag
+    ("这个月交货，对吧？", "You run SAP, right?"): said as a question, asking nothing."""
+    body = _CLAUSE_SPLIT.split(sentence.rstrip("?？。.!！ "))
+    clauses = [c.strip(" ，,") for c in body if c.strip(" ，,")]
+    if not clauses:
+        return False
+    if any(clauses[-1].endswith(g) for g in cues.greetings):
+        return all(  # what comes before is a name or more greeting ("张总，好久不见，")
+            (len(c) <= 12 or any(g in c for g in cues.greetings))
+            and not any(w in c for w in cues.interrogatives)
+            for c in clauses[:-1]
+        )
+    return len(clauses) > 1 and clauses[-1] in cues.tag_only
+
+
 def _is_question(sentence: str, lang: str, cues: LanguageCues) -> bool:
+    if _asks_nothing(sentence, cues):
+        return False
     if sentence.endswith(("?", "？")) or any(sentence.endswith(t) for t in cues.tags):
         return True
     body = sentence.rstrip("。.!！；; ")

@@ -76,3 +76,23 @@ def test_shipped_cue_file_loads_with_both_languages() -> None:
     cues = load_cues()
     assert {"zh", "en"} <= set(cues.languages)
     assert cues.rep_cues["zh"] and cues.customer_cues["en"] and cues.closing_cues["en"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "最近怎么样？",
+        "张总，好久不见，最近怎么样？",
+        "这批货这个月到，对吧？",
+        "How are you?",
+        "Good to see you, how have you been?",
+        "You run SAP today, right?",
+    ],
+)
+def test_greetings_and_tag_questions_are_not_counted_as_questions(text: str) -> None:
+    assert classify_question(text, None) is None
+
+
+def test_a_real_question_after_a_greeting_still_counts() -> None:
+    got = classify_question("好久不见，你们现在用的什么系统？", None)
+    assert got is not None and got.open
