@@ -6,6 +6,8 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+import jiwer
+
 _LATIN = re.compile(r"[A-Za-z\uff21-\uff3a\uff41-\uff5a]+")
 
 
@@ -27,14 +29,10 @@ def strip_latin(text: str) -> str:
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
-    """Levenshtein distance between two sequences of tokens (characters or words)."""
-    prev = list(range(len(hyp) + 1))
-    for i, x in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, y in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
+    """Levenshtein distance between two sequences of tokens (characters or words, none holding a
+    space): substitutions, deletions and insertions as jiwer aligns them."""
+    out = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return int(out.substitutions + out.deletions + out.insertions)
 
 
 def cer_zh(ref: str, hyp: str) -> tuple[int, int]:
