@@ -349,10 +349,12 @@ def train(
         bool, typer.Option(help="Add people's corrections from the database.")
     ] = True,
 ) -> None:
-    """Retrain the label classifier from prompts/examples (and the stored corrections)."""
+    """Retrain the label classifier from prompts/examples (and the stored corrections) and the
+    commitment classifier from prompts/commitments."""
     from knowledge import analysis
     from knowledge.db import make_engine, make_sessionmaker
     from nlp.classify import train_classifier
+    from nlp.commitments import train_acts
 
     settings = _settings()
     corrections: list[tuple[str, list[str]]] = []
@@ -360,6 +362,7 @@ def train(
         with make_sessionmaker(make_engine(settings.database_url))() as db:
             corrections = [(c.text, list(c.labels)) for c in analysis.corrections(db)]
     train_classifier(settings.prompts_dir, corrections)
+    train_acts(settings.prompts_dir)
     typer.echo(
         f"classifier retrained with {len(corrections)} corrections "
         f"into {settings.prompts_dir / 'classifier'}; the API and workers use it from their next "
@@ -538,6 +541,9 @@ def bench(
     kb_chroma: Annotated[
         bool, typer.Option(help="Also time Chroma's own filtered query (throwaway collections).")
     ] = False,
+    playbooks: Annotated[
+        int, typer.Option(help="Time playbook suggestions at this many synthetic utterances")
+    ] = 0,
     url: Url = DEFAULT_URL,
     token: Token = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
@@ -570,6 +576,11 @@ def bench(
             corpus,
             settings.chroma_url if kb_chroma else None,
         )
+    if playbooks:
+        from evals.playbooks import bench_playbooks, check_written
+
+        result["playbooks"] = bench_playbooks(settings, playbooks)
+        result["playbooks_written_check"] = check_written(settings)
     _dump(result, out)
 
 

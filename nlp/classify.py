@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from nlp.embed import Embedder, load_embedder
-from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, load_labels
+from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, WeightsMissing, load_labels
 from nlp.language import detect_language
 from nlp.textmodel import (
     F32,
@@ -266,10 +266,10 @@ def load_current_classifier(prompts_dir: Path) -> Classifier:
 
 @cache
 def load_classifier(prompts_dir: Path) -> Classifier:
-    """The classifier for prompts_dir, cached per process (trained first if no weights exist)."""
+    """The classifier for prompts_dir, cached per process."""
     path = prompts_dir / WEIGHTS_FILE
     if not path.exists():
-        train_classifier(prompts_dir)
+        raise WeightsMissing("label classifier", path)
     labels = load_labels(prompts_dir)
     weights = load_weights(path)
     return Classifier(

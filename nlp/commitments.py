@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from nlp.actions import ACTS, Act
 from nlp.embed import Embedder, load_embedder
-from nlp.labels import LabelFileError
+from nlp.labels import LabelFileError, WeightsMissing
 from nlp.textmodel import (
     F32,
     char_ngram_counts,
@@ -137,9 +137,9 @@ def train_acts(prompts_dir: Path) -> None:
 
 @cache
 def load_act_classifier(prompts_dir: Path) -> ActClassifier:
-    """The commitment classifier for prompts_dir, cached per process (trained if missing)."""
+    """The commitment classifier for prompts_dir, cached per process."""
     path = prompts_dir / WEIGHTS_FILE
     if not path.exists():
-        train_acts(prompts_dir)
+        raise WeightsMissing("commitment classifier", path)
     w = load_act_weights(path)
     return ActClassifier(w, [load_embedder(n) for n in w.encoders])

@@ -21,6 +21,17 @@ class LabelFileError(ValueError):
     """prompts/labels.yaml (or an examples file) is malformed."""
 
 
+class WeightsMissing(RuntimeError):
+    """A trained model's weights file is absent; `visitlens train` builds it. Never trained
+    inside a request or a step: that would take minutes and differ per process."""
+
+    def __init__(self, what: str, path: Path):
+        super().__init__(
+            f"The {what} weights are missing ({path}). Run `visitlens train` to build them "
+            "from the examples in prompts/."
+        )
+
+
 class UnknownLabelError(ValueError):
     """Label ids outside the label set; the message names the valid ids."""
 

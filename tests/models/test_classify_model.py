@@ -188,3 +188,17 @@ def test_praise_reads_as_positive(classifier: Classifier) -> None:
         ]
     )
     assert zh.sentiment == "positive" and en.sentiment == "positive"
+
+
+def test_missing_weights_are_an_error_naming_the_command_not_a_training_run(
+    tmp_path: Path,
+) -> None:
+    from nlp.commitments import load_act_classifier
+    from nlp.labels import WeightsMissing
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, prompts, ignore=shutil.ignore_patterns("classifier"))
+    with pytest.raises(WeightsMissing, match="visitlens train"):
+        load_classifier(prompts)
+    with pytest.raises(WeightsMissing, match="visitlens train"):
+        load_act_classifier(prompts)
