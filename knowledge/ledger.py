@@ -445,11 +445,7 @@ def at_risk(db: Session, *, today: date, scope: Scope = ADMIN_SCOPE) -> list[AtR
     """Visits with a risk signal that the scope may see, the least followed up first
     (none, overdue, open, closed), newest first within each."""
     flagged = select(UtteranceLabel.visit_id).where(UtteranceLabel.label.startswith("risk."))
-    rows = list(
-        db.scalars(
-            select(Visit).where(scope.visits(), Visit.id.in_(flagged))
-        )
-    )
+    rows = list(db.scalars(select(Visit).where(scope.visits(), Visit.id.in_(flagged))))
     ids = [v.id for v in rows]
     risks = visits.risks_of(db, visit_ids=ids)
     entries: dict[str, list[LedgerEntry]] = defaultdict(list)
@@ -469,5 +465,5 @@ def at_risk(db: Session, *, today: date, scope: Scope = ADMIN_SCOPE) -> list[AtR
                 next_due=dues[0] if dues else None,
             )
         )
-    newest = sorted(out, key=lambda r: (r.visit.visit_date or date.min), reverse=True)
+    newest = sorted(out, key=lambda r: r.visit.visit_date or date.min, reverse=True)
     return sorted(newest, key=lambda r: FOLLOW_UPS.index(r.follow_up))
