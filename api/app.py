@@ -33,6 +33,7 @@ from api.routes import (
     ledger,
     library,
     openai_audio,
+    playbooks,
     search,
     speakers,
     system,
@@ -41,6 +42,7 @@ from api.routes import (
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.live_index import LiveIndex
+from knowledge.playbooks import SuggestIndex
 from knowledge.search import embed_label_examples
 from knowledge.settings import Settings
 from knowledge.vector_index import connect
@@ -64,6 +66,7 @@ ROUTERS = tuple(
         insights,
         ledger,
         library,
+        playbooks,
     )
 )
 OPENAI_ROUTERS = (openai_audio.router,)  # under /v1, errors in OpenAI's shape
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             label_ids=load_labels(settings.prompts_dir).need_pain_ids,
         )
+        app.state.playbooks = SuggestIndex()  # answers' vectors, refreshed from the database
         app.state.live.start()
         yield
         app.state.live.stop()

@@ -354,3 +354,49 @@ class RateCount(Base):
     bucket: Mapped[str] = mapped_column(String(32), primary_key=True)
     window: Mapped[int] = mapped_column(Integer, primary_key=True)  # start, s since the epoch
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlaybookAnswer(Base):
+    """A rep's answer to a customer's objection (pain point or doubt), what followed it and its
+    vectors; written when the visit is indexed, read by the playbooks."""
+
+    __tablename__ = "playbook_answers"
+    __table_args__ = (Index("ix_playbook_answers_label_visit", "label", "visit_id"),)
+
+    visit_id: Mapped[str] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    objection_idx: Mapped[int] = mapped_column(Integer)
+    objection_text: Mapped[str] = mapped_column(Text)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    sentiment_delta: Mapped[float] = mapped_column(Float, default=0.0)
+    positive: Mapped[bool] = mapped_column(default=False)
+    commitment: Mapped[bool] = mapped_column(default=False)
+    objection_vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, unit length
+    answer_vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+
+class PlaybookCuration(Base):
+    """A trainer's pin, hide or note on one answer of one objection's playbook."""
+
+    __tablename__ = "playbook_curation"
+
+    visit_id: Mapped[str] = mapped_column(
+        ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answer_idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    hidden: Mapped[bool] = mapped_column(default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True
+    )

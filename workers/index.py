@@ -9,7 +9,7 @@ import numpy as np
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge import analysis, visits
+from knowledge import analysis, playbooks, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
 from knowledge.models import Visit
@@ -99,6 +99,21 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     vectors = np.zeros((0, 0), np.float32)
     if docs:
         vectors = embedder.encode(utterance_embedding_texts(docs))
+    answers = playbooks.answers_of_visit(utterances, report)
+    if answers:  # embedded here, outside any transaction; stored for every API process
+        objection_vectors = embedder.encode([a.objection_text for a in answers])
+        answer_vectors = embedder.encode([a.text for a in answers])
+    else:
+        objection_vectors = answer_vectors = np.zeros((0, embedder.dim), np.float32)
+    with session_scope(sessions) as db:
+        if db.get(Visit, visit_id) is not None:
+            playbooks.replace_answers(
+                db,
+                visit_id=visit_id,
+                answers=answers,
+                objection_vectors=objection_vectors,
+                answer_vectors=answer_vectors,
+            )
     sentences = feature_sentences(settings.prompts_dir)
     visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
