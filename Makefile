@@ -3,6 +3,9 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN = $(VENV)/bin
+# torch comes from PyTorch's CPU index: PyPI's own Linux wheel pulls the CUDA build and its nvidia
+# packages (GBs). On a GPU machine: make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: install run test test-fast lint bench eval clean
 
@@ -11,7 +14,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q torch==2.13.0  # the CPU build; unpinned pulls CUDA (GBs)
+	$(BIN)/python -m pip install -q --retries 1 torch==2.13.0 --index-url $(TORCH_INDEX)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/visitlens models build
 	touch $@
