@@ -133,28 +133,17 @@ def bench_openai(
 
 
 def summarise_openai(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for variant in sorted({r["variant"] for r in rows}):
-        for lang in ("zh", "en"):
-            sel = [r for r in rows if r["variant"] == variant and r["lang"] == lang]
-            if not sel:
-                continue
-            n = sum(r["ref_len"] for r in sel)
-            audio = sum(r["duration_s"] for r in sel)
-            out[f"{variant}/{lang}"] = {
-                "files": len(sel),
-                "plain_error": round(sum(r["plain_edits"] for r in sel) / n, 4),
-                "v1_error": round(sum(r["v1_edits"] for r in sel) / n, 4),
-                "v1_over_plain": round(
-                    sum(r["v1_s"] for r in sel) / sum(r["plain_s"] for r in sel), 3
-                ),
-                "rtf_v1": round(sum(r["v1_s"] for r in sel) / audio, 3),
-                "rtf_plain": round(sum(r["plain_s"] for r in sel) / audio, 3),
-            }
-    return out
+    return _summarise(rows, edits="v1_edits", seconds="v1_s", name="v1")
 
 
 def summarise_asr(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return _summarise(rows, edits="ours_edits", seconds="e2e_s", name="e2e")
+
+
+def _summarise(
+    rows: list[dict[str, Any]], *, edits: str, seconds: str, name: str
+) -> dict[str, Any]:
+    """Per variant and language: error rates and time against plain faster-whisper."""
     out: dict[str, Any] = {}
     for variant in sorted({r["variant"] for r in rows}):
         for lang in ("zh", "en"):
@@ -163,15 +152,14 @@ def summarise_asr(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 continue
             n = sum(r["ref_len"] for r in sel)
             audio = sum(r["duration_s"] for r in sel)
+            plain_s = sum(r["plain_s"] for r in sel)
             out[f"{variant}/{lang}"] = {
                 "files": len(sel),
                 "plain_error": round(sum(r["plain_edits"] for r in sel) / n, 4),
-                "visitlens_error": round(sum(r["ours_edits"] for r in sel) / n, 4),
-                "e2e_over_plain": round(
-                    sum(r["e2e_s"] for r in sel) / sum(r["plain_s"] for r in sel), 3
-                ),
-                "rtf_e2e": round(sum(r["e2e_s"] for r in sel) / audio, 3),
-                "rtf_plain": round(sum(r["plain_s"] for r in sel) / audio, 3),
+                f"{name}_error": round(sum(r[edits] for r in sel) / n, 4),
+                f"{name}_over_plain": round(sum(r[seconds] for r in sel) / plain_s, 3),
+                f"rtf_{name}": round(sum(r[seconds] for r in sel) / audio, 3),
+                "rtf_plain": round(plain_s / audio, 3),
             }
     return out
 

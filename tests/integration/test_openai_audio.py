@@ -4,10 +4,7 @@ on a port and a real Celery worker (embedded settings; one round trip on Postgre
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,36 +13,18 @@ import openai
 import pytest
 import redis
 import sqlalchemy
-import uvicorn
 
 from api.access import OPENAI_PREFIX, api_routes, rule_of
-from api.app import OPENAI_ROUTERS, create_app
+from api.app import OPENAI_ROUTERS
 from evals.errorrate import wer_en
 from evals.roles import role_accuracy
 from knowledge.models import Role
-from knowledge.settings import Settings
-from tests.conftest import FIXTURES, Stack, free_port, make_stack, make_user
+from tests.browser.conftest import serve
+from tests.conftest import FIXTURES, Stack, make_stack, make_user
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SHORT = FIXTURES / "en_one_speaker.mp3"  # 15 s, one voice
 DIALOGUE = FIXTURES / "en_short.mp3"  # 37 s, rep and customer
-
-
-@contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The app on a free local port in a thread of this process (real HTTP, real streaming)."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
 
 
 def client_for(url: str, token: str) -> openai.OpenAI:
