@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +41,26 @@ def fresh_upload(
     return done, time.monotonic() - started
 
 
-def bench_asr(
-    client: Client, settings: Settings, corpus: Path, variants: list[str], limit: int | None = None
-) -> dict[str, Any]:
-    """Per file: plain faster-whisper (in this process) against visitlens end to end (server)."""
+@dataclass(frozen=True)
+class PlainRun:
+    """One corpus recording transcribed by plain faster-whisper in this process."""
+
+    variant: str
+    meta: dict[str, Any]
+    path: Path
+    ref: str
+    duration_s: float
+    plain_edits: int
+    plain_s: float
+
+
+def _plain_runs(
+    settings: Settings, corpus: Path, variants: list[str], limit: int | None
+) -> Iterator[PlainRun]:
     from nlp.asr import transcribe_plain
     from workers.transcribe import whisper
 
     model = whisper(settings)
-    rows: list[dict[str, Any]] = []
     for variant in variants:
         for meta in list(_visits(corpus))[:limit]:
             path = audio_of(corpus, meta["id"], variant)
@@ -55,32 +68,43 @@ def bench_asr(
                 continue
             truth = json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
             ref = " ".join(t["text"] for t in truth["turns"])
-            lang = meta["language"]
             started = time.monotonic()
             plain = transcribe_plain(model, path)
             plain_s = time.monotonic() - started
-            plain_err = _error(lang, ref, " ".join(s.text for s in plain.segments))
-            visit, e2e_s = fresh_upload(client, path, upload_fields(meta))
-            if visit["status"] != "done":
-                rows.append({"id": meta["id"], "variant": variant, "error": visit["error"]})
-                continue
-            segs = client.call("GET", f"/api/visits/{visit['id']}/transcript")["segments"]
-            ours = _error(lang, ref, " ".join(s["text"] for s in segs))
-            rows.append(
-                {
-                    "id": meta["id"],
-                    "variant": variant,
-                    "lang": lang,
-                    "duration_s": truth["duration"],
-                    "plain_edits": plain_err[0],
-                    "ours_edits": ours[0],
-                    "ref_len": ours[1],
-                    "plain_s": round(plain_s, 2),
-                    "e2e_s": round(e2e_s, 2),
-                    "transcribe_s": visit["timings"].get("transcribe"),
-                    "steps_s": visit["timings"],
-                }
-            )
+            edits = _error(meta["language"], ref, " ".join(s.text for s in plain.segments))[0]
+            yield PlainRun(variant, meta, path, ref, truth["duration"], edits, plain_s)
+
+
+def _row(run: PlainRun, name: str, edits: tuple[int, int], seconds: float) -> dict[str, Any]:
+    return {
+        "id": run.meta["id"],
+        "variant": run.variant,
+        "lang": run.meta["language"],
+        "duration_s": run.duration_s,
+        "plain_edits": run.plain_edits,
+        f"{name}_edits": edits[0],
+        "ref_len": edits[1],
+        "plain_s": round(run.plain_s, 2),
+        f"{name}_s": round(seconds, 2),
+    }
+
+
+def bench_asr(
+    client: Client, settings: Settings, corpus: Path, variants: list[str], limit: int | None = None
+) -> dict[str, Any]:
+    """Per file: plain faster-whisper (in this process) against visitlens end to end (server)."""
+    rows: list[dict[str, Any]] = []
+    for run in _plain_runs(settings, corpus, variants, limit):
+        visit, e2e_s = fresh_upload(client, run.path, upload_fields(run.meta))
+        if visit["status"] != "done":
+            rows.append({"id": run.meta["id"], "variant": run.variant, "error": visit["error"]})
+            continue
+        segs = client.call("GET", f"/api/visits/{visit['id']}/transcript")["segments"]
+        ours = _error(run.meta["language"], run.ref, " ".join(s["text"] for s in segs))
+        rows.append(
+            _row(run, "e2e", ours, e2e_s)
+            | {"transcribe_s": visit["timings"].get("transcribe"), "steps_s": visit["timings"]}
+        )
     return {"rows": rows, "summary": summarise_asr(rows)}
 
 
@@ -89,46 +113,18 @@ def bench_openai(
 ) -> dict[str, Any]:
     """Per file: plain faster-whisper (in this process) against POST /v1/audio/transcriptions
     (the server's workers, the same model; the caller waits), timed back to back."""
-    from nlp.asr import transcribe_plain
-    from workers.transcribe import whisper
-
-    model = whisper(settings)
     rows: list[dict[str, Any]] = []
-    for variant in variants:
-        for meta in list(_visits(corpus))[:limit]:
-            path = audio_of(corpus, meta["id"], variant)
-            if not path.exists():
-                continue
-            truth = json.loads(Path(f"{path}.truth.json").read_text(encoding="utf-8"))
-            ref = " ".join(t["text"] for t in truth["turns"])
-            lang = meta["language"]
-            started = time.monotonic()
-            plain = transcribe_plain(model, path)
-            plain_s = time.monotonic() - started
-            started = time.monotonic()
-            with path.open("rb") as f:
-                answer = client.call(
-                    "POST",
-                    "/v1/audio/transcriptions",
-                    files={"file": (path.name, f)},
-                    data={"model": "whisper-1", "response_format": "verbose_json"},
-                )
-            v1_s = time.monotonic() - started
-            plain_err = _error(lang, ref, " ".join(s.text for s in plain.segments))
-            ours = _error(lang, ref, answer["text"])
-            rows.append(
-                {
-                    "id": meta["id"],
-                    "variant": variant,
-                    "lang": lang,
-                    "duration_s": truth["duration"],
-                    "plain_edits": plain_err[0],
-                    "v1_edits": ours[0],
-                    "ref_len": ours[1],
-                    "plain_s": round(plain_s, 2),
-                    "v1_s": round(v1_s, 2),
-                }
+    for run in _plain_runs(settings, corpus, variants, limit):
+        started = time.monotonic()
+        with run.path.open("rb") as f:
+            answer = client.call(
+                "POST",
+                "/v1/audio/transcriptions",
+                files={"file": (run.path.name, f)},
+                data={"model": "whisper-1", "response_format": "verbose_json"},
             )
+        v1_s = time.monotonic() - started
+        rows.append(_row(run, "v1", _error(run.meta["language"], run.ref, answer["text"]), v1_s))
     return {"rows": rows, "summary": summarise_openai(rows)}
 
 
@@ -137,7 +133,7 @@ def summarise_openai(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarise_asr(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return _summarise(rows, edits="ours_edits", seconds="e2e_s", name="e2e")
+    return _summarise(rows, edits="e2e_edits", seconds="e2e_s", name="e2e")
 
 
 def _summarise(
