@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from evals.ask import evaluate_ask
 from evals.cv import act_cv, run_cv
 from evals.labels import evaluate_actions, evaluate_labels
 from evals.search import evaluate_search
@@ -53,6 +54,7 @@ def search_figures(folder: Path, embedder: Encoder) -> dict[str, Any]:
         },
         "similar_hit3": result["similar"]["hit3"],
         "no_close_matches": result["no_close_matches"],
+        "ask": evaluate_ask(folder, embedder),
     }
 
 
