@@ -17,6 +17,7 @@ import numpy as np
 from evals.ask import evaluate_ask
 from evals.cv import act_cv, run_cv
 from evals.labels import evaluate_actions, evaluate_labels
+from evals.playbooks import best_practice_top3
 from evals.search import evaluate_search
 from knowledge.search import Encoder
 from nlp.actions import ActPredictor
@@ -55,6 +56,7 @@ def search_figures(folder: Path, embedder: Encoder) -> dict[str, Any]:
         "similar_hit3": result["similar"]["hit3"],
         "no_close_matches": result["no_close_matches"],
         "ask": evaluate_ask(folder, embedder),
+        "playbooks": best_practice_top3(folder, embedder),
     }
 
 

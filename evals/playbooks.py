@@ -3,6 +3,7 @@ of whether the answer that worked is in the top 3 for a customer sentence worded
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import time
@@ -247,3 +248,59 @@ def check_written(base: Settings) -> dict[str, Any]:
                 hits += good in top
                 rows.append({"text": text, "topic": label, "hit": good in top, "top": top})
     return {"objections": len(rows), "top3_hits": hits, "top3_rate": hits / len(rows), "rows": rows}
+
+
+SENTIMENT_SCORE = {"positive": 0.6, "neutral": 0.0, "negative": -0.6}  # a labelled turn's mood
+
+
+def best_practice_top3(folder: Path, embedder: Any) -> dict[str, Any]:
+    """Of the objections answered in the visits a folder's truth marks as best practice, the
+    share whose answer is among the top 3 answer groups of its topic's playbook, built from every
+    visit of the folder (truth labels and sentiment for the analysis, dates unknown: no agreed
+    step is timed) and ranked as GET /api/playbooks/{topic} ranks them."""
+    from nlp.playbook import Turn, answer_score, find_answers, group_answers
+
+    found: list[tuple[str, bool, Any]] = []  # (visit, best practice, answer)
+    for path in sorted((folder / "visits").glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        turns = [
+            Turn(
+                idx=i,
+                role=t["speaker"],
+                text=t["text"],
+                start=10.0 * i,
+                end=10.0 * i + 9,
+                sentiment=t.get("sentiment", "neutral"),
+                sentiment_score=SENTIMENT_SCORE.get(t.get("sentiment", "neutral"), 0.0),
+                labels=(*t.get("labels", []), *t.get("risk", [])),
+            )
+            for i, t in enumerate(raw["turns"])
+        ]
+        outcome = raw.get("outcome")
+        for answer in find_answers(turns):
+            found.append((raw["id"], bool(raw.get("best_practice")), (answer, outcome)))
+    hits = asked = leaders = best_leaders = 0
+    for label in sorted({a.label for _, _, (a, _) in found}):
+        rows = [(v, best, a, o) for v, best, (a, o) in found if a.label == label]
+        scores = [
+            answer_score(
+                positive=a.positive, sentiment_delta=a.sentiment_delta, commitment=False, outcome=o
+            )
+            for _, _, a, o in rows
+        ]
+        vectors = np.asarray(embedder.encode([a.text for _, _, a, _ in rows]), dtype=np.float32)
+        groups = group_answers(vectors, scores)[:3]
+        top = {i for g in groups for i in g.members}
+        leaders += len(groups)
+        best_leaders += sum(rows[g.members[0]][1] for g in groups)
+        for i, (_, best, _, _) in enumerate(rows):
+            if best:
+                asked += 1
+                hits += i in top
+    return {
+        "answers": len(found),
+        "best_practice_answers": asked,
+        "in_top3": round(hits / asked, 3) if asked else None,  # at most 3 per topic fit
+        "top3_best_practice_share": round(best_leaders / leaders, 3) if leaders else None,
+        "best_practice_share": round(asked / len(found), 3) if found else None,  # by chance
+    }
