@@ -442,3 +442,200 @@ def test_a_question_across_visits_shows_an_answer_with_quotes_that_open(
     expect(detail).to_contain_text("a week late")
     detail.locator("[data-open]:not([data-t])").first.click()  # the visit: its recap
     expect(page.locator("#recap")).to_be_visible()
+
+
+def tab_to(page: Any, selector: str, presses: int = 80) -> None:
+    """Press Tab until the focused element matches a CSS selector (keyboard only)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"!!document.activeElement?.matches({selector!r})"):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_a_keyboard_alone_opens_a_visit_and_plays_a_line(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    tab_to(page, f".visit a[href='#visit={site['northwind']}']")
+    page.keyboard.press("Enter")
+    expect(page.locator("#recap")).to_be_visible()
+    tab_to(page, "[role=tab][aria-selected=true]")
+    page.keyboard.press("ArrowRight")  # Recap → Transcript
+    expect(page.locator("[role=tab][data-tab=transcript]")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(page.locator("#tab .seg")).to_have_count(4)
+    tab_to(page, "#tab .seg button.play")  # the first line's time
+    page.keyboard.press("Tab")  # its "+ clip" shows while it has the focus
+    expect(page.locator("#tab .seg").first.locator(".add-clip")).to_have_css("opacity", "1")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the second line: play it
+    wait_until(page, "!document.querySelector('#player').paused")
+    expect(page.locator("#tab .seg.playing")).to_contain_text("a week late")
+    screenshot(page, "keyboard-plays-a-line")
+
+
+def test_the_transcript_merges_turns_with_label_chips_under_a_player_that_stays_in_view(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1100, "height": 420})
+    page.goto(f"{site['url']}/#visit={site['northwind']}")
+    page.click("[data-tab=transcript]")
+    expect(page.locator("#tab .turn")).to_have_count(3)  # rep, customer (two lines), rep
+    customer = page.locator("#tab .turn").nth(1)
+    expect(customer.locator(".seg")).to_have_count(2)
+    pains = customer.locator(".seg").first.locator(".chip.pain")  # the analysis test may add one
+    expect(pains.first).to_contain_text("Delivery")
+    expect(customer.locator(".seg").nth(1).locator(".chip.risk")).to_be_visible()
+
+    customer.locator(".seg").nth(1).locator("button.play").click()  # each line still plays alone
+    wait_until(page, "Math.abs(document.querySelector('#player').currentTime - 5.2) < 0.5")
+
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    wait_until(page, "window.scrollY > 100")
+    in_view = "(() => { const r = document.querySelector('#player').getBoundingClientRect();"
+    in_view += " return r.top >= 0 && r.bottom <= innerHeight + 1; })()"
+    assert page.evaluate(in_view)
+    screenshot(page, "player-stays-in-view")
+
+
+def test_a_timeline_mark_plays_from_its_moment(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site['url']}/#visit={site['northwind']}")
+    line = page.locator("#timeline")
+    expect(line.locator("button.stage")).to_have_count(1)
+    expect(line.locator("button.question")).to_have_count(1)
+    pain = line.locator("button.pain")
+    expect(pain).to_have_attribute("title", re.compile("Delivery and supply.* at 00:02"))
+    risk = line.locator("button.risk")
+    expect(risk).to_have_attribute("title", re.compile("Churn risk at 00:05"))
+    risk.click()
+    wait_until(page, "Math.abs(document.querySelector('#player').currentTime - 5.2) < 0.5")
+    wait_until(page, "!document.querySelector('#player').paused")
+    screenshot(page, "timeline")
+
+
+def test_follow_playback_scrolls_to_the_playing_line_until_switched_off(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1100, "height": 360})
+    page.goto(f"{site['url']}/#visit={site['northwind']}")
+    page.click("[data-tab=transcript]")
+    expect(page.locator("#tab .seg")).to_have_count(4)
+    follow = page.get_by_label("Follow playback")
+    expect(follow).to_be_checked()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#timeline button.risk").click()
+    expect(page.locator("#tab .seg.playing")).to_contain_text("A rival supplier")
+    seen = "(() => { const r = document.querySelector('#tab .seg.playing').getBoundingClientRect();"
+    seen += " return r.top >= 0 && r.bottom <= innerHeight + 1; })()"  # + 1: subpixel layout
+    screenshot(page, "follow-playback")
+    wait_until(page, seen)
+
+    follow.uncheck()
+    page.evaluate("window.scrollTo(0, 0)")
+    page.evaluate("document.querySelector('#player').currentTime = 7.7")  # playback moves on
+    expect(page.locator("#tab .seg.playing")).to_contain_text("recovery plan")  # still marked
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.scrollY") == 0  # but the page did not scroll to it
+    page.reload()
+    expect(page.get_by_label("Follow playback")).not_to_be_checked()  # remembered
+    page.get_by_label("Follow playback").check()
+
+
+def test_back_and_forward_move_between_views_and_visits(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.click("nav [data-view=ledger]")
+    expect(page.locator("#loop-rate")).to_be_visible()
+    page.locator("#attention-table [data-open]").first.click()
+    expect(page.locator("#detail h2")).to_contain_text("Northwind")
+    page.locator(".visit", has_text="华东仓储").click()
+    expect(page.locator("#detail h2")).to_contain_text("华东仓储")
+
+    page.go_back()
+    expect(page.locator("#detail h2")).to_contain_text("Northwind")
+    page.go_back()
+    expect(page.locator("#loop-rate")).to_be_visible()
+    expect(page.locator("#visits-view")).to_be_hidden()
+    page.go_forward()
+    expect(page.locator("#detail h2")).to_contain_text("Northwind")
+    expect(page.locator("#visits-view")).to_be_visible()
+
+
+UNNAMED_FIELDS = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter((el) => el.offsetParent !== null || el.type === 'file')
+  .filter((el) => !(el.getAttribute('aria-label')?.trim()
+    || [...(el.labels || [])].some((l) => l.textContent.trim())
+    || el.getAttribute('aria-labelledby')))
+  .map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def test_every_field_has_a_name_and_the_visit_tabs_are_aria_tabs(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site['url']}/#visit={site['northwind']}")
+    tabs = page.get_by_role("tablist").get_by_role("tab")
+    expect(tabs).to_have_count(5)
+    expect(page.get_by_role("tab", name="Recap")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tabpanel")).to_have_attribute("aria-labelledby", "tab-recap")
+    page.get_by_role("tab", name="Recap").focus()
+    page.keyboard.press("ArrowLeft")  # wraps round to the last tab
+    expect(page.get_by_role("tab", name="Similar cases")).to_be_focused()
+    expect(page.get_by_role("tab", name="Similar cases")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name="Recap")).to_have_attribute("aria-selected", "true")
+
+    assert page.evaluate(UNNAMED_FIELDS) == []
+    page.click("[data-tab=analysis]")
+    expect(page.locator("#quotes .quote").first).to_be_visible()
+    page.locator("#quotes .edit").first.click()
+    assert page.evaluate(UNNAMED_FIELDS) == []
+    for name in ("insights", "ledger", "library"):
+        page.click(f"nav [data-view={name}]")
+        expect(page.locator("#page section").first).to_be_visible()
+        page.wait_for_timeout(300)  # the view's tables fill in
+        assert page.evaluate(UNNAMED_FIELDS) == [], name
+
+
+def test_muted_text_keeps_a_contrast_of_at_least_4_5_to_1(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator(".visit .meta").first).to_be_visible()
+    ratio = page.evaluate(
+        """(() => {
+      const rgb = (s) => s.match(/\\d+/g).slice(0, 3).map(Number);
+      const lum = (c) => { const [r, g, b] = c.map((v) => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+      const fg = lum(rgb(getComputedStyle(document.querySelector('.visit .meta')).color));
+      return Math.min(...['#fff', '#f6f7fb', '#f0f3fb', '#eef1f8'].map((bg) => {
+        const probe = document.createElement('i');
+        probe.style.color = bg; document.body.append(probe);
+        const b = lum(rgb(getComputedStyle(probe).color)); probe.remove();
+        return (Math.max(fg, b) + 0.05) / (Math.min(fg, b) + 0.05); }));
+    })()"""
+    )
+    assert ratio >= 4.5
+
+
+def test_a_visit_opened_from_low_in_the_list_shows_its_header_and_player(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1100, "height": 400})
+    row = page.locator(".visit", has_text="Northwind")
+    row.scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 200
+    row.click()
+    expect(page.locator("#detail h2")).to_be_in_viewport()
+    expect(page.locator("#player")).to_be_in_viewport()
