@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import select
@@ -17,11 +17,6 @@ from knowledge.vector_index import IndexUnavailable, VectorIndex, warm_search_in
 
 log = structlog.get_logger()
 CLOCK_SKEW = timedelta(seconds=10)  # workers' clocks may run a little behind ours
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class LiveIndex:
@@ -116,8 +111,8 @@ class LiveIndex:
                 self.search.add(docs, vectors)
             self._loaded[visit_id] = finished_at  # only once loaded: Chroma may be down
         self._since = now - CLOCK_SKEW
-        self._loaded = {v: at for v, at in self._loaded.items() if at and _aware(at) >= self._since}
-        self._cleared = {v: at for v, at in self._cleared.items() if _aware(at) >= self._since}
+        self._loaded = {v: at for v, at in self._loaded.items() if at and at >= self._since}
+        self._cleared = {v: at for v, at in self._cleared.items() if at >= self._since}
         return len(fresh)
 
     def _loop(self) -> None:

@@ -31,10 +31,6 @@ def _sha256(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)  # SQLite drops tz
-
-
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(
@@ -156,7 +152,7 @@ def user_of_token(db: Session, *, secret: str) -> User | None:
     if user is None or user.disabled:
         return None
     now = utcnow()
-    if row.last_used_at is None or now - _as_utc(row.last_used_at) > timedelta(minutes=5):
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
         row.last_used_at = now  # coarse, so reads do not write on every request
     return user
 
@@ -183,7 +179,7 @@ def open_session(db: Session, *, user: User, hours: float) -> NewSession:
 
 def session_of(db: Session, *, secret: str) -> tuple[User, WebSession] | None:
     row = db.get(WebSession, _sha256(secret))
-    if row is None or _as_utc(row.expires_at) < utcnow():
+    if row is None or row.expires_at < utcnow():
         return None
     user = db.get(User, row.user_id)
     if user is None or user.disabled:

@@ -333,3 +333,14 @@ def test_attention_shows_a_manager_only_their_teams_visits(client: TestClient) -
     with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
         seen = {r.visit.id for r in ledger.at_risk(db, today=date(2026, 3, 25), scope=scope)}
     assert ours in seen and theirs not in seen
+
+
+def test_every_answer_writes_times_with_their_zone(client: TestClient) -> None:
+    """SQLite drops the zone of what it stores; lists and creations still agree."""
+    visit_id = add_visit(client)
+    made = client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 1}).json()
+    listed = client.get("/api/ledger", params={"visit_id": visit_id}).json()["items"][0]
+    assert made["created_at"] == listed["created_at"]
+    assert datetime.fromisoformat(listed["created_at"]).tzinfo is not None
+    visit = next(v for v in client.get("/api/visits").json()["items"] if v["id"] == visit_id)
+    assert datetime.fromisoformat(visit["created_at"].replace("Z", "+00:00")).tzinfo is not None
