@@ -4,6 +4,7 @@ cells in exports, oversized bodies refused up front, health of every part."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,25 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str,
         yield {"url": url, "auth": {"Authorization": f"Bearer {token}"}, "settings": settings}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def served_with_index(
+    request: pytest.FixtureRequest, tmp_path: Path, chroma_url: str
+) -> Iterator[dict[str, Any]]:
+    overrides: dict[str, Any] = {"chroma_url": chroma_url}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    settings = settings_for(tmp_path, "embedded", **overrides)
+    migrate(settings.database_url)
+    token = make_user(settings, f"busy-{request.param}")
+    auth = {"Authorization": f"Bearer {token}"}
+    with serve(settings) as url:
+        deadline = time.monotonic() + 60  # the index loads in a thread at start
+        while httpx.get(f"{url}/api/search?q=x", headers=auth).status_code != 200:
+            assert time.monotonic() < deadline, "the search index never loaded"
+            time.sleep(0.3)
+        yield {"url": url, "auth": auth}
+
+
 def test_identical_uploads_at_once_give_one_visit_and_leave_no_file(
     served: dict[str, Any],
 ) -> None:
@@ -60,6 +80,46 @@ def test_identical_uploads_at_once_give_one_visit_and_leave_no_file(
     assert len({a.json()["id"] for a in answers}) == 1
     stored = [p for p in served["settings"].audio_dir.rglob("*") if p.is_file()]
     assert len(stored) == 1  # only the one visit's recording, nothing staged or orphaned
+
+
+def test_fifty_uploads_with_a_hundred_searches_lose_and_double_nothing(
+    served_with_index: dict[str, Any],
+) -> None:
+    served = served_with_index
+    from concurrent.futures import ThreadPoolExecutor
+
+    def upload(i: int) -> httpx.Response:
+        transcript = f'[{{"start": 0, "end": 4, "text": "visit {i}: the pallets came late"}}]'
+        return httpx.post(
+            f"{served['url']}/api/visits",
+            files={"file": (f"v{i}.json", transcript.encode())},
+            data={"customer": f"Customer {i}"},
+            headers=served["auth"],
+            timeout=120,
+        )
+
+    def search(i: int) -> httpx.Response:
+        return httpx.get(
+            f"{served['url']}/api/search",
+            params={"q": f"pallets late {i}"},
+            headers=served["auth"],
+            timeout=120,
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        uploads = [pool.submit(upload, i) for i in range(50)]
+        searches = [pool.submit(search, i) for i in range(100)]
+        answers = [f.result() for f in uploads + searches]
+    assert all(a.status_code < 500 for a in answers), [
+        a.text for a in answers if a.status_code >= 500
+    ]
+    ids = [f.result().json()["id"] for f in uploads]
+    assert all(f.result().status_code == 202 for f in uploads)
+    assert len(set(ids)) == 50  # none lost, none doubled
+    listed = httpx.get(
+        f"{served['url']}/api/visits", params={"limit": 100}, headers=served["auth"], timeout=60
+    ).json()
+    assert {v["id"] for v in listed["items"]} == set(ids)
 
 
 def test_reconciliation_removes_vectors_whose_visit_is_gone(
