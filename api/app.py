@@ -134,10 +134,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     check_rules(ROUTERS)
     for router in ROUTERS:
-        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(authorize)])
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(authorize)],
+            responses=errors.API_ERRORS,
+        )
     check_rules(OPENAI_ROUTERS, OPENAI_PREFIX)
     for router in OPENAI_ROUTERS:
-        app.include_router(router, prefix=OPENAI_PREFIX, dependencies=[Depends(authorize_openai)])
+        app.include_router(
+            router,
+            prefix=OPENAI_PREFIX,
+            dependencies=[Depends(authorize_openai)],
+            responses=errors.OPENAI_ERRORS,
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

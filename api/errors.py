@@ -3,10 +3,14 @@ under /v1 (the OpenAI-compatible routes) as OpenAI's {"error": {message, type, p
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -64,6 +68,35 @@ PARAM_OF_CODE = {  # the form field an OpenAI client is told to fix
 }
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for programs: visit_not_found, invalid_request, …")
+    message: str = Field(description="a sentence a person understands")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str
+
+
+class OpenAIErrorOut(BaseModel):
+    error: OpenAIErrorDetail
+
+
+def documented(model: type[BaseModel], statuses: tuple[int, ...]) -> dict[int | str, Any]:
+    """The error answers a router may give, for its OpenAPI description."""
+    return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in statuses}
+
+
+API_ERRORS = documented(ErrorOut, (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503))
+OPENAI_ERRORS = documented(OpenAIErrorOut, (400, 401, 403, 404, 405, 413, 429, 503))
+
+
 def error_response(
     status: int, code: str, message: str, path: str = "", param: str | None = None
 ) -> JSONResponse:
@@ -115,7 +148,9 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else "The request failed."
         if exc.status_code == 404 and message == "Not Found":
             message = "There is nothing at this address."
-        return error_response(exc.status_code, code, message, request.url.path)
+        response = error_response(exc.status_code, code, message, request.url.path)
+        response.headers.update(exc.headers or {})  # a 405 names the methods allowed (Allow)
+        return response
 
     @app.exception_handler(RecursionError)
     async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
