@@ -10,10 +10,11 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import ErrorOut
 from knowledge.errors import (
     Conflict,
     Forbidden,
@@ -68,13 +69,8 @@ PARAM_OF_CODE = {  # the form field an OpenAI client is told to fix
 }
 
 
-class ErrorDetail(BaseModel):
-    code: str = Field(description="stable, for programs: visit_not_found, invalid_request, …")
-    message: str = Field(description="a sentence a person understands")
-
-
-class ErrorOut(BaseModel):
-    error: ErrorDetail
+class ErrorAnswer(BaseModel):
+    error: ErrorOut  # code: stable, for programs; message: a sentence a person understands
 
 
 class OpenAIErrorDetail(BaseModel):
@@ -93,7 +89,7 @@ def documented(model: type[BaseModel], statuses: tuple[int, ...]) -> dict[int | 
     return {s: {"model": model, "description": HTTPStatus(s).phrase} for s in statuses}
 
 
-API_ERRORS = documented(ErrorOut, (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503))
+API_ERRORS = documented(ErrorAnswer, (400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503))
 OPENAI_ERRORS = documented(OpenAIErrorOut, (400, 401, 403, 404, 405, 413, 429, 503))
 
 
