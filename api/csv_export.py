@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from fastapi import Response
 
@@ -19,6 +20,14 @@ def cell(value: object) -> str:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return str(value)
+
+
+def also_as(*media_types: str) -> dict[int | str, Any]:
+    """For a route's OpenAPI description: its 200 answer may also come in these types."""
+    return {200: {"content": {"application/json": {}, **{m: {} for m in media_types}}}}
+
+
+CSV_TOO = also_as("text/csv")  # routes with ?format=csv
 
 
 def csv_response(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Me
-from api.csv_export import csv_response
+from api.csv_export import CSV_TOO, csv_response
 from api.deps import Db, Offset, RowId
 from api.routes.account import UserOut
 from api.schemas import Body
@@ -115,7 +115,7 @@ def edit_user(user_id: RowId, body: UserPatch, me: Me, db: Db) -> UserOut:
     return UserOut.from_row(user)
 
 
-@router.get("/audit", response_model=list[AuditOut])
+@router.get("/audit", response_model=list[AuditOut], responses=CSV_TOO)
 def read_audit(
     db: Db,
     username: str | None = None,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from api.access import Caller, Me
-from api.csv_export import csv_response
+from api.csv_export import CSV_TOO, csv_response
 from api.deps import Config, Db
 from api.links import audio_link
 from knowledge import audit, insights, visits
@@ -196,7 +196,7 @@ Period = Literal["week", "month"]
 Format = Literal["json", "csv"]
 
 
-@router.get("/insights/pain-points")
+@router.get("/insights/pain-points", responses=CSV_TOO)
 def pain_points(
     db: Db,
     settings: Config,
@@ -208,7 +208,7 @@ def pain_points(
     return _answer("pain", db, settings, filters, period, format, me)
 
 
-@router.get("/insights/needs")
+@router.get("/insights/needs", responses=CSV_TOO)
 def needs(
     db: Db,
     settings: Config,

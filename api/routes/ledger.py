@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlalchemy.exc import IntegrityError
 
 from api.access import Me
-from api.csv_export import csv_response
+from api.csv_export import CSV_TOO, csv_response
 from api.deps import Db, Offset, RowId
 from api.schemas import Body
 from knowledge import audit, ledger, visits
@@ -165,7 +165,7 @@ def _csv(entries: list[LedgerEntry], today: date, contacts: dict[str, list[str]]
     return csv_response(CSV_COLUMNS, rows, "ledger.csv")
 
 
-@router.get("/ledger")
+@router.get("/ledger", responses=CSV_TOO)
 def list_entries(
     db: Db,
     me: Me,

@@ -24,6 +24,7 @@ from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from api.access import Me, rate_limit
+from api.csv_export import also_as
 from api.deps import Config, Db
 from api.errors import error_response
 from api.routes import visits as visit_routes
@@ -288,7 +289,11 @@ def list_models(settings: Config) -> dict[str, Any]:
     }
 
 
-@router.post("/audio/transcriptions", dependencies=[rate_limit("upload")])
+@router.post(
+    "/audio/transcriptions",
+    dependencies=[rate_limit("upload")],
+    responses=also_as("text/plain", "text/vtt", "text/event-stream"),
+)
 def create_transcription(
     request: Request,
     db: Db,

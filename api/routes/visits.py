@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.access import Caller, Me, rate_limit
 from api.audio_response import audio_response
+from api.csv_export import also_as
 from api.deps import Config, Db, Offset
 from api.links import Signer, audio_link
 from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage, check_text
@@ -426,7 +427,11 @@ def delete_customer_visits(
     return {"deleted": deleted}
 
 
-@router.get("/visits/{visit_id}/transcript", response_model=TranscriptOut)
+@router.get(
+    "/visits/{visit_id}/transcript",
+    response_model=TranscriptOut,
+    responses=also_as("text/plain", "application/x-subrip", "text/vtt"),
+)
 def read_transcript(
     visit_id: VisitId,
     db: Db,
@@ -479,7 +484,7 @@ def read_transcript(
     )
 
 
-@router.get("/visits/{visit_id}/audio")
+@router.get("/visits/{visit_id}/audio", responses=also_as("audio/*"))
 def read_audio(visit_id: VisitId, db: Db, me: Me, request: Request) -> Response:
     visit = visits.get_recording(db, visit_id=visit_id, scope=me.scope)
     if request.headers.get("range", "bytes=0-").startswith("bytes=0-"):  # a play, not a seek

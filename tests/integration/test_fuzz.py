@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
+    content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
     status_code_conformance,
@@ -50,11 +51,15 @@ def served(
         yield {"url": url, "auth": auth}
 
 
-# Every status and JSON body an answer has is the one the OpenAPI description documents. Not
-# enforced: Starlette's 405 lists the methods of one route, not of the path; the edge refuses
-# some schema-valid values on purpose (NUL characters, dates out of range, unknown ids); file
-# and CSV exports answer in their own content types.
-CONFORMANCE = [not_a_server_error, status_code_conformance, response_schema_conformance]
+# Every status, content type and JSON body an answer has is one the OpenAPI description
+# documents. Not enforced: Starlette's 405 lists the methods of one route, not of the path, and
+# the edge refuses some schema-valid values on purpose (NUL characters, dates out of range).
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @schema.parametrize()
