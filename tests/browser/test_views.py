@@ -395,6 +395,28 @@ def test_the_ledger_lists_at_risk_visits_and_their_follow_up(
     expect(page.locator("#recap")).to_be_visible()
 
 
+def test_playbooks_show_how_an_objection_was_answered_and_suggest_answers(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.click("nav [data-view=playbooks]")
+    topics = page.locator("#pb-topics")
+    expect(topics).to_contain_text("Pain point: Delivery")
+    topics.locator("tr", has_text="Pain point: Delivery").locator("[data-topic]").click()
+    answer = page.locator("#pb-groups .pb-answer").first
+    expect(answer).to_be_visible()
+    answer.locator(".pb-pin").click()
+    expect(page.locator("#pb-groups .pb-answer").first).to_contain_text("pinned")
+    page.click("#pb-playlist")
+    expect(page.locator("#pb-msg")).to_contain_text("Saved to the library")
+    page.fill("#pb-suggest [name=text]", "Your deliveries keep arriving late")
+    page.click("#pb-suggest button[type=submit]")
+    expect(page.locator("#pb-suggestions .pb-answer").first).to_be_visible()
+    screenshot(page, "playbooks")
+
+
 def test_insights_view_shows_topic_rows_with_a_quote(page: Any, site: dict[str, str]) -> None:
     from playwright.sync_api import expect
 
