@@ -117,9 +117,10 @@ def test_fifty_uploads_with_a_hundred_searches_lose_and_double_nothing(
     assert all(f.result().status_code == 202 for f in uploads)
     assert len(set(ids)) == 50  # none lost, none doubled
     listed = httpx.get(
-        f"{served['url']}/api/visits", params={"limit": 100}, headers=served["auth"], timeout=60
-    ).json()
-    assert {v["id"] for v in listed["items"]} == set(ids)
+        f"{served['url']}/api/visits", params={"limit": 200}, headers=served["auth"], timeout=60
+    ).json()["items"]
+    mine = [v["id"] for v in listed if v["id"] in set(ids)]  # the database may hold others'
+    assert sorted(mine) == sorted(ids)
 
 
 def test_reconciliation_removes_vectors_whose_visit_is_gone(
