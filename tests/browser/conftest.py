@@ -47,6 +47,16 @@ def serve(settings: Settings) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def wait_for_search(url: str, auth: dict[str, str], timeout_s: float = 60) -> None:
+    """Until the served app's search index has loaded (a thread does it at start)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(f"{url}/api/search?q=x", headers=auth).status_code != 200:
+        assert time.monotonic() < deadline, "the search index never loaded"
+        time.sleep(0.3)
+
+
 def launch(p: Any) -> Any:
     """Headless Chromium that starts nothing on the network."""
     return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -4,7 +4,6 @@ cells in exports, oversized bodies refused up front, health of every part."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.search import UtteranceDoc, VisitDoc
 from knowledge.vector_index import connect
-from tests.browser.conftest import serve
+from tests.browser.conftest import serve, wait_for_search
 from tests.conftest import FIXTURES, make_user, settings_for
 from workers.index import reconcile
 
@@ -48,10 +47,7 @@ def served_with_index(
     token = make_user(settings, f"busy-{request.param}")
     auth = {"Authorization": f"Bearer {token}"}
     with serve(settings) as url:
-        deadline = time.monotonic() + 60  # the index loads in a thread at start
-        while httpx.get(f"{url}/api/search?q=x", headers=auth).status_code != 200:
-            assert time.monotonic() < deadline, "the search index never loaded"
-            time.sleep(0.3)
+        wait_for_search(url, auth)
         yield {"url": url, "auth": auth}
 
 

@@ -4,11 +4,9 @@ in the one error shape, with the statuses and bodies its description documents."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -22,7 +20,7 @@ from schemathesis.checks import (
 from api.app import create_app
 from knowledge.db import migrate
 from knowledge.settings import Settings
-from tests.browser.conftest import serve
+from tests.browser.conftest import serve, wait_for_search
 from tests.conftest import make_user, settings_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -44,10 +42,7 @@ def served(
     token = make_user(s, "fuzz-admin")
     auth = {"Authorization": f"Bearer {token}"}
     with serve(s) as url:
-        deadline = time.monotonic() + 60  # the index loads in a thread at start
-        while httpx.get(f"{url}/api/search?q=x", headers=auth).status_code != 200:
-            assert time.monotonic() < deadline, "the search index never loaded"
-            time.sleep(0.3)
+        wait_for_search(url, auth)
         yield {"url": url, "auth": auth}
 
 
