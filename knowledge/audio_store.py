@@ -168,22 +168,32 @@ def read_range(path: Path, keys: Keyring, *, start: int, end: int) -> bytes:
 def decrypted(audio_dir: Path, path: Path, keys: Keyring) -> Iterator[Path]:
     """A path the decoders (ffmpeg, faster-whisper) can open: the recording itself when stored
     in plain, else a decrypted copy under the same name in a private folder in audio_dir/tmp,
-    removed on exit."""
+    removed on exit. Where the system has /proc (Linux) the copy has no name on disk, only an
+    open file the name links to: a process killed mid-step leaves no plain copy behind."""
     if not is_sealed(path):
         yield path
         return
     tmp_dir = audio_dir / TMP
     tmp_dir.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(dir=tmp_dir, suffix=".plain"))  # mode 0700
+    fd = -1
     try:
         copy = folder / path.name
         fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        if _PROC_FD.is_dir():
+            os.unlink(copy)
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", copy)
+        with os.fdopen(os.dup(fd), "wb") as out:
             for chunk in iter_range(path, keys, start=0, end=plain_size(path)):
                 out.write(chunk)
         yield copy
     finally:
+        if fd >= 0:
+            os.close(fd)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_PROC_FD = Path("/proc/self/fd")
 
 
 @dataclass(frozen=True)

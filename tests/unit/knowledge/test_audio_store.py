@@ -4,6 +4,7 @@ plain files still readable, and rekey (old key to new, plain to sealed, safe to 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -64,6 +65,25 @@ def test_decrypted_copy_is_removed_when_the_reader_fails(tmp_path: Path) -> None
     with pytest.raises(RuntimeError), audio_store.decrypted(tmp_path, path, Keyring(NEW)):
         raise RuntimeError("decoder crashed")
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_reader_killed_mid_step_leaves_no_plain_copy(tmp_path: Path) -> None:
+    path = kept(tmp_path, AUDIO, NEW)
+    ready = tmp_path / "ready"
+    pid = os.fork()
+    if pid == 0:  # the worker: holds the decrypted copy until it is killed
+        with audio_store.decrypted(tmp_path, path, Keyring(NEW)) as plain:
+            ready.write_text(str(plain))
+            time.sleep(60)
+        os._exit(0)
+    deadline = time.monotonic() + 20
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    left = [p for p in (tmp_path / "tmp").rglob("*") if p.is_file()]  # a link to a dead fd: none
+    assert ready.exists() and left == []
 
 
 def test_plain_recording_is_read_in_place(tmp_path: Path) -> None:
