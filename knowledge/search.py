@@ -507,30 +507,6 @@ class SearchIndex:
             table.maybe_fit(exact_below=self.exact_below, reduced_dim=self.reduced_dim)
 
     @_locked
-    def visit_material(
-        self, visit_ids: frozenset[str] | None = None
-    ) -> dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]]:
-        """Each live visit's document and vector with its utterances and their vectors (of
-        these visits only, when given)."""
-        out: dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]] = {}
-        utt, vis = self._utt, self._vis
-        rows_of: dict[int, list[int]] = {}
-        for row in np.flatnonzero(utt.alive[: utt.size]).tolist():
-            rows_of.setdefault(int(utt.visit_code[row]), []).append(row)
-        for row in np.flatnonzero(vis.alive[: vis.size]).tolist():
-            doc: VisitDoc = vis.docs[row]
-            if visit_ids is not None and doc.visit_id not in visit_ids:
-                continue
-            rows = rows_of.get(int(vis.visit_code[row]), [])
-            out[doc.visit_id] = (
-                doc,
-                vis.vectors[row].copy(),
-                [utt.docs[r] for r in rows],
-                utt.vectors[rows].copy(),
-            )
-        return out
-
-    @_locked
     def visit_ids(self) -> set[str]:
         """Visits with at least one live document."""
         codes: set[int] = set()

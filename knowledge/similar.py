@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -155,6 +156,59 @@ def similar_visits(
         )
     cases.sort(key=lambda c: -c.score)
     return cases[:limit]
+
+
+class CaseStore(Protocol):
+    """Where visits' profiles are stored and searched (knowledge.vector_index.VectorIndex)."""
+
+    def nearest_visits(
+        self, vector: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> list[str]: ...
+
+    def nearest_customer_turns(
+        self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> set[str]: ...
+
+    def cases(
+        self, visit_ids: Sequence[str]
+    ) -> dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]]: ...
+
+
+@dataclass(frozen=True)
+class CandidateLimits:
+    """Which stored visits are compared with a target: those nearest to its summary, and
+    those whose customers said something near one of its quotes."""
+
+    visits: int = 100  # nearest visit documents
+    per_quote: int = 20  # nearest customer utterances per target quote
+
+
+def stored_profiles(store: CaseStore, visit_ids: Sequence[str]) -> dict[str, CaseProfile]:
+    """Profiles of these visits from what the store holds (visits without a document skipped)."""
+    return {
+        vid: profile_from_visit(doc, utts, vecs, vvec)
+        for vid, (doc, vvec, utts, vecs) in store.cases(visit_ids).items()
+    }
+
+
+def similar_stored(
+    store: CaseStore,
+    target: CaseProfile,
+    *,
+    among: frozenset[str] | None,
+    limit: int = 5,
+    limits: CandidateLimits = CandidateLimits(),
+) -> list[SimilarCase]:
+    """similar_visits over the stored visits (those among, None: every one) that the store's
+    nearest-neighbour queries put forward; no process holds every visit's vectors."""
+    ids: set[str] = set()
+    if target.summary_vector is not None:
+        ids.update(store.nearest_visits(target.summary_vector, n=limits.visits, among=among))
+    ids |= store.nearest_customer_turns(target.quote_vectors, n=limits.per_quote, among=among)
+    if target.visit is not None:
+        ids.discard(target.visit.visit_id)
+    candidates = stored_profiles(store, sorted(ids))
+    return similar_visits(target, list(candidates.values()), limit=limit)
 
 
 _SAME_WORDS = 0.97  # cosine at which two customer quotes are the same words, transcribed again

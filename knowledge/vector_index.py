@@ -175,6 +175,52 @@ class VectorIndex:
             )
         return list(out["ids"][0])
 
+    def nearest_visits(
+        self, vector: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> list[str]:
+        """Ids of the n visits whose documents are nearest to vector (only those among)."""
+        if among is not None and not among:
+            return []
+        return self._nearest(self._names[1], vector, n=n, where=_visit_in(among))
+
+    def nearest_customer_turns(
+        self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> set[str]:
+        """Visits of the n customer utterances nearest to each row of vectors (of visits
+        among), in one query."""
+        if (among is not None and not among) or not len(vectors):
+            return set()
+        where = _all_of({"role": "customer"}, _visit_in(among))
+        ids = self._nearest(self._names[0], vectors, n=n, where=where)
+        return {doc_id.rsplit(":", 1)[0] for doc_id in ids}
+
+    def cases(
+        self, visit_ids: Sequence[str]
+    ) -> dict[str, tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]]:
+        """Per visit (that has a visit document): the document and its vector, and its customer
+        utterances with theirs: what a similar-case profile is made of."""
+        if not visit_ids:
+            return {}
+        among = _visit_in(frozenset(visit_ids))
+        docs, vecs = self._all(self._names[1], _visit_from, where=among)
+        utts, utt_vecs = self._all(
+            self._names[0], _utterance_from, where=_all_of({"role": "customer"}, among)
+        )
+        rows: dict[str, list[int]] = {}
+        for i, u in enumerate(utts):
+            rows.setdefault(u.visit_id, []).append(i)
+        dim = vecs.shape[1] if vecs.size else 0
+        out = {}
+        for doc, vec in zip(docs, vecs, strict=True):
+            mine = rows.get(doc.visit_id, [])
+            out[doc.visit_id] = (
+                doc,
+                vec,
+                [utts[i] for i in mine],
+                utt_vecs[mine] if mine else np.zeros((0, dim), dtype=np.float32),
+            )
+        return out
+
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance or a visit document stored."""
         found: set[str] = set()
@@ -197,6 +243,24 @@ class VectorIndex:
                 if name in {c.name for c in self._client.list_collections()}:
                     self._client.delete_collection(name)
         self._cols.clear()
+
+    def _nearest(
+        self, name: str, vector: FloatArray, *, n: int, where: dict[str, Any] | None
+    ) -> list[str]:
+        """Ids nearest to each row of vector (one row or several), best first per row."""
+        queries = np.asarray(vector, dtype=np.float32)
+        with _reachable():
+            col = self._col(name)
+            n = min(n, int(col.count()))
+            if n <= 0:
+                return []
+            out = col.query(
+                query_embeddings=queries.reshape(-1, queries.shape[-1]),
+                n_results=n,
+                where=where,
+                include=[],
+            )
+        return [doc_id for row in out["ids"] for doc_id in row]
 
     def _all(
         self,
@@ -232,6 +296,17 @@ class VectorIndex:
                 offset += len(page["ids"])
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         return docs, vectors
+
+
+def _visit_in(visit_ids: frozenset[str] | None) -> dict[str, Any] | None:
+    return None if visit_ids is None else {"visit_id": {"$in": sorted(visit_ids)}}
+
+
+def _all_of(*conditions: dict[str, Any] | None) -> dict[str, Any] | None:
+    present = [c for c in conditions if c is not None]
+    if len(present) < 2:
+        return present[0] if present else None
+    return {"$and": present}
 
 
 def _common_meta(doc: UtteranceDoc | VisitDoc) -> dict[str, Any]:

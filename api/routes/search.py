@@ -27,7 +27,13 @@ from knowledge.search import (
     SearchHit,
     UtteranceDoc,
 )
-from knowledge.similar import SimilarCase, profile_from_text, profile_from_visit, similar_visits
+from knowledge.similar import (
+    CaseProfile,
+    SimilarCase,
+    profile_from_text,
+    similar_stored,
+    stored_profiles,
+)
 from nlp.embed import load_embedder
 
 router = APIRouter(tags=["search"])
@@ -195,15 +201,14 @@ def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
     }
 
 
-def _candidates(request: Request, db: Db, me: Caller) -> tuple[list[Any], dict[str, Any]]:
-    """The caller's visits in the knowledge base, as profiles to compare."""
-    index, _ = request.app.state.live.require()
-    material = index.visit_material(visits.visible_ids(db, scope=me.scope))
-    profiles = {
-        vid: profile_from_visit(doc, utts, vecs, vvec)
-        for vid, (doc, vvec, utts, vecs) in material.items()
-    }
-    return list(profiles.values()), profiles
+def _similar(
+    request: Request, db: Db, me: Caller, target: CaseProfile, limit: int
+) -> list[SimilarCase]:
+    """The caller's stored visits most like the target."""
+    _, vectors = request.app.state.live.require()
+    return similar_stored(
+        vectors, target, among=visits.visible_ids(db, scope=me.scope), limit=limit
+    )
 
 
 @router.get("/visits/{visit_id}/similar", dependencies=[rate_limit("search")])
@@ -216,10 +221,11 @@ def similar_to_visit(
 ) -> dict[str, Any]:
     """Past visits whose customers had the same problems, with the reasons and how they ended."""
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
-    candidates, profiles = _candidates(request, db, me)
-    if visit_id not in profiles:
+    _, vectors = request.app.state.live.require()
+    target = stored_profiles(vectors, [visit_id]).get(visit_id)
+    if target is None:
         raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
-    cases = similar_visits(profiles[visit_id], candidates, limit=limit)
+    cases = _similar(request, db, me, target, limit)
     return {"visit_id": visit_id, "results": [_case_out(c, db) for c in cases]}
 
 
@@ -242,8 +248,7 @@ def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> dict[s
         industry=body.industry,
         segment=body.segment,
     )
-    candidates, _ = _candidates(request, db, me)
-    cases = similar_visits(profile, candidates, limit=body.limit)
+    cases = _similar(request, db, me, profile, body.limit)
     return {
         "query": body.text,
         "labels": profile.labels,

@@ -159,3 +159,48 @@ def test_server_going_away_raises_index_unavailable(tmp_path):
         proc.wait(timeout=10)
     with pytest.raises(IndexUnavailable):
         index.upsert_utterances(utterances("v1", 1), vectors(1))
+
+
+def _stored_visits(index, n_visits):
+    """n_visits visits, each with a visit document and four customer utterances (one rep's)."""
+    for k in range(n_visits):
+        vid = f"v{k}"
+        docs = utterances(vid, 4, text=f"visit {k} says")
+        docs[0].role = "rep"
+        index.upsert_utterances(docs, vectors(4, seed=k))
+        index.upsert_visit(VisitDoc(visit_id=vid, title=vid, language="en"), vectors(1, 100 + k))
+
+
+def test_nearest_neighbours_for_similar_cases_keep_to_the_callers_visits(index):
+    _stored_visits(index, 4)
+    target = vectors(1, 102)[0]  # visit v2's own document vector
+    assert index.nearest_visits(target, n=2)[0] == "v2"
+    assert set(index.nearest_visits(target, n=10, among=frozenset({"v0", "v1"}))) == {"v0", "v1"}
+    assert index.nearest_visits(target, n=10, among=frozenset()) == []
+    quotes = vectors(4, seed=3)[1:3]  # two customer utterances of v3
+    assert "v3" in index.nearest_customer_turns(quotes, n=1)
+    assert index.nearest_customer_turns(quotes, n=5, among=frozenset({"v0"})) == {"v0"}
+    rep_line = vectors(4, seed=1)[:1]  # v1's rep line is no customer's
+    assert index.nearest_customer_turns(rep_line, n=1, among=frozenset({"v1"})) == {"v1"}
+
+
+def test_cases_hold_each_visits_document_and_customer_utterances(index):
+    _stored_visits(index, 3)
+    cases = index.cases(["v1", "v2", "nope"])
+    assert set(cases) == {"v1", "v2"}
+    doc, vec, utts, vecs = cases["v1"]
+    assert doc.visit_id == "v1" and vec.shape == (16,)
+    assert [u.index for u in sorted(utts, key=lambda u: u.index)] == [1, 2, 3]  # no rep line
+    assert vecs.shape == (3, 16)
+    assert index.cases([]) == {}
+
+
+def test_similar_stored_ranks_as_similar_visits_over_every_profile(index):
+    from knowledge.similar import similar_stored, similar_visits, stored_profiles
+
+    _stored_visits(index, 6)
+    everyone = stored_profiles(index, [f"v{k}" for k in range(6)])
+    for vid, target in everyone.items():
+        want = [c.visit.visit_id for c in similar_visits(target, list(everyone.values()))]
+        got = [c.visit.visit_id for c in similar_stored(index, target, among=None)]
+        assert got == want, vid
