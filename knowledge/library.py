@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from knowledge import visits
+from knowledge.access import Scope
 from knowledge.errors import Conflict, InvalidInput, NotFound
-from knowledge.models import Clip, Outcome, Playlist, SegmentRow, Visit, VisitResult
+from knowledge.models import Clip, Playlist, SegmentRow, Visit, VisitResult
 
 NAME_MAX = 200
 TAGS_MAX = 20
-SUGGEST_MIN_SCORE = 0.5
-SCORECARD_GOOD = 70.0
-SCORECARD_VERY_HIGH = 85.0  # a lost visit is still a model when its scorecard reaches this
-SENTIMENT_GOOD = 0.2
 
 
 class PlaylistExists(Conflict):
@@ -49,18 +47,22 @@ class PlaylistView:
 
 
 @dataclass(frozen=True)
-class Suggestion:
+class Moment:
+    """A moment suggested for the library: the best or the worst visit on one scorecard item,
+    at the stretch that shows it (a deep question asked, the longest monologue...)."""
+
+    item: str  # scorecard item id
+    label: str  # the item's name
+    kind: str  # best | worst
     visit_id: str
     title: str
     rep: str | None
-    score: float  # 0..1, higher is a better example
-    scorecard_total: float | None
-    sentiment_score: float | None
-    actions: int
-    risks: int
-    in_library: bool
-    reasons: list[str] = field(default_factory=list)
-    outcome: str | None = None  # won | lost | open
+    start: float
+    end: float
+    note: str  # what the stretch shows
+    score: float  # the item's score in that visit, 0..1
+    value: float | None  # the item's measured value there
+    text: str = ""  # what was said in it
 
 
 def create_playlist(db: Session, *, name: str, description: str | None = None) -> Playlist:
@@ -187,83 +189,82 @@ def library(db: Session) -> tuple[list[PlaylistView], list[ClipView]]:
     return [PlaylistView(p, views.get(p.id, [])) for p in rows], views.get(None, [])
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) else None
+def suggest(db: Session, *, scope: Scope | None = None, per_item: int = 1) -> list[Moment]:
+    """Per scorecard item, the per_item best moments (the item passed; a higher scorecard
+    first) and worst (failed; the lowest score first) of the visits in scope: each moment once,
+    none already clipped."""
+    query = select(Visit, VisitResult.data).join(VisitResult, VisitResult.visit_id == Visit.id)
+    query = query.where(VisitResult.kind == "coaching")
+    if scope is not None:
+        query = query.where(scope.visits())
+    graded: dict[str, list[tuple[float, float, Visit, dict[str, Any]]]] = defaultdict(list)
+    for visit, data in db.execute(query.order_by(Visit.id)):
+        card = (data or {}).get("scorecard")
+        if not isinstance(card, dict) or not isinstance(card.get("items"), list):
+            continue
+        total = float(card.get("total") or 0.0)
+        for item in card["items"]:
+            if isinstance(item, dict) and item.get("evidence") and item.get("value") is not None:
+                graded[str(item["id"])].append((float(item["score"]), total, visit, item))
+    clipped = {(c.visit_id, c.start, c.end) for c in db.scalars(select(Clip))}
+    taken: set[tuple[str, float]] = set()
+    out: list[Moment] = []
+    for item_id, rows in graded.items():
+        best = sorted((r for r in rows if r[3].get("passed")), key=lambda r: (-r[0], -r[1]))
+        worst = sorted((r for r in rows if r[3].get("passed") is False), key=lambda r: r[:2])
+        for kind, ranked in (("best", best), ("worst", worst)):
+            out += _moments(item_id, kind, ranked, per_item, clipped, taken)
+    texts = _span_texts(db, out)
+    return [replace(m, text=texts.get((m.visit_id, m.start, m.end), "")) for m in out]
 
 
-def suggest(db: Session, *, limit: int = 20) -> list[Suggestion]:
-    """Analysed visits that make good examples: high scorecard, positive mood, agreed actions,
-    a won deal; a lost one only with a very high scorecard."""
-    results: dict[str, dict[str, dict[str, object]]] = defaultdict(dict)
-    rows: dict[str, Visit] = {}
-    for visit, kind, data in db.execute(
-        select(Visit, VisitResult.kind, VisitResult.data)
-        .join(VisitResult, VisitResult.visit_id == Visit.id)
-        .where(VisitResult.kind.in_(("analysis", "coaching")))
-    ):
-        rows[visit.id] = visit
-        results[visit.id][kind] = data or {}
-    in_library = set(db.scalars(select(Clip.visit_id).distinct()))
-    out: list[Suggestion] = []
-    for visit in rows.values():
-        docs = results[visit.id]
-        analysis = docs.get("analysis")
-        if analysis is None:
-            continue
-        scorecard = docs.get("coaching", {}).get("scorecard")
-        total = _number(scorecard.get("total")) if isinstance(scorecard, dict) else None
-        if total is None:
-            total = _number(docs.get("coaching", {}).get("total"))
-        sentiment = _number(analysis.get("sentiment_score"))
-        actions = analysis.get("actions")
-        alerts = analysis.get("alerts")
-        n_actions = len(actions) if isinstance(actions, list) else 0
-        n_risks = len(alerts) if isinstance(alerts, list) else 0
-        score, reasons = _score(total, sentiment, n_actions, n_risks, visit.outcome)
-        if score < SUGGEST_MIN_SCORE:
-            continue
-        if visit.outcome == Outcome.LOST:
-            if total is None or total < SCORECARD_VERY_HIGH:
-                continue  # a lost deal is a model only for its conduct
-            reasons.append("The deal was lost, but the scorecard is very high.")
-        out.append(
-            Suggestion(
-                visit_id=visit.id,
-                title=visit.title,
-                rep=visit.rep,
-                score=round(score, 3),
-                scorecard_total=total,
-                sentiment_score=sentiment,
-                actions=n_actions,
-                risks=n_risks,
-                in_library=visit.id in in_library,
-                reasons=reasons,
-                outcome=visit.outcome,
+def _moments(
+    item_id: str,
+    kind: str,
+    ranked: Sequence[tuple[float, float, Visit, dict[str, Any]]],
+    wanted: int,
+    clipped: set[tuple[str, float, float]],
+    taken: set[tuple[str, float]],
+) -> list[Moment]:
+    """The first wanted evidence stretches of the ranked visits not clipped nor taken yet."""
+    out: list[Moment] = []
+    for score, _, visit, item in ranked:
+        for span in item["evidence"]:
+            start, end = float(span["start"]), float(span["end"])
+            overlaps = any(v == visit.id and s < end and start < e for v, s, e in clipped)
+            if overlaps or (visit.id, start) in taken:
+                continue
+            taken.add((visit.id, start))
+            out.append(
+                Moment(
+                    item=item_id,
+                    label=str(item.get("label", item_id)),
+                    kind=kind,
+                    visit_id=visit.id,
+                    title=visit.title or "",
+                    rep=visit.rep,
+                    start=start,
+                    end=end,
+                    note=str(span.get("note", "")),
+                    score=score,
+                    value=item.get("value"),
+                )
             )
+            break  # one moment per visit and item
+        if len(out) >= wanted:
+            break
+    return out
+
+
+def _span_texts(db: Session, moments: Sequence[Moment]) -> dict[tuple[str, float, float], str]:
+    """What was said within each moment, its overlapping transcript segments joined."""
+    out: dict[tuple[str, float, float], str] = {}
+    for m in moments:
+        said = db.scalars(
+            select(SegmentRow.text)
+            .where(SegmentRow.visit_id == m.visit_id, SegmentRow.end > m.start)
+            .where(SegmentRow.start < m.end)
+            .order_by(SegmentRow.idx)
         )
-    out.sort(key=lambda s: (s.in_library, -s.score, s.visit_id))
-    return out[:limit]
-
-
-def _score(
-    total: float | None, sentiment: float | None, actions: int, risks: int, outcome: str | None
-) -> tuple[float, list[str]]:
-    """Weights: scorecard 0.5 (neutral 0.25 when unknown), mood 0.2, actions 0.2, no risk 0.1;
-    a won deal with a good scorecard then closes half the gap to 1."""
-    reasons: list[str] = []
-    score = 0.25 if total is None else 0.5 * max(0.0, min(total, 100.0)) / 100
-    if total is not None and total >= SCORECARD_GOOD:
-        reasons.append(f"Coaching scorecard {total:g}/100.")
-    if sentiment is not None and sentiment >= SENTIMENT_GOOD:
-        score += 0.2
-        reasons.append(f"The customer's mood was positive ({sentiment:+.2f}).")
-    if actions:
-        score += 0.2
-        reasons.append(f"{actions} next step(s) agreed.")
-    if risks == 0:
-        score += 0.1
-        reasons.append("No risk alert was raised.")
-    if outcome == Outcome.WON and total is not None and total >= SCORECARD_GOOD:
-        score += (1.0 - score) / 2
-        reasons.append("The deal was won.")
-    return score, reasons
+        out[(m.visit_id, m.start, m.end)] = " ".join(said)
+    return out

@@ -1,8 +1,9 @@
-"""The best-practice library for trainers: playlists, clips and suggested visits."""
+"""The best-practice library for trainers: playlists, clips and suggested moments."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -133,23 +134,20 @@ def read_library(db: Db, me: Me) -> dict[str, Any]:
 
 
 @router.get("/library/suggestions")
-def read_suggestions(db: Db, limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
+def read_suggestions(
+    db: Db, me: Me, per_item: Annotated[int, Query(ge=1, le=5)] = 1
+) -> dict[str, Any]:
+    """Moments worth a clip: per scorecard item the best and the worst of the caller's visits,
+    each with what was said and a link that plays it."""
+    moments = library.suggest(db, scope=me.scope, per_item=per_item)
+    contacts = visits.contacts_of(db, visit_ids={m.visit_id for m in moments})
     return {
         "items": [
             {
-                "visit_id": s.visit_id,
-                "title": s.title,
-                "rep": s.rep,
-                "score": s.score,
-                "scorecard_total": s.scorecard_total,
-                "sentiment_score": s.sentiment_score,
-                "actions": s.actions,
-                "risks": s.risks,
-                "outcome": s.outcome,
-                "in_library": s.in_library,
-                "reasons": s.reasons,
-                "link": f"/api/visits/{s.visit_id}",
+                **asdict(m),
+                "text": me.shown(m.text, contacts[m.visit_id]),
+                "link": audio_link(me.signer, m.visit_id, m.start),
             }
-            for s in library.suggest(db, limit=limit)
+            for m in moments
         ]
     }

@@ -161,60 +161,50 @@ def test_deleting_a_playlist_deletes_its_clips(client: TestClient) -> None:
     assert_error(client.delete(f"/api/library/clips/{clip['id']}"), 404, "clip_not_found")
 
 
-def test_suggestions_rank_well_run_visits_with_reasons(client: TestClient) -> None:
-    good = add_visit(
-        client,
-        analysis={"sentiment_score": 0.6, "alerts": [], "actions": [{"owner": "rep", "text": "x"}]},
-        coaching={"scorecard": {"total": 88}},
-    )
-    plain = add_visit(
-        client, analysis={"sentiment_score": 0.0, "alerts": [], "actions": []}, coaching=None
-    )
-    poor = add_visit(
-        client,
-        analysis={"sentiment_score": -0.5, "alerts": [{"id": "risk.churn"}], "actions": []},
-        coaching={"scorecard": {"total": 30}},
-    )
-    unanalysed = add_visit(client, coaching={"scorecard": {"total": 95}})
-    items = client.get("/api/library/suggestions", params={"limit": 200}).json()["items"]
-    ids = [s["visit_id"] for s in items]
-    assert good in ids
-    assert plain not in ids and poor not in ids and unanalysed not in ids
-    top = next(s for s in items if s["visit_id"] == good)
-    assert top["score"] == pytest.approx(0.94) and top["scorecard_total"] == 88
-    assert any("88" in r for r in top["reasons"]) and any("next step" in r for r in top["reasons"])
-    assert top["in_library"] is False
+def coached(item: str, score: float, passed: bool, total: float, span: tuple[float, float]) -> dict:
+    """A coaching document with one scorecard item and the stretch that shows it."""
+    evidence = [{"start": span[0], "end": span[1], "note": "what it shows"}]
+    row = {"id": item, "label": item.title(), "value": score, "passed": passed, "score": score}
+    return {"scorecard": {"total": total, "items": [{**row, "evidence": evidence}]}}
 
 
-def test_suggestions_list_visits_already_in_the_library_last(client: TestClient) -> None:
-    analysis = {"sentiment_score": 0.5, "alerts": [], "actions": [{"owner": "rep", "text": "x"}]}
-    used = add_visit(client, analysis=analysis, coaching={"scorecard": {"total": 90}})
-    fresh = add_visit(client, analysis=analysis, coaching={"scorecard": {"total": 80}})
-    client.post("/api/library/clips", json={"visit_id": used, "start": 0, "end": 5})
-    items = client.get("/api/library/suggestions", params={"limit": 200}).json()["items"]
-    ids = [s["visit_id"] for s in items]
-    assert ids.index(fresh) < ids.index(used)
-    assert next(s for s in items if s["visit_id"] == used)["in_library"] is True
-    assert_error(
-        client.get("/api/library/suggestions", params={"limit": 0}), 422, "invalid_request"
-    )
+def moments_of(client: TestClient, item: str) -> dict[str, list[dict[str, Any]]]:
+    items = client.get("/api/library/suggestions").json()["items"]
+    out: dict[str, list[dict[str, Any]]] = {"best": [], "worst": []}
+    for m in items:
+        if m["item"] == item:
+            out[m["kind"]].append(m)
+    return out
 
 
-def test_suggestions_lift_won_deals_and_drop_lost_ones_unless_very_well_run(
+def test_suggestions_are_the_best_and_worst_moment_of_each_scorecard_item(
     client: TestClient,
 ) -> None:
-    analysis = {"sentiment_score": 0.5, "alerts": [], "actions": [{"owner": "rep", "text": "x"}]}
-    good = {"scorecard": {"total": 80}}
-    won = add_visit(client, analysis=analysis, coaching=good, outcome="won")
-    unknown = add_visit(client, analysis=analysis, coaching=good)
-    lost = add_visit(client, analysis=analysis, coaching=good, outcome="lost")
-    lost_but_model = add_visit(
-        client, analysis=analysis, coaching={"scorecard": {"total": 95}}, outcome="lost"
+    item = f"deep_{uuid.uuid4().hex[:6]}"
+    model = add_visit(client, coaching=coached(item, 1.0, True, 90, (0.0, 6.0)))
+    also_good = add_visit(client, coaching=coached(item, 1.0, True, 60, (14.0, 20.0)))
+    poor = add_visit(client, coaching=coached(item, 0.2, False, 40, (6.0, 14.0)))
+    add_visit(client, coaching=coached(item, 0.5, False, 30, (6.0, 14.0)))
+    found = moments_of(client, item)
+    (best,), (worst,) = found["best"], found["worst"]
+    assert (best["visit_id"], best["start"], best["end"]) == (model, 0.0, 6.0)
+    assert best["text"] == LINES[0][3] and best["link"].startswith("/api/visits/")
+    assert (worst["visit_id"], worst["text"]) == (poor, LINES[1][3])
+    # once clipped, a moment is not suggested again: the next best visit is
+    client.post("/api/library/clips", json={"visit_id": model, "start": 0, "end": 6})
+    assert [m["visit_id"] for m in moments_of(client, item)["best"]] == [also_good]
+    assert_error(
+        client.get("/api/library/suggestions", params={"per_item": 0}), 422, "invalid_request"
     )
-    items = client.get("/api/library/suggestions", params={"limit": 200}).json()["items"]
-    by_id = {s["visit_id"]: s for s in items}
-    assert lost not in by_id
-    assert by_id[won]["score"] > by_id[unknown]["score"] == pytest.approx(0.9)
-    assert any("won" in r for r in by_id[won]["reasons"]) and by_id[won]["outcome"] == "won"
-    assert not any("won" in r for r in by_id[unknown]["reasons"])
-    assert any("lost" in r for r in by_id[lost_but_model]["reasons"])
+
+
+def test_a_moment_is_suggested_once_across_items(client: TestClient) -> None:
+    one, two = (f"item_{uuid.uuid4().hex[:6]}" for _ in range(2))
+    doc = coached(one, 1.0, True, 95, (0.0, 6.0))
+    doc["scorecard"]["items"] += coached(two, 1.0, True, 95, (0.0, 6.0))["scorecard"]["items"]
+    shared = add_visit(client, coaching=doc)
+    for item in (one, two):
+        add_visit(client, coaching=coached(item, 1.0, True, 50, (14.0, 20.0)))
+    found = [*moments_of(client, one)["best"], *moments_of(client, two)["best"]]
+    assert len({(m["visit_id"], m["start"]) for m in found}) == len(found) == 2
+    assert shared in {m["visit_id"] for m in found}
