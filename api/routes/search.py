@@ -103,6 +103,13 @@ def _hit_out(hit: SearchHit, visit: Visit, signer: Signer) -> dict[str, Any]:
     }
 
 
+def _within(db: Db, me: Caller, visit_id: str | None) -> frozenset[str] | None:
+    """The visits a search may return: the caller's, or the one asked for (when theirs)."""
+    if visit_id is None:
+        return visits.visible_ids(db, scope=me.scope)
+    return frozenset({visits.get(db, visit_id=visit_id, scope=me.scope).id})
+
+
 @router.get("/search", dependencies=[rate_limit("search")])
 def search(
     request: Request,
@@ -122,6 +129,7 @@ def search(
     language: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    visit: Annotated[str | None, Query(description="search within this visit only")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -145,7 +153,7 @@ def search(
         language=language,
         date_from=date_from,
         date_to=date_to,
-        visit_ids=visits.visible_ids(db, scope=me.scope),
+        visit_ids=_within(db, me, visit),
     )
     try:
         page = index.search(

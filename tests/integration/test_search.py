@@ -65,6 +65,17 @@ def test_filters_narrow_and_paginate(kb: Stack) -> None:
     assert visits.status_code == 200 and visits.json()["results"]
 
 
+def test_search_within_one_visit_returns_only_its_lines(kb: Stack) -> None:
+    items = kb.client.get("/api/visits").json()["items"]
+    english = next(v["id"] for v in items if v["filename"] == "en_short.mp3")
+    res = kb.client.get("/api/search", params={"q": "售后电话回得太慢", "visit": english})
+    assert res.status_code == 200, res.text
+    hits = res.json()["results"]
+    assert hits and {h["visit_id"] for h in hits} == {english}
+    unknown = kb.client.get("/api/search", params={"q": "price", "visit": "no-such-visit"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "visit_not_found"
+
+
 @pytest.mark.parametrize(
     ("params", "code"),
     [
