@@ -89,6 +89,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/api/ledger/report"): frozenset({A, M}),
     ("GET", "/api/ledger/attention"): VISIT_OWNERS,
     ("PATCH", "/api/ledger/{entry_id}"): VISIT_OWNERS,
+    ("DELETE", "/api/ledger/{entry_id}"): VISIT_OWNERS,
     # the best-practice library: trainers curate, everyone who sells reads
     ("POST", "/api/library/playlists"): frozenset({A, T}),
     ("GET", "/api/library/playlists"): VISIT_READERS,

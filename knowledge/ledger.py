@@ -4,6 +4,10 @@ Closed-loop rate (the seeds' target is 75%): an entry's window is the 30 working
 Friday, no holidays) after the UTC day it was created. It counts towards the rate once it is closed
 (done or dropped) or its window has ended; it counts as closed-loop when it was marked done on or
 before the window's last day. Open entries still inside their window are left out (undecided).
+
+Drafts: each action item of an analysed visit waits in the ledger as a draft until someone
+confirms it (it becomes open) or discards it (it is deleted). Drafts count nowhere: not in the
+rate, not as overdue, not as a visit's follow-up.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady
 from knowledge.models import LedgerEntry, Role, Utterance, UtteranceLabel, Visit, utcnow
 
-Status = Literal["open", "done", "dropped"]
+Status = Literal["draft", "open", "done", "dropped"]
 EntryKind = Literal["action", "pain"]
-STATUSES: tuple[Status, ...] = ("open", "done", "dropped")
+STATUSES: tuple[Status, ...] = ("draft", "open", "done", "dropped")
 WINDOW_WORKING_DAYS = 30
 TARGET_RATE = 0.75
 TITLE_MAX = 500
@@ -32,6 +36,10 @@ TITLE_MAX = 500
 
 class AlreadyInLedger(Conflict):
     code = "already_in_ledger"
+
+
+class NotADraft(Conflict):
+    code = "not_a_draft"
 
 
 @dataclass(frozen=True)
@@ -209,6 +217,8 @@ def add_action(
         )
     source = f"action:{action_index}"
     existing = _existing(db, visit_id, source)
+    if existing is not None and existing.status == "draft":
+        return _confirm(db, existing, owner=owner, due=due, note=note)
     if existing is not None:
         raise AlreadyInLedger(
             f"Action {action_index} of visit {visit_id} is already ledger entry {existing.id}."
@@ -223,6 +233,9 @@ def add_all_actions(db: Session, *, visit_id: str) -> tuple[list[LedgerEntry], l
     created, existing = [], []
     for i, action in enumerate(_actions(db, visit_id)):
         found = _existing(db, visit_id, f"action:{i}")
+        if found is not None and found.status == "draft":
+            created.append(_confirm(db, found))
+            continue
         if found is not None:
             existing.append(found)
             continue
@@ -231,6 +244,64 @@ def add_all_actions(db: Session, *, visit_id: str) -> tuple[list[LedgerEntry], l
         created.append(entry)
     db.flush()
     return created, existing
+
+
+def draft_actions(db: Session, *, visit_id: str, actions: Sequence[object]) -> int:
+    """The visit's action items as drafts, replacing its earlier drafts (a re-analysis); items
+    already confirmed stay as they are. Returns how many drafts there are now."""
+    kept = {
+        e.source: e
+        for e in db.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.visit_id == visit_id, LedgerEntry.kind == "action"
+            )
+        )
+    }
+    for entry in kept.values():
+        if entry.status == "draft":
+            db.delete(entry)
+    db.flush()
+    drafts = 0
+    for i, action in enumerate(actions):
+        confirmed = kept.get(f"action:{i}")
+        if not isinstance(action, dict) or (confirmed and confirmed.status != "draft"):
+            continue
+        entry = _action_entry(visit_id, i, action, None, None)
+        entry.status = "draft"
+        db.add(entry)
+        drafts += 1
+    db.flush()
+    return drafts
+
+
+def _confirm(
+    db: Session,
+    entry: LedgerEntry,
+    *,
+    owner: str | None = None,
+    due: date | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """A draft becomes an open entry, its window starting now."""
+    entry.status = "open"
+    entry.created_at = utcnow()
+    entry.owner = owner or entry.owner
+    entry.due = due or entry.due
+    entry.note = note or entry.note
+    db.flush()
+    return entry
+
+
+def discard(db: Session, *, entry_id: int, scope: Scope = ADMIN_SCOPE) -> None:
+    """Delete a draft; a confirmed entry is closed as done or dropped instead."""
+    entry = get(db, entry_id=entry_id, scope=scope)
+    if entry.status != "draft":
+        raise NotADraft(
+            f"Ledger entry {entry_id} is {entry.status}, not a draft; only drafts are discarded. "
+            "Close it as done or dropped instead."
+        )
+    db.delete(entry)
+    db.flush()
 
 
 def add_pain(
@@ -330,6 +401,8 @@ def update(
     """Apply a PATCH; closing (done, dropped) stamps closed_at, reopening clears it."""
     entry = get(db, entry_id=entry_id)
     if "status" in changes.fields and changes.status is not None and changes.status != entry.status:
+        if entry.status == "draft":
+            entry.created_at = now or utcnow()  # the window starts when it is confirmed
         entry.status = changes.status
         entry.closed_at = None if changes.status == "open" else (now or utcnow())
     if "owner" in changes.fields:
@@ -411,7 +484,7 @@ def summarise(entries: Iterable[LedgerEntry], *, today: date) -> LedgerReport:
 def report(
     db: Session, *, today: date, kind: EntryKind | None = None, scope: Scope = ADMIN_SCOPE
 ) -> LedgerReport:
-    query = select(LedgerEntry).where(visible_entries(scope))
+    query = select(LedgerEntry).where(visible_entries(scope), LedgerEntry.status != "draft")
     if kind is not None:
         query = query.where(LedgerEntry.kind == kind)
     return summarise(db.scalars(query), today=today)
@@ -431,6 +504,7 @@ class AtRisk:
     open: int
     overdue: int
     next_due: date | None
+    drafts: int = 0  # action items waiting to be confirmed
 
 
 def follow_up_state(entries: Sequence[LedgerEntry], *, today: date) -> FollowUp:
@@ -449,8 +523,12 @@ def at_risk(db: Session, *, today: date, scope: Scope = ADMIN_SCOPE) -> list[AtR
     ids = [v.id for v in rows]
     risks = visits.risks_of(db, visit_ids=ids)
     entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    drafts: dict[str, int] = defaultdict(int)
     for e in db.scalars(select(LedgerEntry).where(LedgerEntry.visit_id.in_(ids))):
-        entries[e.visit_id or ""].append(e)
+        if e.status == "draft":
+            drafts[e.visit_id or ""] += 1
+        else:
+            entries[e.visit_id or ""].append(e)
     out = []
     for v in rows:
         mine = entries[v.id]
@@ -463,6 +541,7 @@ def at_risk(db: Session, *, today: date, scope: Scope = ADMIN_SCOPE) -> list[AtR
                 open=sum(e.status == "open" for e in mine),
                 overdue=sum(is_overdue(e, today=today) for e in mine),
                 next_due=dues[0] if dues else None,
+                drafts=drafts[v.id],
             )
         )
     newest = sorted(out, key=lambda r: r.visit.visit_date or date.min, reverse=True)

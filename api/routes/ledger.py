@@ -169,7 +169,7 @@ def _csv(entries: list[LedgerEntry], today: date, contacts: dict[str, list[str]]
 def list_entries(
     db: Db,
     me: Me,
-    status: Literal["open", "done", "dropped"] | None = None,
+    status: Literal["draft", "open", "done", "dropped"] | None = None,
     owner: str | None = None,
     kind: Literal["action", "pain"] | None = None,
     visit_id: str | None = None,
@@ -227,6 +227,7 @@ def read_attention(db: Db, me: Me) -> dict[str, Any]:
                 "open": r.open,
                 "overdue": r.overdue,
                 "next_due": r.next_due.isoformat() if r.next_due else None,
+                "drafts": r.drafts,
             }
             for r in rows
         ],
@@ -272,6 +273,15 @@ def read_report(db: Db, me: Me, kind: Literal["action", "pain"] | None = None) -
             for o in r.owners
         ],
     }
+
+
+@router.delete("/ledger/{entry_id}", status_code=204)
+def discard_draft(entry_id: RowId, db: Db, me: Me) -> Response:
+    """Discard a draft (an action item nobody promised after all); confirmed entries stay."""
+    ledger.discard(db, entry_id=entry_id, scope=me.scope)
+    audit.record(db, actor=me.actor, action="delete", object_type="ledger", object_id=str(entry_id))
+    db.commit()
+    return Response(status_code=204)
 
 
 @router.patch("/ledger/{entry_id}")

@@ -344,3 +344,54 @@ def test_every_answer_writes_times_with_their_zone(client: TestClient) -> None:
     assert datetime.fromisoformat(listed["created_at"]).tzinfo is not None
     visit = next(v for v in client.get("/api/visits").json()["items"] if v["id"] == visit_id)
     assert datetime.fromisoformat(visit["created_at"].replace("Z", "+00:00")).tzinfo is not None
+
+
+def drafts_of(client: TestClient, visit_id: str) -> list[dict[str, Any]]:
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        ledger.draft_actions(db, visit_id=visit_id, actions=ACTIONS)  # as the analysis step does
+        db.commit()
+    res = client.get("/api/ledger", params={"visit_id": visit_id, "status": "draft"})
+    items: list[dict[str, Any]] = res.json()["items"]
+    return sorted(items, key=lambda e: e["source"])
+
+
+def test_action_items_wait_as_drafts_until_confirmed_or_discarded(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    drafts = drafts_of(client, visit_id)
+    assert [(d["source"], d["owner"], d["due"]) for d in drafts] == [
+        ("action:0", "rep", "2026-03-20"),
+        ("action:1", "customer", None),
+    ]
+    confirmed = client.patch(f"/api/ledger/{drafts[0]['id']}", json={"status": "open"})
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "open"
+    assert client.delete(f"/api/ledger/{drafts[1]['id']}").status_code == 204
+    assert_error(client.delete(f"/api/ledger/{drafts[0]['id']}"), 409, "not_a_draft")
+    assert_error(client.delete(f"/api/ledger/{drafts[1]['id']}"), 404, "ledger_entry_not_found")
+    # analysed again: the confirmed item stays as it is, the discarded one is a draft again
+    again = drafts_of(client, visit_id)
+    assert [d["source"] for d in again] == ["action:1"]
+    entries = client.get("/api/ledger", params={"visit_id": visit_id}).json()["items"]
+    assert sorted(e["status"] for e in entries) == ["draft", "open"]
+
+
+def test_adding_an_action_item_confirms_its_draft(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    draft = drafts_of(client, visit_id)[0]
+    res = client.post("/api/ledger", json={"visit_id": visit_id, "action_index": 0, "owner": "Lin"})
+    assert res.status_code == 201, res.text
+    assert (res.json()["id"], res.json()["status"], res.json()["owner"]) == (
+        draft["id"],
+        "open",
+        "Lin",
+    )
+    both = client.post(f"/api/visits/{visit_id}/ledger").json()
+    assert [e["source"] for e in both["created"]] == ["action:1"]
+    assert [e["source"] for e in both["existing"]] == ["action:0"]
+
+
+def test_drafts_count_nowhere_until_confirmed(client: TestClient) -> None:
+    visit_id = add_visit(client)
+    before = client.get("/api/ledger/report").json()
+    drafts_of(client, visit_id)
+    after = client.get("/api/ledger/report").json()
+    assert (after["entries"], after["open"]) == (before["entries"], before["open"])
