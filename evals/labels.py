@@ -2,7 +2,9 @@
 
   .venv/bin/python -m evals.labels [--corpus /work/shared/corpus] [--prompts prompts]
         [--retrain] [--per-label] [--corrections prompts/heldout/corrections_features.jsonl]
-Prints one JSON object: labels, sentiment, risk, actions and, with --corrections, their effect.
+        [--action-errors]
+Prints one JSON object: labels, sentiment, risk, actions and, with --corrections, their effect;
+with --action-errors, only the action-item misses and extra items of each visit, with their turns.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -127,16 +129,24 @@ def evaluate_labels(
     return figures
 
 
-def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
-    """Action-item recall and precision against visits' "actions" (owner + due date + text)."""
+def _visit_actions(
+    corpus_dir: Path, acts: ActPredictor
+) -> Iterator[tuple[dict[str, Any], list[ActionItem]]]:
+    """Each visit of corpus_dir/visits with the action items extracted from its turns."""
     from nlp.actions import extract_actions
 
-    found = total = extracted = 0
-    rows = []
     for vf in sorted((corpus_dir / "visits").glob("*.json")):
         v = json.loads(vf.read_text(encoding="utf-8"))
-        turns = [(t["speaker"], t["text"], None) for t in v["turns"]]
-        got = extract_actions(turns, date.fromisoformat(v["date"]), acts)
+        # the turn index as start_s, so that each item names the turn it came from
+        turns = [(t["speaker"], t["text"], float(i)) for i, t in enumerate(v["turns"])]
+        yield v, extract_actions(turns, date.fromisoformat(v["date"]), acts)
+
+
+def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
+    """Action-item recall and precision against visits' "actions" (owner + due date + text)."""
+    found = total = extracted = 0
+    rows = []
+    for v, got in _visit_actions(corpus_dir, acts):
         gold = v.get("actions", [])
         hits = match_actions(gold, got)
         found += hits
@@ -152,22 +162,49 @@ def evaluate_actions(corpus_dir: Path, acts: ActPredictor) -> dict[str, Any]:
     }
 
 
+def _best_match(g: Mapping[str, Any], got: Sequence[ActionItem], min_overlap: float) -> int | None:
+    """Index of the extracted item that matches gold action g best, or None."""
+    due = date.fromisoformat(g["due"]) if g.get("due") else None
+    best, best_score = None, min_overlap
+    for i, item in enumerate(got):
+        if item.owner != g["owner"] or item.due != due:
+            continue
+        score = max(text_overlap(g["text"], item.text), text_overlap(g["text"], item.quote))
+        if score >= best_score:
+            best, best_score = i, score
+    return best
+
+
 def match_actions(
     gold: Sequence[Mapping[str, Any]], got: Sequence[ActionItem], min_overlap: float = 0.2
 ) -> int:
     """Gold actions ({owner, text, due}) that some extracted item matches in owner, due, text."""
-    hits = 0
-    for g in gold:
-        due = date.fromisoformat(g["due"]) if g.get("due") else None
-        best, best_score = -1, min_overlap
-        for i, item in enumerate(got):
-            if item.owner != g["owner"] or item.due != due:
-                continue
-            score = max(text_overlap(g["text"], item.text), text_overlap(g["text"], item.quote))
-            if score >= best_score:
-                best, best_score = i, score
-        hits += best >= 0  # one sentence may promise two things
-    return hits
+    # one extracted item may match two gold actions: one sentence may promise two things
+    return sum(_best_match(g, got, min_overlap) is not None for g in gold)
+
+
+def action_errors(corpus_dir: Path, acts: ActPredictor) -> list[dict[str, Any]]:
+    """Per visit, the gold actions no item matches and the items that match no gold action,
+    each with the turn it came from (for reading error classes on a folder you may read)."""
+    out = []
+    for v, got in _visit_actions(corpus_dir, acts):
+        gold = v.get("actions", [])
+        best = [_best_match(g, got, 0.2) for g in gold]
+        misses = [g for g, k in zip(gold, best, strict=True) if k is None]
+        extra = [
+            {
+                "owner": item.owner,
+                "text": item.text,
+                "due": item.due.isoformat() if item.due else None,
+                "turn": int(item.start) if item.start is not None else None,
+                "quote": item.quote,
+            }
+            for i, item in enumerate(got)
+            if i not in best
+        ]
+        if misses or extra:
+            out.append({"id": v["id"], "date": v["date"], "misses": misses, "extra": extra})
+    return out
 
 
 def load_corrections(path: Path) -> list[tuple[str, list[str]]]:
@@ -213,6 +250,11 @@ def main() -> int:
     ap.add_argument("--per-label", action="store_true", help="include the per-label table")
     ap.add_argument("--corrections", type=Path, default=None)
     ap.add_argument("--correction-label", default="need.features")
+    ap.add_argument(
+        "--action-errors",
+        action="store_true",
+        help="only list action-item misses and extra items with their turns",
+    )
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -220,6 +262,10 @@ def main() -> int:
     from nlp.commitments import load_act_classifier
 
     prompts = args.prompts.resolve()
+    if args.action_errors:
+        errors = action_errors(args.corpus, load_act_classifier(prompts))
+        print(json.dumps(errors, ensure_ascii=False, indent=1))
+        return 0
     if args.retrain:
         train_classifier(prompts)
     clf = load_classifier(prompts)

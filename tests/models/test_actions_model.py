@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nlp.actions import Act, extract_actions
+from nlp.actions import extract_actions
 from nlp.commitments import load_act_classifier
+from nlp.textmodel import F32
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ THURSDAY = date(2026, 3, 5)
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 
 
-def ACTS(texts: Sequence[str]) -> list[tuple[Act, float]]:  # noqa: N802  # reads like the model it loads
+def ACTS(texts: Sequence[str]) -> F32:  # noqa: N802  # reads like the model it loads
     return load_act_classifier(PROMPTS)(texts)
 
 
@@ -51,7 +52,7 @@ def test_summary_turn_with_several_dates_gives_one_item_per_date() -> None:
             (
                 "rep",
                 "我总结一下：明天我把测试报告发给您，下周三安排工程师上门，月底之前完成培训。",
-                ACTS,
+                None,
             )
         ],
         TUESDAY,
@@ -265,3 +266,88 @@ def test_a_start_date_and_a_deadline_make_one_item_due_at_the_deadline() -> None
         ACTS,
     )
     assert [i.due for i in items] == [date(2026, 3, 2)]
+
+
+def test_the_other_sides_part_in_a_recap_is_theirs() -> None:
+    items = extract_actions(
+        [
+            (
+                "rep",
+                "So: I'll send the contract today, and your finance team signs it by Friday.",
+                0.0,
+            ),
+            ("customer", "Yes, Friday works.", 6.0),
+        ],
+        THURSDAY,
+        ACTS,
+    )
+    assert sorted((i.owner, i.due) for i in items) == [
+        ("customer", date(2026, 3, 6)),
+        ("rep", THURSDAY),
+    ]
+
+
+def test_a_reply_restating_the_request_is_the_only_item() -> None:
+    items = extract_actions(
+        [
+            ("customer", "Could you send the service manual by Monday?", 0.0),
+            ("rep", "Sure, I'll send the service manual by Monday.", 3.0),
+        ],
+        THURSDAY,
+        ACTS,
+    )
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 9))]
+
+
+def test_a_step_on_the_way_and_its_deliverable_are_one_promise() -> None:
+    items = extract_actions(
+        [("rep", "好的，我今天回去就改报价单，周四前发给您。", 0.0)], TUESDAY, ACTS
+    )
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 12))]
+
+
+def test_saying_yes_to_the_other_sides_plan_is_not_a_second_item() -> None:
+    items = extract_actions(
+        [
+            ("rep", "那我们下周二上午过来调试设备，您看行吗？", 0.0),
+            ("customer", "行，周二上午我在。", 4.0),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert [(i.owner, i.due) for i in items] == [("rep", date(2026, 3, 17))]
+
+
+def test_a_vague_period_gives_an_item_without_due_date() -> None:
+    items = extract_actions(
+        [("rep", "I'll set up a call between our engineer and your IT next week.", 0.0)],
+        THURSDAY,
+        ACTS,
+    )
+    assert [(i.owner, i.due) for i in items] == [("rep", None)]
+
+
+def test_hedges_and_advice_are_not_promises() -> None:
+    items = extract_actions(
+        [
+            ("rep", "最好这两个月把传送带换了。", 0.0),
+            ("customer", "嗯。", 2.0),
+            ("rep", "我尽量月底前再过来一趟，不过不保证。", 4.0),
+            ("rep", "I'll try to call in more often.", 8.0),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert items == []
+
+
+def test_an_ask_inside_a_clause_is_the_other_sides_item_once_agreed() -> None:
+    items = extract_actions(
+        [
+            ("rep", "样品的检测报告，麻烦您让质检这周五前发我们。", 0.0),
+            ("customer", "好的，没问题。", 3.0),
+        ],
+        TUESDAY,
+        ACTS,
+    )
+    assert [(i.owner, i.due) for i in items] == [("customer", date(2026, 3, 13))]

@@ -1,4 +1,4 @@
-"""Action items and date phrases resolved against the visit date."""
+"""Due-date phrases resolved against the visit date."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from nlp.actions import resolve_due
+from nlp.due_dates import find_dates, resolve_due
 
 TUESDAY = date(2026, 3, 10)
 THURSDAY = date(2026, 3, 5)
@@ -54,7 +54,8 @@ def test_chinese_date_phrases_resolve_against_the_visit_date(phrase: str, expect
         ("tomorrow", date(2026, 3, 6)),
         ("today", THURSDAY),
         ("by mid-April", date(2026, 4, 15)),
-        ("next week", date(2026, 3, 13)),
+        ("by next week", date(2026, 3, 13)),
+        ("by the end of next week", date(2026, 3, 13)),
     ],
 )
 def test_english_date_phrases_resolve_against_the_visit_date(phrase: str, expected: date) -> None:
@@ -76,3 +77,60 @@ def test_a_dated_date_in_january_said_in_december_means_next_year() -> None:
 )
 def test_a_span_counted_from_an_event_is_no_due_date(text: str) -> None:
     assert resolve_due(text, date(2026, 3, 10)) is None
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("get back to you by Friday the 13th", date(2026, 3, 13)),
+        ("we deliver on Tuesday, March 24th", date(2026, 3, 24)),
+        ("the report goes out on the 9th", date(2026, 3, 9)),
+        ("the survey is done before the 20th", date(2026, 3, 20)),
+    ],
+)
+def test_a_weekday_with_a_day_of_month_means_that_day(phrase: str, expected: date) -> None:
+    assert resolve_due(phrase, THURSDAY) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll set up a call with your IT next week",
+        "We'll plan the rollout for early April",
+        "我下周带工程师过来看看",
+        "新版本下个月上线",
+        "培训安排在3月下旬",
+    ],
+)
+def test_a_vague_period_says_when_not_by_when(text: str) -> None:
+    assert resolve_due(text, TUESDAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("下周之前把方案发您", date(2026, 3, 20)),
+        ("4月中旬前交货", date(2026, 4, 15)),
+        ("by early April", date(2026, 4, 10)),
+        ("下个月底", date(2026, 4, 30)),
+    ],
+)
+def test_a_vague_period_with_a_deadline_word_is_a_due_date(text: str, expected: date) -> None:
+    assert resolve_due(text, TUESDAY) == expected
+
+
+@pytest.mark.parametrize("text", ["我们派工程师做一天的实操", "考证五天就能拿证"])
+def test_a_bare_length_of_days_is_no_due_date(text: str) -> None:
+    assert resolve_due(text, TUESDAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the rollout starts Monday the 16th and finishes by March 27th", date(2026, 3, 27)),
+        ("3月16号开始换，3月27号前换完", date(2026, 3, 27)),
+    ],
+)
+def test_a_start_date_is_not_the_deadline(text: str, expected: date) -> None:
+    assert [m.starts_work for m in find_dates(text, TUESDAY)] == [True, False]
+    assert resolve_due(text, TUESDAY) == expected
