@@ -28,8 +28,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not integration and not browser"
 
+# ruff (STYLE.md's rules, complexity), mypy (strict but for evals/), the import layers and the
+# size of modules and functions
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy nlp knowledge api workers evals
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit/test_import_graph.py tests/unit/test_code_shape.py
 
 bench: install
 	$(BIN)/visitlens bench

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import RequestResponseEndpoint
 
 from api import errors
@@ -37,6 +38,7 @@ from api.routes import (
     search,
     speakers,
     system,
+    uploads,
     visits,
 )
 from knowledge import users
@@ -58,6 +60,7 @@ ROUTERS = tuple(
         system,
         account,
         admin,
+        uploads,
         visits,
         analysis,
         speakers,
@@ -96,8 +99,33 @@ def _link_secret(settings: Settings, sessionmaker: Any) -> str:
     return secret
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="visitlens",
+        version="0.1.0",
+        lifespan=_lifespan(settings),
+        description="Customer-visit recordings turned into searchable knowledge.",
+        docs_url=None,  # served below, to signed-in callers only
+        redoc_url=None,
+        openapi_url=None,
+    )
+    errors.install(app)
+    _include_routers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+        )
+    _add_guard(app, settings)
+    _add_pages(app)
+    return app
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the app holds while it runs: engine, Celery client, live search and playbooks."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -122,16 +150,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.live.stop()
         engine.dispose()
 
-    app = FastAPI(
-        title="visitlens",
-        version="0.1.0",
-        lifespan=lifespan,
-        description="Customer-visit recordings turned into searchable knowledge.",
-        docs_url=None,  # served below, to signed-in callers only
-        redoc_url=None,
-        openapi_url=None,
-    )
-    errors.install(app)
+    return lifespan
+
+
+def _include_routers(app: FastAPI) -> None:
+    """The /api routes (signed in, access rules) and the OpenAI-shaped /v1 routes."""
     check_rules(ROUTERS)
     for router in ROUTERS:
         app.include_router(
@@ -148,15 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             dependencies=[Depends(authorize_openai)],
             responses=errors.OPENAI_ERRORS,
         )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
-        )
 
+
+def _add_guard(app: FastAPI, settings: Settings) -> None:
     @app.middleware("http")
     async def guard_and_headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
         """Refuse unstorable addresses and oversized bodies up front; security headers on all."""
@@ -181,6 +198,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.setdefault(name, value)
         return response
 
+
+def _add_pages(app: FastAPI) -> None:
+    """The web page, its vendored libraries, and the API docs (signed-in callers only)."""
+
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_sign_in)])
     def openapi_schema() -> JSONResponse:
         return JSONResponse(app.openapi())
@@ -193,4 +214,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index_page() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html")
 
-    return app
+    # the page's vendored libraries (api/web/vendor/README.md): served here, never from a CDN
+    app.mount("/vendor", StaticFiles(directory=WEB / "vendor"), name="vendor")

@@ -2,6 +2,7 @@
 
 from api.app import create_app
 from knowledge.logs import configure_logging
+from knowledge.settings import Settings
 
 configure_logging()
-app = create_app()
+app = create_app(Settings())

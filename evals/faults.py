@@ -44,6 +44,7 @@ from knowledge.models import PipelineStep, Role, Visit
 from knowledge.settings import Settings
 from nlp.audio import decode_chunks
 from workers import consistency
+from workers.celery_app import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -145,6 +146,7 @@ class FaultStack:
     chroma: subprocess.Popen[bytes] | None = None
     redis: subprocess.Popen[bytes] | None = None
     api: subprocess.Popen[bytes] | None = None
+    more_apis: list[subprocess.Popen[bytes]] = field(default_factory=list)  # other API processes
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _started: int = 0
 
@@ -220,7 +222,7 @@ class FaultStack:
         return self
 
     def stop(self) -> None:
-        for proc in [self.api, *self.workers, self.chroma, self.redis]:
+        for proc in [self.api, *self.more_apis, *self.workers, self.chroma, self.redis]:
             _stop(proc)
         self.engine.dispose()
 
@@ -270,32 +272,22 @@ class FaultStack:
         self._started += 1
         proc = self._spawn(
             f"worker{self._started}",
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--hostname",
-                f"f{self._started}-{uuid.uuid4().hex[:6]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            worker_command(
+                concurrency=1,
+                hostname=f"f{self._started}-{uuid.uuid4().hex[:6]}@%h",
+                heartbeat=False,
+            ),
             nice=True,
         )
         self.workers.append(proc)
         return proc
 
-    def start_api(self) -> None:
-        port = self.api_url.rsplit(":", 1)[1]
-        self.api = self._spawn(
-            "api",
+    def start_api(self, port: int | None = None) -> str:
+        """Start the stack's API process, or with a port another one beside it (as behind a
+        load balancer); returns its URL once it answers."""
+        url = self.api_url if port is None else f"http://127.0.0.1:{port}"
+        proc = self._spawn(
+            "api" if port is None else f"api-{port}",
             [
                 sys.executable,
                 "-m",
@@ -304,14 +296,19 @@ class FaultStack:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                port,
+                url.rsplit(":", 1)[1],
             ],
         )
+        if port is None:
+            self.api = proc
+        else:
+            self.more_apis.append(proc)
         wait_for(
-            lambda: httpx.get(f"{self.api_url}/api/health", timeout=2).is_success,
+            lambda: httpx.get(f"{url}/api/health", timeout=2).is_success,
             timeout_s=60,
             what="API start",
         )
+        return url
 
     def kill_api(self) -> None:
         assert self.api is not None
@@ -332,9 +329,10 @@ class FaultStack:
 
     # the API
 
-    def client(self, timeout_s: float = 60) -> httpx.Client:
+    def client(self, timeout_s: float = 60, *, url: str | None = None) -> httpx.Client:
+        """A signed-in client of the stack's API (url: another API process of the stack)."""
         return httpx.Client(
-            base_url=self.api_url,
+            base_url=url or self.api_url,
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=timeout_s,
         )
@@ -359,8 +357,8 @@ class FaultStack:
 
         return wait_for(finished, timeout_s=timeout_s, what=f"visit {visit_id} done", every_s=0.3)
 
-    def search_hits(self, query: str) -> set[str]:
-        with self.client() as c:
+    def search_hits(self, query: str, *, url: str | None = None) -> set[str]:
+        with self.client(url=url) as c:
             res = c.get("/api/search", params={"q": query, "limit": 50})
         return {h["visit_id"] for h in res.json().get("results", [])} if res.is_success else set()
 

@@ -22,6 +22,8 @@ Period = Literal["week", "month"]
 QUOTES_PER_TOPIC = 3
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # periods are counted within these
 RISING_MAX = 5
+RISING_MIN_VISITS = 3  # a topic raised in fewer visits this period is never "rising"
+SENTIMENTS = ("negative", "neutral", "positive")
 DIMENSIONS = ("segment", "industry", "rep")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
@@ -68,6 +70,7 @@ class Quote:
     title: str
     idx: int
     start: float
+    end: float
     text: str
     confidence: float
 
@@ -82,6 +85,7 @@ class Topic:
     by_period: dict[str, Count]
     trend: Trend
     quotes: list[Quote] = field(default_factory=list)
+    sentiment: dict[str, int] = field(default_factory=dict)  # mentions per utterance sentiment
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,8 @@ class Insights:
     analysed_visits: int
     topics: list[Topic]
     rising: list[Rising]
+    segments: dict[str, int] = field(default_factory=dict)  # analysed visits per segment
+    rising_min_visits: int = RISING_MIN_VISITS
 
 
 def period_start(day: date, period: Period) -> date:
@@ -247,6 +253,11 @@ def _analysed_visits(
     return out
 
 
+def _label_range(kind: Kind) -> ColumnElement[bool]:
+    # a range rather than LIKE: SQLite's LIKE cannot use the label index
+    return and_(UtteranceLabel.label >= f"{kind}.", UtteranceLabel.label < f"{kind}/")
+
+
 def _label_visit_rows(
     db: Session, kind: Kind, filters: InsightFilters, since: date | None, until: date | None
 ) -> list[tuple[str, str, int, float]]:
@@ -258,8 +269,7 @@ def _label_visit_rows(
             func.count(),
             func.max(UtteranceLabel.confidence),
         )
-        # a range rather than LIKE: SQLite's LIKE cannot use the label index
-        .where(UtteranceLabel.label >= f"{kind}.", UtteranceLabel.label < f"{kind}/")
+        .where(_label_range(kind))
         .group_by(UtteranceLabel.label, UtteranceLabel.visit_id)
     )
     if any((filters.segment, filters.industry, filters.rep, filters.customer, since, until)):
@@ -267,6 +277,29 @@ def _label_visit_rows(
         query = _within(_where_visit(query, filters), since, until)
     # unfiltered, the covering index alone answers; the caller drops visits not analysed
     return [(r[0], r[1], r[2], r[3]) for r in db.execute(query)]
+
+
+def _sentiments(
+    db: Session, kind: Kind, filters: InsightFilters, scope: Scope
+) -> dict[str, dict[str, int]]:
+    """Per topic, its mentions in the window by the sentiment of the utterance, grouped in SQL."""
+    query = (
+        select(UtteranceLabel.label, Utterance.sentiment, func.count())
+        .join(
+            Utterance,
+            and_(
+                Utterance.visit_id == UtteranceLabel.visit_id, Utterance.idx == UtteranceLabel.idx
+            ),
+        )
+        .join(Visit, Visit.id == UtteranceLabel.visit_id)
+        .where(_label_range(kind), _analysed(), scope.counted())
+        .group_by(UtteranceLabel.label, Utterance.sentiment)
+    )
+    query = _within(_where_visit(query, filters), filters.date_from, filters.date_to)
+    out: dict[str, dict[str, int]] = {}
+    for label, sentiment, n in db.execute(query):
+        out.setdefault(label, dict.fromkeys(SENTIMENTS, 0))[sentiment] = n
+    return out
 
 
 def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[str, list[Quote]]:
@@ -282,6 +315,7 @@ def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[st
             UtteranceLabel.confidence,
             Visit.title,
             Utterance.start,
+            Utterance.end,
             Utterance.text,
         )
         .join(Visit, Visit.id == UtteranceLabel.visit_id)
@@ -297,7 +331,7 @@ def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[st
         .order_by(UtteranceLabel.confidence.desc(), UtteranceLabel.idx)
     )
     found: dict[tuple[str, str], Quote] = {}
-    for label, visit_id, idx, confidence, title, start, text in db.execute(query):
+    for label, visit_id, idx, confidence, title, start, end, text in db.execute(query):
         found.setdefault(
             (label, visit_id),
             Quote(
@@ -305,6 +339,7 @@ def _quotes(db: Session, best: Mapping[str, list[tuple[float, str]]]) -> dict[st
                 title=title or "",
                 idx=idx,
                 start=float(start),
+                end=float(end),
                 text=text,
                 confidence=float(confidence),
             ),
@@ -336,9 +371,10 @@ def compute(
     period: Period = "month",
     labels: Iterable[str] = (),
     scope: Scope = ADMIN_SCOPE,
+    rising_min_visits: int = RISING_MIN_VISITS,
 ) -> Insights:
     """Insights over the analysed visits the scope counts; the current period holds date_to,
-    else the newest visit."""
+    else the newest visit; rising only from rising_min_visits visits in the current period."""
     check_filters(db, filters=filters)
     as_of = filters.date_to or _newest_day(db, filters, scope) or date.today()
     current = period_start(as_of, period)
@@ -377,6 +413,7 @@ def compute(
         for label, chosen in candidates.items()
     }
     quotes = _quotes(db, best)
+    sentiments = _sentiments(db, kind, filters, scope)
 
     cur_key, prev_key = period_key(current, period), period_key(previous, period)
     empty: dict[str, dict[str, list[int]]] = {g: {} for g in groups}
@@ -403,6 +440,7 @@ def compute(
                     share_delta=round(cur.share - prev.share, 4),
                 ),
                 quotes=quotes.get(label, []),
+                sentiment=sentiments.get(label, dict.fromkeys(SENTIMENTS, 0)),
             )
         )
     topics.sort(key=lambda t: (-t.total.visits, -t.total.utterances, t.label))
@@ -413,27 +451,30 @@ def compute(
         previous_period=prev_key,
         analysed_visits=denominators["trend"]["all"],
         topics=topics,
-        rising=rising(topics),
+        rising=rising(topics, min_visits=rising_min_visits),
+        segments=dict(sorted(denominators["segment"].items())),
+        rising_min_visits=rising_min_visits,
     )
 
 
-def rising(topics: Iterable[Topic]) -> list[Rising]:
-    """Topics new this period (none the period before), then those growing fastest."""
+def rising(topics: Iterable[Topic], *, min_visits: int = RISING_MIN_VISITS) -> list[Rising]:
+    """Topics new this period (none the period before), then those growing fastest; a topic
+    raised in fewer than min_visits visits this period is noise, never rising."""
     out: list[Rising] = []
     for t in topics:
         tr = t.trend
-        if tr.delta <= 0:
+        if tr.delta <= 0 or tr.current.visits < min_visits:
             continue
         if tr.previous.utterances == 0:
             reason = (
-                f"New in {tr.period}: {tr.current.utterances} mention(s), "
-                f"none in {tr.previous_period}."
+                f"New in {tr.period}: {tr.current.utterances} mention(s) in "
+                f"{tr.current.visits} visits, none in {tr.previous_period}."
             )
             out.append(Rising(t.label, True, tr.delta, None, reason))
         elif tr.ratio is not None and tr.ratio >= 1.25:
             reason = (
-                f"{tr.current.utterances} mention(s) in {tr.period} against "
-                f"{tr.previous.utterances} in {tr.previous_period} (x{tr.ratio:g})."
+                f"{tr.current.utterances} mention(s) in {tr.current.visits} visits in {tr.period} "
+                f"against {tr.previous.utterances} in {tr.previous_period} (x{tr.ratio:g})."
             )
             out.append(Rising(t.label, False, tr.delta, tr.ratio, reason))
     out.sort(key=lambda r: (not r.new, -(r.ratio or 0.0), -r.delta, r.label))

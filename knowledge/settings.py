@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     retention_days: int | None = None  # visits uploaded longer ago are deleted; None: kept
     uploads_per_hour: int = 200  # per user
     searches_per_minute: int = 120  # per user: search and similar cases
+    # Insights call a topic "rising" only when at least this many visits raise it in the
+    # current period (knowledge/insights.py), so one visit's mentions are never a trend.
+    insights_rising_min_visits: int = 3
 
     asr_model: str = "base"  # "base" (built from PyPI), a local path, or a hub name (large-v3)
     asr_device: Literal["auto", "cpu", "cuda"] = "auto"

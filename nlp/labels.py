@@ -96,6 +96,17 @@ def _text(node: Mapping[str, Any], key: str, where: str) -> str:
 
 def parse_labels(data: Any) -> LabelSet:
     """Build a LabelSet from the parsed YAML document, checking every field."""
+    topics, kinds, risks = _sections(data)
+    return LabelSet(
+        topics=tuple(str(t) for t in topics),
+        need_pain=_need_pain(topics, kinds),
+        risks=_risks(risks),
+        sentiments=SENTIMENTS,
+    )
+
+
+def _sections(data: Any) -> tuple[Mapping[Any, Any], Mapping[Any, Any], Mapping[Any, Any]]:
+    """The document's topics, kinds and risks, once its top level is as expected."""
     if not isinstance(data, Mapping):
         raise LabelFileError("labels file: expected a mapping at the top level")
     topics = data.get("topics")
@@ -110,6 +121,11 @@ def parse_labels(data: Any) -> LabelSet:
     sentiments = data.get("sentiments")
     if not isinstance(sentiments, Mapping) or tuple(sentiments) != SENTIMENTS:
         raise LabelFileError(f"labels file: 'sentiments' must be {', '.join(SENTIMENTS)}")
+    return topics, kinds, risks
+
+
+def _need_pain(topics: Mapping[Any, Any], kinds: Mapping[Any, Any]) -> tuple[LabelInfo, ...]:
+    """One label per kind (need, pain) and topic, e.g. pain.price."""
     need_pain: list[LabelInfo] = []
     for kind in KINDS:
         k = kinds[kind]
@@ -134,6 +150,10 @@ def parse_labels(data: Any) -> LabelSet:
                     + _text(t, "covers_en", where),
                 )
             )
+    return tuple(need_pain)
+
+
+def _risks(risks: Mapping[Any, Any]) -> tuple[LabelInfo, ...]:
     risk_infos: list[LabelInfo] = []
     for risk_id, r in risks.items():
         if not isinstance(risk_id, str) or not _RISK_RE.match(risk_id):
@@ -150,12 +170,7 @@ def parse_labels(data: Any) -> LabelSet:
                 description_en=_text(r, "description_en", where),
             )
         )
-    return LabelSet(
-        topics=tuple(str(t) for t in topics),
-        need_pain=tuple(need_pain),
-        risks=tuple(risk_infos),
-        sentiments=SENTIMENTS,
-    )
+    return tuple(risk_infos)
 
 
 @cache

@@ -185,16 +185,7 @@ def _is_open(question: str, lang: str, cues: LanguageCues) -> bool:
     if not clauses:
         return False
     if lang == "zh":
-        for clause in (clauses[-1], question):
-            if any(w in clause for w in cues.open_invites):
-                return True
-            if any(w in clause for w in cues.closed_words):
-                return False
-            if any(w in clause for w in cues.open_words):
-                return True
-            if clause.endswith(("吗", "么", "吧")):
-                return False
-        return False
+        return _is_open_zh((clauses[-1], question), cues)
     for clause in (clauses[-1], clauses[0]):
         words = _en_words(clause)
         if _starts_with(words, cues.open_starts):
@@ -202,6 +193,21 @@ def _is_open(question: str, lang: str, cues: LanguageCues) -> bool:
         if _starts_with(words, cues.closed_starts):
             return False
     return any(contains_cue(question, w, lang) for w in cues.open_words)
+
+
+def _is_open_zh(clauses: tuple[str, str], cues: LanguageCues) -> bool:
+    """The last clause decides, else the whole question: an invitation or a question word is
+    open; a yes/no word or a final 吗, 么 or 吧 is closed."""
+    for clause in clauses:
+        if any(w in clause for w in cues.open_invites):
+            return True
+        if any(w in clause for w in cues.closed_words):
+            return False
+        if any(w in clause for w in cues.open_words):
+            return True
+        if clause.endswith(("吗", "么", "吧")):
+            return False
+    return False
 
 
 def _spin(question: str, lang: str, cues: LanguageCues) -> Spin:

@@ -92,38 +92,58 @@ def summarize(
     risks = sorted({s.id for _, a in customer for s in a.risk})
     top = pains or needs
     quote = _key_quote(customer, top[0] if top else None, zh)
-    sentences: list[str] = []
-    if zh:
-        parts = []
-        if pains:
-            parts.append(f"客户主要痛点：{_join([_name(p, labels, zh) for p in pains], zh)}")
-        if needs:
-            parts.append(f"主要需求：{_join([_name(n, labels, zh) for n in needs], zh)}")
-        mood_word = "正面" if mood > 0.2 else "负面" if mood < -0.2 else "中性"
-        sentences.append(
-            ("；".join(parts) + "，" if parts else "") + f"整体情绪{mood_word}（{mood:+.2f}）。"
-        )
-        if quote:
-            sentences.append(f"客户原话：“{quote}”。")
-        if risks:
-            sentences.append(
-                f"风险提示：{_join([_name(r, labels, zh) for r in risks], zh)}，建议尽快跟进。"
-            )
-    else:
-        parts = []
-        if pains:
-            parts.append(f"Main pain points: {_join([_name(p, labels, zh) for p in pains], zh)}")
-        if needs:
-            parts.append(f"main needs: {_join([_name(n, labels, zh) for n in needs], zh)}")
-        mood_word = "positive" if mood > 0.2 else "negative" if mood < -0.2 else "neutral"
-        lead = "; ".join(parts) + ". " if parts else ""
-        sentences.append(f"{lead}Overall mood {mood_word} ({mood:+.2f}).")
-        if quote:
-            sentences.append(f'In the customer\'s words: "{quote}"')
-        if risks:
-            sentences.append(
-                f"Risk: {_join([_name(r, labels, zh) for r in risks], zh)}; follow up soon."
-            )
+    sentences = (_sentences_zh if zh else _sentences_en)(pains, needs, mood, quote, risks, labels)
     if actions:
         sentences.append(_follow_ups(actions, zh))
     return " ".join(sentences) if not zh else "".join(sentences)
+
+
+def _sentences_zh(
+    pains: list[str],
+    needs: list[str],
+    mood: float,
+    quote: str | None,
+    risks: list[str],
+    labels: LabelSet | None,
+) -> list[str]:
+    parts = []
+    if pains:
+        parts.append(f"客户主要痛点：{_join([_name(p, labels, True) for p in pains], True)}")
+    if needs:
+        parts.append(f"主要需求：{_join([_name(n, labels, True) for n in needs], True)}")
+    mood_word = "正面" if mood > 0.2 else "负面" if mood < -0.2 else "中性"
+    sentences = [
+        ("；".join(parts) + "，" if parts else "") + f"整体情绪{mood_word}（{mood:+.2f}）。"
+    ]
+    if quote:
+        sentences.append(f"客户原话：“{quote}”。")
+    if risks:
+        sentences.append(
+            f"风险提示：{_join([_name(r, labels, True) for r in risks], True)}，建议尽快跟进。"
+        )
+    return sentences
+
+
+def _sentences_en(
+    pains: list[str],
+    needs: list[str],
+    mood: float,
+    quote: str | None,
+    risks: list[str],
+    labels: LabelSet | None,
+) -> list[str]:
+    parts = []
+    if pains:
+        parts.append(f"Main pain points: {_join([_name(p, labels, False) for p in pains], False)}")
+    if needs:
+        parts.append(f"main needs: {_join([_name(n, labels, False) for n in needs], False)}")
+    mood_word = "positive" if mood > 0.2 else "negative" if mood < -0.2 else "neutral"
+    lead = "; ".join(parts) + ". " if parts else ""
+    sentences = [f"{lead}Overall mood {mood_word} ({mood:+.2f})."]
+    if quote:
+        sentences.append(f'In the customer\'s words: "{quote}"')
+    if risks:
+        sentences.append(
+            f"Risk: {_join([_name(r, labels, False) for r in risks], False)}; follow up soon."
+        )
+    return sentences

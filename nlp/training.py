@@ -194,37 +194,20 @@ def fit(
     """The heads of the given families fitted on the given rows (thresholds left at 0.5); a
     family left out is blank (tuning fits each family once per setting that moves it)."""
     x, y = data.x[rows], data.y[rows]
-    nt = len(labels.topics)
     ng_rows, ng_idf = ngram_vocabulary(data.counts[rows])
     ng = ngram_features(data.counts[rows], ng_rows, ng_idf)
     ex = data.is_example[rows]
     sent_y, risk_y = data.sent_y[rows][ex], data.risk_y[rows][ex]
-    nl, nr, d, g = y.shape[1], risk_y.shape[1], x.shape[1], ng.shape[1]
-    if "emb" in families:
-        topic_y = y[:, :nt] | y[:, nt:]
-        kind_y = np.stack([y[:, :nt].any(axis=1), y[:, nt:].any(axis=1)], axis=1)
-        label_w, label_b = _fit_heads(x, y, hyper.c_emb)
-        topic_w, topic_b = _fit_heads(x, topic_y, hyper.c_emb)
-        kind_w, kind_b = _fit_heads(x, kind_y, hyper.c_emb)
-        sent_w, sent_b = fit_softmax(x[ex], sent_y, _C_SENT)
-        risk_w, risk_b = _fit_heads(x[ex], risk_y, _C_SENT)
-    else:
-        (label_w, label_b), (topic_w, topic_b) = _blank(d, nl), _blank(d, nt)
-        (kind_w, kind_b), (sent_w, sent_b), (risk_w, risk_b) = (
-            _blank(d, 2),
-            _blank(d, 3),
-            _blank(d, nr),
-        )
-    if "ngram" in families:
-        ngram_sent_w, ngram_sent_b = fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
-        ngram_w, ngram_b = _fit_heads(ng, y, hyper.c_ngram, sparse=True)
-        ngram_risk_w, ngram_risk_b = _fit_heads(ng[ex], risk_y, hyper.c_ngram, sparse=True)
-    else:
-        (ngram_w, ngram_b), (ngram_sent_w, ngram_sent_b), (ngram_risk_w, ngram_risk_b) = (
-            _blank(g, nl),
-            _blank(g, 3),
-            _blank(g, nr),
-        )
+    (label_w, label_b), (topic_w, topic_b), (kind_w, kind_b), (sent_w, sent_b), (risk_w, risk_b) = (
+        _embedding_heads(x, y, ex, sent_y, risk_y, len(labels.topics), hyper)
+        if "emb" in families
+        else _blank_embedding_heads(x.shape[1], y.shape[1], len(labels.topics), risk_y.shape[1])
+    )
+    (ngram_w, ngram_b), (ngram_sent_w, ngram_sent_b), (ngram_risk_w, ngram_risk_b) = (
+        _ngram_heads(ng, y, ex, sent_y, risk_y, hyper)
+        if "ngram" in families
+        else _blank_ngram_heads(ng.shape[1], y.shape[1], risk_y.shape[1])
+    )
     return Weights(
         label_ids=labels.need_pain_ids,
         risk_ids=labels.risk_ids,
@@ -251,6 +234,44 @@ def fit(
         label_thr=np.full(len(labels.need_pain_ids), 0.5, dtype=np.float32),
         risk_thr=np.full(len(labels.risk_ids), 0.5, dtype=np.float32),
     )
+
+
+Head = tuple[F32, F32]  # weights and biases
+
+
+def _embedding_heads(
+    x: Any, y: Bools, ex: Bools, sent_y: Any, risk_y: Bools, nt: int, hyper: Hyper
+) -> tuple[Head, Head, Head, Head, Head]:
+    """The embedding family: label, topic, kind (need or pain), sentiment and risk heads."""
+    topic_y = y[:, :nt] | y[:, nt:]
+    kind_y = np.stack([y[:, :nt].any(axis=1), y[:, nt:].any(axis=1)], axis=1)
+    return (
+        _fit_heads(x, y, hyper.c_emb),
+        _fit_heads(x, topic_y, hyper.c_emb),
+        _fit_heads(x, kind_y, hyper.c_emb),
+        fit_softmax(x[ex], sent_y, _C_SENT),
+        _fit_heads(x[ex], risk_y, _C_SENT),
+    )
+
+
+def _blank_embedding_heads(
+    d: int, nl: int, nt: int, nr: int
+) -> tuple[Head, Head, Head, Head, Head]:
+    return _blank(d, nl), _blank(d, nt), _blank(d, 2), _blank(d, 3), _blank(d, nr)
+
+
+def _ngram_heads(
+    ng: Any, y: Bools, ex: Bools, sent_y: Any, risk_y: Bools, hyper: Hyper
+) -> tuple[Head, Head, Head]:
+    """The n-gram family: label, sentiment and risk heads (fitted in this order)."""
+    sent = fit_softmax(ng[ex], sent_y, _C_NGRAM_SENT)
+    label = _fit_heads(ng, y, hyper.c_ngram, sparse=True)
+    risk = _fit_heads(ng[ex], risk_y, hyper.c_ngram, sparse=True)
+    return label, sent, risk
+
+
+def _blank_ngram_heads(g: int, nl: int, nr: int) -> tuple[Head, Head, Head]:
+    return _blank(g, nl), _blank(g, 3), _blank(g, nr)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import Role
 from knowledge.settings import Settings
+from workers.celery_app import worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -144,23 +145,7 @@ class Stack:
         name = f"t{len(self.workers)}-{uuid.uuid4().hex[:6]}@%h"
         log = (self.tmp / f"worker{len(self.workers)}.log").open("wb")
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--hostname",
-                name,
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            worker_command(concurrency=1, hostname=name, heartbeat=False),
             cwd=ROOT,
             env=env_of(self.settings),
             stdout=log,

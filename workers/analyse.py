@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import structlog
 
-from knowledge import analysis, visits
+from knowledge import analysis, ledger, visits
 from knowledge.db import session_scope
+from knowledge.models import Correction
 from knowledge.settings import Settings
 from nlp import llm
 from nlp.actions import extract_actions
@@ -21,7 +22,7 @@ from nlp.commitments import load_act_classifier
 from nlp.labels import load_labels
 from nlp.summary import summarize
 from nlp.types import Segment
-from nlp.visit_report import visit_report
+from nlp.visit_report import VisitReport, visit_report
 from workers.runner import StepContext
 
 log = structlog.get_logger()
@@ -44,43 +45,89 @@ def _corrected(
     )
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What analysis reads of a visit, in one transaction."""
+
+    segments: list[Segment]
+    corrections: dict[int, Correction]  # the newest per utterance index
+    language: str | None
+    visit_date: date
+    meta: dict[str, str | None]  # title, rep, customer
+
+
 def work(ctx: StepContext) -> None:
     settings = ctx.rt.settings
     model = classifier(settings)
-    with session_scope(ctx.rt.sessions) as db:
-        visit = visits.get(db, visit_id=ctx.visit_id)
-        segments = visits.segments_of(db, visit_id=ctx.visit_id)
-        fixed = analysis.latest_corrections(db, visit_id=ctx.visit_id)
-        language = visit.language
-        visit_date = visit.visit_date or visit.created_at.date()
-        meta = {"title": visit.title, "rep": visit.rep, "customer": visit.customer}
-        analysis.teach_corrections(db, model)
-    texts = [s.text for s in segments]
-    results = model.analyze(
-        texts, language=language, previous=[None, *texts[:-1]], roles=[s.role for s in segments]
-    )
-    for idx, c in fixed.items():
-        if idx < len(results) and c.text == texts[idx]:
-            results[idx] = _corrected(results[idx], list(c.labels), c.sentiment, list(c.risk))
+    stored = _load(ctx, model)
+    segments, language = stored.segments, stored.language
+    results = _analyze(model, stored)
     endpoint = llm_endpoint(settings)
     second: LabelOpinions | None = None
     if endpoint is not None and settings.llm_labels != "off":
-        second = second_opinion(ctx, endpoint, segments, results, set(fixed), language)
+        second = second_opinion(ctx, endpoint, segments, results, set(stored.corrections), language)
         results = second.results
+    report = visit_report(segments, results)
+    document = _document(settings, stored, results, report)
+    problems: list[llm.LLMError] = []
+    if endpoint is not None:
+        fields, problems = llm_fields(
+            ctx, endpoint, second, segments, language, stored.meta, str(stored.visit_date)
+        )
+        if fields.get("summary_source") == "llm":
+            fields["summary_builtin"] = document["summary"]
+        document |= fields
+    _save(ctx, stored, results, document, _coaching(settings, stored), problems)
+    if report.alerts and settings.alert_webhook_url and not document["alerted"]:
+        _alert(ctx, settings.alert_webhook_url, stored.meta, document)
+
+
+def _load(ctx: StepContext, model: Classifier) -> _Stored:
+    """The visit's segments and corrections; the corrections stored meanwhile teach the model."""
+    with session_scope(ctx.rt.sessions) as db:
+        visit = visits.get(db, visit_id=ctx.visit_id)
+        stored = _Stored(
+            segments=visits.segments_of(db, visit_id=ctx.visit_id),
+            corrections=analysis.latest_corrections(db, visit_id=ctx.visit_id),
+            language=visit.language,
+            visit_date=visit.visit_date or visit.created_at.date(),
+            meta={"title": visit.title, "rep": visit.rep, "customer": visit.customer},
+        )
+        analysis.teach_corrections(db, model)
+    return stored
+
+
+def _analyze(model: Classifier, stored: _Stored) -> list[TextAnalysis]:
+    """The model's labels, sentiment and risk per segment; a person's correction wins."""
+    segments = stored.segments
+    texts = [s.text for s in segments]
+    results = model.analyze(
+        texts,
+        language=stored.language,
+        previous=[None, *texts[:-1]],
+        roles=[s.role for s in segments],
+    )
+    for idx, c in stored.corrections.items():
+        if idx < len(results) and c.text == texts[idx]:
+            results[idx] = _corrected(results[idx], list(c.labels), c.sentiment, list(c.risk))
+    return results
+
+
+def _document(
+    settings: Settings, stored: _Stored, results: list[TextAnalysis], report: VisitReport
+) -> dict[str, Any]:
+    """The stored analysis: summary, counts, mood curve, alerts and action items."""
+    utterances = [(s.role, s.text, s.start) for s in stored.segments]
+    visit_date = stored.visit_date
     actions = extract_actions(
-        [(s.role, s.text, s.start) for s in segments],
+        utterances,
         visit_date if isinstance(visit_date, date) else date.today(),
         load_act_classifier(settings.prompts_dir),
     )
-    report = visit_report(segments, results)
     summary = summarize(
-        [(s.role, s.text, s.start) for s in segments],
-        results,
-        language,
-        actions,
-        load_labels(settings.prompts_dir),
+        utterances, results, stored.language, actions, load_labels(settings.prompts_dir)
     )
-    document = {
+    return {
         "summary": summary,
         "label_counts": report.label_counts,
         "sentiment_score": report.sentiment_score,
@@ -89,32 +136,45 @@ def work(ctx: StepContext) -> None:
         "alerts": [asdict(a) for a in report.alerts],
         "actions": [{**asdict(a), "due": a.due.isoformat() if a.due else None} for a in actions],
     }
-    problems: list[llm.LLMError] = []
-    if endpoint is not None:
-        fields, problems = llm_fields(
-            ctx, endpoint, second, segments, language, meta, str(visit_date)
-        )
-        if fields.get("summary_source") == "llm":
-            fields["summary_builtin"] = summary
-        document |= fields
+
+
+def _coaching(settings: Settings, stored: _Stored) -> dict[str, Any]:
     coaching = asdict(
         coaching_report(
-            segments, load_scorecard(settings.prompts_dir / "scorecard.yaml"), language=language
+            stored.segments,
+            load_scorecard(settings.prompts_dir / "scorecard.yaml"),
+            language=stored.language,
         )
     )
     coaching["scorecard"] = {"total": coaching.pop("total"), "items": coaching["scorecard"]}
+    return coaching
+
+
+def _save(
+    ctx: StepContext,
+    stored: _Stored,
+    results: list[TextAnalysis],
+    document: dict[str, Any],
+    coaching: dict[str, Any],
+    problems: list[llm.LLMError],
+) -> None:
+    """Store coaching, utterances, the analysis and its action items as ledger drafts in one
+    transaction; a webhook alert already sent for this visit stays marked as sent."""
     with session_scope(ctx.rt.sessions) as db:
         visits.put_result(db, visit_id=ctx.visit_id, kind="coaching", data=coaching)
         analysis.replace_utterances(
-            db, visit_id=ctx.visit_id, segments=segments, analyses=results, corrected=set(fixed)
+            db,
+            visit_id=ctx.visit_id,
+            segments=stored.segments,
+            analyses=results,
+            corrected=set(stored.corrections),
         )
         previous = visits.get_result(db, visit_id=ctx.visit_id, kind="analysis") or {}
         document["alerted"] = previous.get("alerted", False)
         visits.put_result(db, visit_id=ctx.visit_id, kind="analysis", data=document)
+        ledger.draft_actions(db, visit_id=ctx.visit_id, actions=document.get("actions") or [])
         if problems:
             visits.add_warning(db, visit_id=ctx.visit_id, warning=llm_warning(problems[-1]))
-    if report.alerts and settings.alert_webhook_url and not document["alerted"]:
-        _alert(ctx, settings.alert_webhook_url, meta, document)
 
 
 def llm_fields(
@@ -215,10 +275,34 @@ def second_opinion(
     )
     if run.error is not None:
         log.warning("llm.failed", visit_id=ctx.visit_id, part="labels", reason=run.error.reason)
-    merge = settings.llm_labels == "merge"
+    merged_results, per_utterance, disagreements, merged = _compare(
+        run.opinions, results, segments, corrected, merge=settings.llm_labels == "merge"
+    )
+    status = "ok" if run.error is None else "partial" if run.opinions else run.error.reason
+    document: dict[str, Any] = {
+        "mode": settings.llm_labels,
+        "asked": len(items),
+        "answered": len(run.opinions),
+        "utterances": per_utterance,
+        "disagreements": disagreements,
+        "merged": merged,
+    }
+    return LabelOpinions(merged_results, document, status, run.error)
+
+
+def _compare(
+    opinions: dict[int, llm.SecondOpinion],
+    results: list[TextAnalysis],
+    segments: Sequence[Segment],
+    corrected: set[int],
+    *,
+    merge: bool,
+) -> tuple[list[TextAnalysis], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The endpoint's opinion of each utterance, where it disagrees with the model, and in merge
+    mode the results with the labels it is sure of added (not where a person corrected)."""
     merged_results = list(results)
     per_utterance, disagreements, merged = [], [], []
-    for i, op in sorted(run.opinions.items()):
+    for i, op in sorted(opinions.items()):
         mine = results[i]
         model_ids = [x.id for x in [*mine.labels, *mine.risk]]
         llm_ids = [x.id for x in [*op.labels, *op.risk]]
@@ -251,16 +335,7 @@ def second_opinion(
                     mine, labels=[*mine.labels, *sure], risk=[*mine.risk, *sure_risk]
                 )
                 merged.append({"idx": i, "labels": [x.id for x in [*sure, *sure_risk]]})
-    status = "ok" if run.error is None else "partial" if run.opinions else run.error.reason
-    document: dict[str, Any] = {
-        "mode": settings.llm_labels,
-        "asked": len(items),
-        "answered": len(run.opinions),
-        "utterances": per_utterance,
-        "disagreements": disagreements,
-        "merged": merged,
-    }
-    return LabelOpinions(merged_results, document, status, run.error)
+    return merged_results, per_utterance, disagreements, merged
 
 
 def llm_summary(

@@ -1,6 +1,10 @@
-"""The Celery app: broker from settings, late acks, one task at a time per process."""
+"""The Celery app: broker from settings, late acks, one task at a time per process; and the
+worker's command line."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from celery import Celery
 
@@ -9,6 +13,32 @@ from knowledge.settings import Settings
 QUEUE = "visitlens"
 EXPIRE_EVERY_S = 3600.0  # how often visits past the retention period are looked for
 RESULT_EXPIRES_S = 3600  # a /v1 result nobody read (the caller gave up) is dropped after this
+WORKER_APP = "workers.main"  # what `celery -A` loads in a worker process
+
+
+def worker_command(
+    *, concurrency: int, hostname: str, beat_schedule: Path | None = None, heartbeat: bool = True
+) -> list[str]:
+    """A Celery worker's command line; with beat_schedule it also sends the scheduled tasks
+    (run exactly one such worker)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        WORKER_APP,
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        hostname,
+        "--without-gossip",
+        "--without-mingle",
+        *([] if heartbeat else ["--without-heartbeat"]),
+        *(["--beat", "--schedule", str(beat_schedule)] if beat_schedule else []),
+    ]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -63,6 +93,3 @@ def _transport_options(broker_url: str) -> dict[str, object]:
         Transport.polling_interval = 0.1
         return {"connect_args": {"timeout": 30}}
     return {}
-
-
-app = make_celery(Settings())

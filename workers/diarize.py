@@ -13,7 +13,7 @@ from knowledge import audio_store, reps, visits
 from knowledge.db import session_scope
 from nlp.audio import decode_chunks
 from nlp.diarize import diarize
-from nlp.roles import assign_roles
+from nlp.roles import RoleAssignment, assign_roles
 from nlp.types import Segment
 from nlp.voiceprint import load_encoder
 from workers.runner import StepContext
@@ -69,6 +69,11 @@ def work(ctx: StepContext) -> None:
         )
         for s in segments
     ]
+    _save(ctx, labelled, assignment)
+
+
+def _save(ctx: StepContext, labelled: list[Segment], assignment: RoleAssignment) -> None:
+    """The segments with their roles, the speakers document, and a warning when unsure."""
     with session_scope(ctx.rt.sessions) as db:
         visits.replace_segments(db, visit_id=ctx.visit_id, segments=labelled)
         visits.put_result(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import analysis, playbooks, visits
 from knowledge.db import session_scope
 from knowledge.errors import TransientError
-from knowledge.models import Visit
+from knowledge.models import Utterance, Visit
 from knowledge.search import (
     UtteranceDoc,
     VisitDoc,
@@ -22,7 +23,7 @@ from knowledge.search import (
 )
 from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
-from nlp.embed import load_embedder
+from nlp.embed import Embedder, load_embedder
 from nlp.redact import redact
 from workers.runner import StepContext
 
@@ -39,81 +40,27 @@ def work(ctx: StepContext) -> None:
     index_visit(ctx.rt.settings, ctx.rt.sessions, ctx.visit_id)
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What indexing reads of a visit, in one transaction."""
+
+    visit: Visit
+    utterances: list[Utterance]
+    report: dict[str, Any]
+    coaching: dict[str, Any]
+    meta: dict[str, Any]  # the filterable fields every document of the visit carries
+
+
 def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: str) -> int:
     """Write one visit's utterances and profile to Chroma; returns the utterances written."""
-    with session_scope(sessions) as db:
-        visit = visits.get(db, visit_id=visit_id)
-        utterances = analysis.utterances_of(db, visit_id=visit_id)
-        report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
-        coaching = visits.get_result(db, visit_id=visit_id, kind="coaching") or {}
-        meta: dict[str, Any] = dict(
-            rep=visit.rep or "",
-            customer=visit.customer or "",
-            industry=visit.industry or "",
-            segment=visit.segment or "",
-            visit_date=visit.visit_date,
-        )
-        title, language, outcome = visit.title, visit.language or "", visit.outcome or ""
-        contacts = list(visit.contacts or [])
-    docs = [
-        UtteranceDoc(
-            visit_id=visit_id,
-            index=u.idx,
-            start=u.start,
-            end=u.end,
-            text=redact(u.text, names=contacts),  # no phone, ID, card, e-mail or contact
-            role=u.role or "other",
-            labels=[x["id"] for x in u.labels],
-            sentiment=u.sentiment,
-            risk=[x["id"] for x in u.risk],
-            language=u.language if u.language in ("zh", "en") else language,
-            **meta,
-        )
-        for u in utterances
-        if u.text.strip()
-    ]
-    customer = [d for d in docs if d.role == "customer" and (d.labels or d.risk)]
-    total = (coaching.get("scorecard") or {}).get("total")
-    score = None if total is None else float(total) / 100
-    metrics = coaching.get("metrics") or {}
-    open_share, deep_share = metrics.get("open_question_share"), metrics.get("deep_question_share")
-    quality = None
-    if open_share is not None and deep_share is not None:
-        quality = (float(open_share) + float(deep_share)) / 2
-    summary = redact(str(report.get("summary", "")), names=contacts)
-    visit_doc = VisitDoc(
-        visit_id=visit_id,
-        title=title,
-        summary=summary,
-        labels=list(dict.fromkeys(x for d in customer for x in d.labels)),
-        language=language,
-        outcome=outcome,
-        coaching_score=score,
-        question_quality=quality,
-        rep_talk_share=metrics.get("talk_ratio"),
-        next_steps=len(report.get("actions") or []) if report else None,
-        text="\n".join([summary, *(d.text for d in customer)]),
-        **meta,
-    )
+    stored = _load(sessions, visit_id)
+    docs = _utterance_docs(stored)
+    visit_doc = _visit_doc(stored, docs)
     embedder = load_embedder(settings.embedding_model)
     vectors = np.zeros((0, 0), np.float32)
     if docs:
         vectors = embedder.encode(utterance_embedding_texts(docs))
-    answers = playbooks.answers_of_visit(utterances, report)
-    if answers:  # embedded here, outside any transaction; stored for every API process
-        objection_vectors = embedder.encode([a.objection_text for a in answers])
-        answer_vectors = embedder.encode([a.text for a in answers])
-    else:
-        objection_vectors = answer_vectors = np.zeros((0, embedder.dim), np.float32)
-    with session_scope(sessions) as db:
-        if db.get(Visit, visit_id) is not None:
-            playbooks.replace_answers(
-                db,
-                visit_id=visit_id,
-                answers=answers,
-                objection_vectors=objection_vectors,
-                answer_vectors=answer_vectors,
-            )
+    _store_answers(sessions, embedder, stored)
     sentences = feature_sentences(settings.prompts_dir)
     visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
@@ -132,6 +79,93 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
         vector_index.cache_clear()
         raise TransientError(str(e)) from e
     return len(docs)
+
+
+def _load(sessions: sessionmaker[Session], visit_id: str) -> _Stored:
+    with session_scope(sessions) as db:
+        visit = visits.get(db, visit_id=visit_id)
+        return _Stored(
+            visit=visit,
+            utterances=analysis.utterances_of(db, visit_id=visit_id),
+            report=visits.get_result(db, visit_id=visit_id, kind="analysis") or {},
+            coaching=visits.get_result(db, visit_id=visit_id, kind="coaching") or {},
+            meta=dict(
+                rep=visit.rep or "",
+                customer=visit.customer or "",
+                industry=visit.industry or "",
+                segment=visit.segment or "",
+                visit_date=visit.visit_date,
+            ),
+        )
+
+
+def _utterance_docs(stored: _Stored) -> list[UtteranceDoc]:
+    """One document per spoken utterance, personal data masked."""
+    contacts = list(stored.visit.contacts or [])
+    return [
+        UtteranceDoc(
+            visit_id=stored.visit.id,
+            index=u.idx,
+            start=u.start,
+            end=u.end,
+            text=redact(u.text, names=contacts),  # no phone, ID, card, e-mail or contact
+            role=u.role or "other",
+            labels=[x["id"] for x in u.labels],
+            sentiment=u.sentiment,
+            risk=[x["id"] for x in u.risk],
+            language=u.language if u.language in ("zh", "en") else stored.visit.language or "",
+            **stored.meta,
+        )
+        for u in stored.utterances
+        if u.text.strip()
+    ]
+
+
+def _visit_doc(stored: _Stored, docs: list[UtteranceDoc]) -> VisitDoc:
+    """The visit's profile: summary, the customer's labels, coaching figures (scores 0..1)."""
+    visit, report = stored.visit, stored.report
+    customer = [d for d in docs if d.role == "customer" and (d.labels or d.risk)]
+    total = (stored.coaching.get("scorecard") or {}).get("total")
+    metrics = stored.coaching.get("metrics") or {}
+    open_share, deep_share = metrics.get("open_question_share"), metrics.get("deep_question_share")
+    quality = None
+    if open_share is not None and deep_share is not None:
+        quality = (float(open_share) + float(deep_share)) / 2
+    summary = redact(str(report.get("summary", "")), names=list(visit.contacts or []))
+    return VisitDoc(
+        visit_id=visit.id,
+        title=visit.title,
+        summary=summary,
+        labels=list(dict.fromkeys(x for d in customer for x in d.labels)),
+        language=visit.language or "",
+        outcome=visit.outcome or "",
+        coaching_score=None if total is None else float(total) / 100,
+        question_quality=quality,
+        rep_talk_share=metrics.get("talk_ratio"),
+        next_steps=len(report.get("actions") or []) if report else None,
+        text="\n".join([summary, *(d.text for d in customer)]),
+        **stored.meta,
+    )
+
+
+def _store_answers(sessions: sessionmaker[Session], embedder: Embedder, stored: _Stored) -> None:
+    """The rep's answers to objections, with their vectors, for the playbooks of every API
+    process; embedded here, outside any transaction."""
+    answers = playbooks.answers_of_visit(stored.utterances, stored.report)
+    if answers:
+        objection_vectors = embedder.encode([a.objection_text for a in answers])
+        answer_vectors = embedder.encode([a.text for a in answers])
+    else:
+        objection_vectors = answer_vectors = np.zeros((0, embedder.dim), np.float32)
+    with session_scope(sessions) as db:
+        if db.get(Visit, stored.visit.id) is not None:
+            playbooks.replace_answers(
+                db,
+                visit_id=stored.visit.id,
+                answers=answers,
+                objection_vectors=objection_vectors,
+                answer_vectors=answer_vectors,
+            )
 
 
 def reconcile(settings: Settings, sessions: sessionmaker[Session]) -> int:

@@ -28,7 +28,8 @@ from workers import (
     transcribe,
     transcribe_now,
 )
-from workers.celery_app import QUEUE, app
+from workers.celery_app import QUEUE
+from workers.main import app
 from workers.runner import run_step
 from workers.runtime import runtime
 

@@ -27,10 +27,11 @@ from api.access import Me, rate_limit
 from api.csv_export import also_as
 from api.deps import Config, Db
 from api.errors import error_response
-from api.routes import visits as visit_routes
+from api.routes import uploads
 from knowledge import audio_store, visits
 from knowledge.errors import InvalidInput, UnsupportedMedia, VisitlensError
 from knowledge.models import Step, StepStatus, VisitStatus
+from knowledge.settings import Settings
 from nlp import transcript_formats
 from nlp.audio import AudioError, probe
 from nlp.redact import redact
@@ -312,6 +313,44 @@ def create_transcription(
     store: Annotated[bool, Form(description="also keep it as a visit (the upload path)")] = False,
 ) -> Response:
     """Transcribe a short recording while the caller waits (OpenAI's request and answers)."""
+    granularities, lang = _checked(response_format, timestamp_granularities, language)
+    if file is None:
+        raise InvalidInput("Send the recording as the multipart field 'file'.", code="missing_file")
+    deadline = time.time() + settings.sync_timeout_s
+    if store:
+        if stream:
+            raise InvalidInput(
+                "stream=true and store=true cannot be combined; store the visit without streaming.",
+                code="invalid_request",
+            )
+        upload = uploads.upload_visit(
+            request, db, settings, me, file, language=lang if lang in ("zh", "en") else "auto"
+        )
+        return _stored(request, db, me, upload, response_format, granularities, deadline)
+    return _transcribe_now(
+        request,
+        settings,
+        file,
+        results.NowRequest(
+            staged_name="",  # once staged
+            language=lang,
+            prompt=prompt or None,
+            temperature=temperature,
+            speakers=response_format == "diarized_json",
+            stream=stream,
+            chunk_s=settings.stream_chunk_s if stream else settings.asr_chunk_s,
+            deadline=deadline,
+        ),
+        response_format,
+        granularities,
+        model,
+    )
+
+
+def _checked(
+    response_format: str, timestamp_granularities: list[str] | None, language: str | None
+) -> tuple[list[str], str | None]:
+    """The timestamp granularities and the language code asked for, checked."""
     if response_format not in FORMATS:
         raise InvalidInput(
             f"response_format '{response_format}' is not supported; use one of: "
@@ -330,20 +369,19 @@ def create_transcription(
             f"language '{language}' is not an ISO-639-1 code such as en or zh.",
             code="invalid_language",
         )
-    if file is None:
-        raise InvalidInput("Send the recording as the multipart field 'file'.", code="missing_file")
-    deadline = time.time() + settings.sync_timeout_s
-    if store:
-        if stream:
-            raise InvalidInput(
-                "stream=true and store=true cannot be combined; store the visit without streaming.",
-                code="invalid_request",
-            )
-        upload = visit_routes.upload_visit(
-            request, db, settings, me, file, language=lang if lang in ("zh", "en") else "auto"
-        )
-        return _stored(request, db, me, upload, response_format, granularities, deadline)
+    return granularities, lang
 
+
+def _transcribe_now(
+    request: Request,
+    settings: Settings,
+    file: UploadFile,
+    asked: results.NowRequest,
+    response_format: str,
+    granularities: list[str],
+    model: str,
+) -> Response:
+    """Send the recording to a worker and answer with its transcript, or stream it as it comes."""
     filename = Path(file.filename or "upload").name
     staged = audio_store.stage(
         settings.audio_dir, _chunks(file), max_bytes=settings.max_upload_bytes
@@ -353,26 +391,17 @@ def create_transcription(
         duration_s = _check_audio(staged.path, filename, settings.max_audio_s)
         if duration_s > settings.sync_max_audio_s:
             raise _too_long(duration_s, settings.sync_max_audio_s)
-        req = results.NowRequest(
-            staged_name=staged.path.name,
-            language=lang,
-            prompt=prompt or None,
-            temperature=temperature,
-            speakers=response_format == "diarized_json",
-            stream=stream,
-            chunk_s=settings.stream_chunk_s if stream else settings.asr_chunk_s,
-            deadline=deadline,
-        )
+        req = replace(asked, staged_name=staged.path.name)
         task_id = results.send(request.app.state.celery, req)
         log.info("openai.transcription_sent", seconds=round(duration_s, 1), model=model)
-        if stream:
+        if req.stream:
             streaming = True  # the stream removes the staged file when it ends
             return StreamingResponse(
-                _events(request, task_id, staged, response_format, deadline),
+                _events(request, task_id, staged, response_format, req.deadline),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache"},
             )
-        result = results.wait(request.app.state.celery, task_id, deadline=deadline)
+        result = results.wait(request.app.state.celery, task_id, deadline=req.deadline)
     finally:
         if not streaming:
             audio_store.discard(staged)

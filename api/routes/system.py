@@ -22,7 +22,7 @@ def health(request: Request, db: Db) -> dict[str, object]:
     try:
         db.execute(text("SELECT 1"))
         parts["database"] = "ok"
-    except Exception as e:  # reported, not raised: health must answer
+    except Exception as e:  # noqa: BLE001 (reported, not raised: health must answer)
         parts["database"] = f"unavailable: {e.__class__.__name__}"
     live = request.app.state.live
     parts["index"] = "ok" if live.search is not None else f"unavailable: {live.error}"
@@ -39,7 +39,7 @@ def broker_health(request: Request) -> str:
         with request.app.state.celery.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
         return "ok"
-    except Exception as e:  # reported, not raised: health must answer
+    except Exception as e:  # noqa: BLE001 (reported, not raised: health must answer)
         return f"unavailable: {e.__class__.__name__}"
 
 

@@ -1,85 +1,37 @@
-"""Visits: upload (audio or an existing transcript), status, listing, metadata edits, transcript,
-audio, delete."""
+"""Visits: status, listing, metadata edits, retry, delete, transcript and audio (uploads are in
+api/routes/uploads.py)."""
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
 import structlog
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 
-from api.access import Caller, Me, rate_limit
+from api.access import Me
 from api.audio_response import audio_response
 from api.csv_export import also_as
-from api.deps import Config, Db, Offset
+from api.deps import Db, Offset
 from api.links import Signer, audio_link
-from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage, check_text
-from knowledge import audio_store, audit, steps, visits
-from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady, UnsupportedMedia
-from knowledge.models import Outcome, Role, Step, StepStatus, Visit, VisitStatus
+from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage
+from api.visit_fields import OUTCOMES, SEGMENTS, choice, names, optional, parse_date
+from knowledge import audit, steps, visits
+from knowledge.errors import InvalidInput, NotFound, NotReady
+from knowledge.models import Step, StepStatus, Visit, VisitStatus
 from nlp import transcript_formats
-from nlp.audio import AudioError, probe
 from nlp.redact import redact
 from workers import dispatch, retention
 
 router = APIRouter(tags=["visits"])
 log = structlog.get_logger()
 
-SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
-OUTCOMES = tuple(o.value for o in Outcome)
-TRANSCRIPT_SUFFIXES = {".json": "json", ".srt": "srt", ".vtt": "vtt", ".txt": "txt"}
-AUDIO_HINT = (
-    "Upload audio (mp3, m4a, wav, ogg, opus, flac, webm or mp4) "
-    "or a transcript (json, srt, vtt, txt)."
-)
-TRANSCRIPT_HINT = "A transcript made elsewhere can be imported as json, srt, vtt or txt."
 VisitId = Annotated[str, "visit id"]
-
-
-def _chunks(upload: UploadFile) -> Iterator[bytes]:
-    while chunk := upload.file.read(audio_store.CHUNK):
-        yield chunk
-
-
-def _names(value: str | None) -> list[str]:
-    """People's names from a form field: comma, 、 or ; separated."""
-    return [n.strip() for n in re.split(r"[,，;；、]", value or "") if n.strip()][:50]
-
-
-def _optional(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-def _parse_date(value: str | None) -> date | None:
-    value = _optional(value)
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as e:
-        raise InvalidInput(
-            f"visit_date '{value}' is not a date like 2026-03-10.", code="invalid_field"
-        ) from e
-
-
-def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> str | None:
-    value = _optional(value)
-    if value is not None and value not in allowed:
-        raise InvalidInput(
-            f"{name} '{value}' is not one of: {', '.join(allowed)}.", code="invalid_field"
-        )
-    return value
 
 
 def visits_out(db: Db, rows: list[Visit], signer: Signer) -> list[VisitOut]:
@@ -94,169 +46,6 @@ def visits_out(db: Db, rows: list[Visit], signer: Signer) -> list[VisitOut]:
 
 def visit_out(db: Db, visit: Visit, signer: Signer) -> VisitOut:
     return visits_out(db, [visit], signer)[0]
-
-
-def _visit_json(db: Db, visit: Visit, signer: Signer, status: int) -> JSONResponse:
-    return JSONResponse(visit_out(db, visit, signer).model_dump(mode="json"), status)
-
-
-def _existing(db: Db, visit: Visit, me: Caller) -> JSONResponse:
-    """The answer to a second upload of the same file: the visit, when the caller may see it."""
-    if not visits.visible(db, scope=me.scope, visit_ids=[visit.id]):
-        raise Conflict(
-            "This recording was already uploaded by someone else; ask them or a manager to "
-            "share the visit.",
-            code="duplicate_upload",
-        )
-    log.info("upload.duplicate", visit_id=visit.id)
-    return _visit_json(db, visit, me.signer, 200)
-
-
-@router.post(
-    "/visits", status_code=202, response_model=VisitOut, dependencies=[rate_limit("upload")]
-)
-def upload_visit(
-    request: Request,
-    db: Db,
-    settings: Config,
-    me: Me,
-    file: Annotated[UploadFile, File(description="a recording or a transcript")],
-    title: Annotated[str | None, Form(max_length=300)] = None,
-    rep: Annotated[str | None, Form(max_length=200)] = None,
-    customer: Annotated[str | None, Form(max_length=200)] = None,
-    contacts: Annotated[
-        str | None,
-        Form(
-            max_length=2000,
-            description="the customer's people, comma-separated: masked like phones",
-        ),
-    ] = None,
-    industry: Annotated[str | None, Form(max_length=200)] = None,
-    segment: Annotated[str | None, Form(max_length=40)] = None,
-    visit_date: Annotated[str | None, Form(max_length=40)] = None,
-    language: Annotated[str | None, Form(max_length=10)] = None,
-    speakers: Annotated[str | None, Form(max_length=10)] = None,
-    outcome: Annotated[str | None, Form(max_length=10, description="won, lost or open")] = None,
-) -> Response:
-    check_text([title, rep, customer, contacts, industry, file.filename or ""], "form")
-    seg = _choice("segment", segment, SEGMENTS)
-    result = _choice("outcome", outcome, OUTCOMES)
-    lang = _choice("language", language, ("zh", "en", "auto")) or "auto"
-    when = _parse_date(visit_date)
-    n_speakers = None
-    if _optional(speakers) is not None:
-        given = str(speakers).strip()
-        if not (given.isascii() and given.isdecimal()) or not 1 <= int(given) <= 10:
-            raise InvalidInput(
-                "speakers must be a whole number from 1 to 10.", code="invalid_field"
-            )
-        n_speakers = int(given)
-    filename = Path(file.filename or "upload").name
-    suffix = Path(filename).suffix.lower()
-
-    staged = audio_store.stage(
-        settings.audio_dir, _chunks(file), max_bytes=settings.max_upload_bytes
-    )
-    try:
-        existing = visits.find_by_hash(db, sha256=staged.sha256)
-        if existing is not None:
-            return _existing(db, existing, me)
-
-        visit_id = uuid.uuid4().hex
-        visit = Visit(
-            id=visit_id,
-            title=_optional(title) or Path(filename).stem,
-            rep=_optional(rep) or (me.display_name if me.role == Role.REP else None),
-            customer=_optional(customer),
-            contacts=_names(contacts),
-            industry=_optional(industry),
-            segment=seg,
-            visit_date=when,
-            outcome=result,
-            language_hint=lang,
-            speakers_hint=n_speakers,
-            filename=filename,
-            content_sha256=staged.sha256,
-            size_bytes=staged.size_bytes,
-            content_type=file.content_type,
-            status=VisitStatus.QUEUED,
-            warnings=[],
-            owner_id=me.user_id,
-            team=me.teams[0] if me.teams else None,
-        )
-        try:
-            if suffix in TRANSCRIPT_SUFFIXES:
-                first = _import_transcript(db, visit, staged.path, TRANSCRIPT_SUFFIXES[suffix])
-            else:
-                visit.duration_s = _check_audio(staged.path, settings.max_audio_s, filename)
-                visit.audio_path = str(
-                    audio_store.keep(
-                        settings.audio_dir,
-                        staged,
-                        visit_id=visit_id,
-                        suffix=suffix or ".audio",
-                        key=settings.audio_keyring.current,
-                    )
-                )
-                visits.create(db, visit=visit, steps=dispatch.ORDER)
-                first = Step.TRANSCRIBE
-            audit.record(
-                db, actor=me.actor, action="upload", object_type="visit", object_id=visit_id
-            )
-            db.commit()
-        except IntegrityError:  # the same file uploaded at the same moment: that one won
-            db.rollback()
-            audio_store.delete(visit.audio_path)
-            existing = visits.find_by_hash(db, sha256=staged.sha256)
-            if existing is None:
-                raise
-            return _existing(db, existing, me)
-        except BaseException:  # no recording is left behind by a failed upload
-            db.rollback()
-            audio_store.delete(visit.audio_path)
-            raise
-    finally:
-        audio_store.discard(staged)
-
-    log.info("upload.accepted", visit_id=visit_id, bytes=staged.size_bytes, source=visit.source)
-    try:
-        dispatch.enqueue(request.app.state.celery, visit_id=visit_id, step=first)
-    except Exception:  # the reaper enqueues it later; the upload itself is safe
-        log.warning("upload.enqueue_failed", visit_id=visit_id, exc_info=True)
-    return _visit_json(db, visit, me.signer, 202)
-
-
-def _check_audio(path: Path, max_audio_s: int, filename: str) -> float:
-    try:
-        info = probe(path, max_duration_s=max_audio_s)
-    except AudioError as e:
-        message = e.message.replace(path.name, filename)  # never show our temporary file name
-        if e.code == "not_audio":
-            raise UnsupportedMedia(f"{message} {TRANSCRIPT_HINT}", code=e.code) from e
-        raise InvalidInput(message, code=e.code) from e
-    return info.duration_s
-
-
-def _import_transcript(db: Db, visit: Visit, path: Path, fmt: str) -> Step:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UnsupportedMedia(
-            f"This file is neither audio nor UTF-8 text. {AUDIO_HINT}", code="not_audio"
-        ) from e
-    try:
-        segments = transcript_formats.parse_transcript(text, fmt)
-    except transcript_formats.TranscriptFormatError as e:
-        raise InvalidInput(
-            f"The transcript could not be read: {e}", code="invalid_transcript"
-        ) from e
-    visit.source = "transcript"
-    visit.duration_s = max(s.end for s in segments)
-    visit.language = None if visit.language_hint == "auto" else visit.language_hint
-    visits.create(db, visit=visit, steps=dispatch.ORDER)
-    visits.replace_segments(db, visit_id=visit.id, segments=segments)
-    steps.finish(db, visit_id=visit.id, step=Step.TRANSCRIBE, status=StepStatus.SKIPPED)
-    return Step.DIARIZE
 
 
 @router.get("/visits", response_model=VisitPage)
@@ -326,22 +115,22 @@ def _changes(body: VisitPatch) -> dict[str, str | date | list[str] | None]:
     """The fields the body names, validated as at upload."""
     given = body.model_fields_set
     changes: dict[str, str | date | list[str] | None] = {
-        name: _optional(getattr(body, name))
+        name: optional(getattr(body, name))
         for name in ("rep", "customer", "industry")
         if name in given
     }
     if "title" in given:
-        changes["title"] = _optional(body.title)
+        changes["title"] = optional(body.title)
         if changes["title"] is None:
             raise InvalidInput("title cannot be empty.", code="invalid_field")
     if "contacts" in given:
-        changes["contacts"] = _names(",".join(body.contacts or []))
+        changes["contacts"] = names(",".join(body.contacts or []))
     if "segment" in given:
-        changes["segment"] = _choice("segment", body.segment, SEGMENTS)
+        changes["segment"] = choice("segment", body.segment, SEGMENTS)
     if "visit_date" in given:
-        changes["visit_date"] = _parse_date(body.visit_date)
+        changes["visit_date"] = parse_date(body.visit_date)
     if "outcome" in given:
-        changes["outcome"] = _choice("outcome", body.outcome, OUTCOMES)
+        changes["outcome"] = choice("outcome", body.outcome, OUTCOMES)
     return changes
 
 

@@ -12,7 +12,8 @@ import av
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import _embedded_audio_key, cli
+from api.cli import cli
+from api.local_stack import embedded_audio_key
 from evals.errorrate import wer_en
 from knowledge import audio_store
 from knowledge.audio_crypto import CHUNK_BYTES, AudioKey, Keyring
@@ -169,10 +170,10 @@ def test_keygen_prints_a_valid_key() -> None:
 
 def test_up_makes_one_private_key_and_keeps_it(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, "embedded")
-    env = _embedded_audio_key(settings)
+    env = embedded_audio_key(settings)
     key_file = tmp_path / "audio.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert AudioKey.from_text(env["VISITLENS_AUDIO_KEY"])
-    assert _embedded_audio_key(settings) == env
+    assert embedded_audio_key(settings) == env
     configured = settings_for(tmp_path / "other", "embedded", audio_key=KEY.to_text())
-    assert _embedded_audio_key(configured) == {}
+    assert embedded_audio_key(configured) == {}

@@ -171,6 +171,10 @@ def test_visit_gets_speakers_roles_and_analysis(stack: Stack) -> None:
     assert all(not u["labels"] for u in report["utterances"] if u["role"] == "rep")
     due = [a["due"] for a in report["actions"] if a["owner"] == "rep"]
     assert "2026-03-13" in due
+    drafts = stack.client.get(
+        "/api/ledger", params={"visit_id": visit["id"], "status": "draft"}
+    ).json()["items"]
+    assert len(drafts) == len(report["actions"])  # each waits for its owner to confirm it
 
     coaching = stack.client.get(f"/api/visits/{visit['id']}/coaching").json()
     assert 0 < coaching["talk_ratio"] < 1
