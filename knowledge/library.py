@@ -268,3 +268,33 @@ def _span_texts(db: Session, moments: Sequence[Moment]) -> dict[tuple[str, float
         )
         out[(m.visit_id, m.start, m.end)] = " ".join(said)
     return out
+
+
+def examples(db: Session, *, items: Sequence[str], exclude_visit_id: str) -> dict[str, ClipView]:
+    """Per scorecard item id, a library clip to learn it from: one tagged with the id (as clips
+    kept from the suggestions are), never one tagged "worst", none of the excluded visit; a clip
+    also tagged "best" first, then one in a playlist, then the newest."""
+    wanted = set(items)
+    if not wanted:
+        return {}
+    clips = db.scalars(
+        select(Clip).where(Clip.visit_id != exclude_visit_id).order_by(Clip.id.desc())
+    ).all()
+    chosen: dict[str, Clip] = {}
+    for clip in sorted(
+        (c for c in clips if "worst" not in c.tags),
+        key=lambda c: ("best" not in c.tags, c.playlist_id is None),
+    ):
+        for item in wanted & set(clip.tags):
+            chosen.setdefault(item, clip)
+    texts = _clip_texts(db, list(chosen.values()))
+    titles: dict[str, str] = {
+        visit_id: title or ""
+        for visit_id, title in db.execute(
+            select(Visit.id, Visit.title).where(Visit.id.in_({c.visit_id for c in chosen.values()}))
+        )
+    }
+    return {
+        item: ClipView(clip, titles.get(clip.visit_id, ""), texts.get(clip.id, ""))
+        for item, clip in chosen.items()
+    }

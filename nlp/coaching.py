@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
-from typing import Literal, get_args
-
-import yaml
+from typing import Literal
 
 from nlp.questions import (
     QuestionCues,
@@ -19,21 +16,12 @@ from nlp.questions import (
     normalize,
     sentences,
 )
+from nlp.scorecard import Direction, Metric, Scorecard, ScorecardItem, direction_of
+from nlp.scorecard import load_scorecard as load_scorecard  # callers read it from here too
 from nlp.types import Segment
 
 StageName = Literal["opening", "discovery", "answering", "closing"]
-Metric = Literal[
-    "talk_ratio",
-    "question_rate_per_10min",
-    "open_question_share",
-    "deep_question_share",
-    "longest_rep_monologue_s",
-    "longest_customer_story_s",
-    "interactivity_per_min",
-    "patience_s",
-]
-METRICS: tuple[Metric, ...] = get_args(Metric)
-DEFAULT_SCORECARD_PATH = Path(__file__).resolve().parent.parent / "prompts" / "scorecard.yaml"
+CONTEXT_S = 5.0  # a quick reply is shown with this much of the customer before it and of it
 OPENING_MAX_SHARE = 0.15  # the opening never runs past this share of the visit
 CLOSING_MIN_SHARE = 0.6  # closing cues count only after this share of the visit
 MAX_ANSWER_PAUSE_S = 10.0  # a longer silence before the rep speaks is not "answering"
@@ -69,26 +57,6 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class ScorecardItem:
-    """A scorecard line from prompts/scorecard.yaml: metric, target range, weight."""
-
-    id: str
-    label: str
-    metric: Metric
-    weight: float
-    min: float | None = None
-    max: float | None = None
-    tolerance: float = 0.5
-
-
-@dataclass(frozen=True)
-class Scorecard:
-    """The items a visit is scored on."""
-
-    items: tuple[ScorecardItem, ...]
-
-
-@dataclass(frozen=True)
 class ItemScore:
     """A scorecard item measured on one visit; value None when the visit cannot show it."""
 
@@ -100,6 +68,7 @@ class ItemScore:
     score: float  # 0..1
     weight: float
     evidence: list[TimeSpan]
+    moment: TimeSpan | None = None  # a failed item: the rep's own stretch that shows the miss
 
 
 @dataclass
@@ -122,58 +91,6 @@ class CoachingReport:
     total: float  # 0..100
     metrics: dict[str, float | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def _number(raw: object, where: str) -> float | None:
-    if raw is None:
-        return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise ValueError(f"{where} must be a number.")
-    return float(raw)
-
-
-def parse_scorecard(data: object) -> Scorecard:
-    """Validate a parsed scorecard mapping ({items: [...]}) into a Scorecard."""
-    raw_items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(raw_items, list) or not raw_items:
-        raise ValueError("The scorecard needs a non-empty 'items' list.")
-    items = []
-    for i, raw in enumerate(raw_items):
-        if not isinstance(raw, dict):
-            raise ValueError(f"Scorecard item {i} must be a mapping.")
-        metric = raw.get("metric")
-        if metric not in METRICS:
-            raise ValueError(
-                f"Scorecard item {i} has unknown metric {metric!r}; use one of {METRICS}."
-            )
-        low, high = (
-            _number(raw.get("min"), f"item {i} min"),
-            _number(raw.get("max"), f"item {i} max"),
-        )
-        if low is None and high is None:
-            raise ValueError(f"Scorecard item {i} needs 'min' or 'max'.")
-        weight = _number(raw.get("weight", 1), f"item {i} weight")
-        tolerance = _number(raw.get("tolerance", 0.5), f"item {i} tolerance")
-        if weight is None or weight < 0 or tolerance is None or tolerance <= 0:
-            raise ValueError(f"Scorecard item {i} needs weight >= 0 and tolerance > 0.")
-        items.append(
-            ScorecardItem(
-                id=str(raw.get("id") or metric),
-                label=str(raw.get("label") or metric),
-                metric=metric,
-                weight=weight,
-                min=low,
-                max=high,
-                tolerance=tolerance,
-            )
-        )
-    return Scorecard(items=tuple(items))
-
-
-@cache
-def load_scorecard(path: Path = DEFAULT_SCORECARD_PATH) -> Scorecard:
-    """Read and validate a scorecard YAML file (prompts/scorecard.yaml by default)."""
-    return parse_scorecard(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -211,6 +128,20 @@ def _questions(segments: Sequence[Segment], language: str | None) -> list[Questi
     return found
 
 
+def _closing_cue_at(
+    turns: list[_Turn], after: float, language: str | None, cues: QuestionCues
+) -> float | None:
+    """The start of the first rep turn from `after` on that says a closing cue."""
+    for turn in turns:
+        if turn.role != "rep" or turn.start < after:
+            continue
+        text = " ".join(s.text for s in turn.segments)
+        lang, norm = normalize(text, turn.segments[0].language or language)
+        if any(contains_cue(norm, c, lang) for c in cues.closing_cues.get(lang, ())):
+            return turn.start
+    return None
+
+
 def _stages(
     turns: list[_Turn], questions: list[QuestionAsked], language: str | None, cues: QuestionCues
 ) -> list[Stage]:
@@ -220,15 +151,8 @@ def _stages(
     start, end = turns[0].start, max(t.end for t in turns)
     duration = max(end - start, 1e-6)
     asked_at = {q.start for q in questions}
-    closing_at = end
-    for turn in turns:
-        if turn.role != "rep" or turn.start < start + CLOSING_MIN_SHARE * duration:
-            continue
-        text = " ".join(s.text for s in turn.segments)
-        lang, norm = normalize(text, turn.segments[0].language or language)
-        if any(contains_cue(norm, c, lang) for c in cues.closing_cues.get(lang, ())):
-            closing_at = turn.start
-            break
+    cue_at = _closing_cue_at(turns, start + CLOSING_MIN_SHARE * duration, language, cues)
+    closing_at = end if cue_at is None else cue_at
     if closing_at == end and len(turns) > 2:
         closing_at = max(turns[-2].start, start + 0.9 * duration)
     opening_end = start + OPENING_MAX_SHARE * duration
@@ -255,6 +179,66 @@ def _stages(
     return [s for s in stages if s.end > s.start]
 
 
+def _span(turn: _Turn | QuestionAsked | None, note: str) -> TimeSpan | None:
+    return None if turn is None else TimeSpan(turn.start, turn.end, note)
+
+
+def _longest(turns: list[_Turn], role: str) -> _Turn | None:
+    return max((t for t in turns if t.role == role), key=lambda t: t.end - t.start, default=None)
+
+
+def _replies(turns: list[_Turn]) -> list[tuple[float, _Turn, _Turn]]:
+    """(pause, customer turn, rep turn) where the rep answered the customer within a pause of
+    MAX_ANSWER_PAUSE_S."""
+    return [
+        (max(0.0, b.start - a.end), a, b)
+        for a, b in zip(turns, turns[1:], strict=False)
+        if a.role == "customer" and b.role == "rep" and b.start - a.end <= MAX_ANSWER_PAUSE_S
+    ]
+
+
+def _failure_moments(
+    turns: list[_Turn],
+    questions: list[QuestionAsked],
+    replies: list[tuple[float, _Turn, _Turn]],
+    longest_rep: _Turn | None,
+    longest_customer: _Turn | None,
+) -> dict[tuple[Metric, Direction], TimeSpan | None]:
+    """Per metric and way of missing it, the rep's own moment that shows the miss: the longest
+    pitch with no question, the first closed question, the quickest reply..."""
+    asked_at = {q.start for q in questions}
+    pitches = (
+        t for t in turns if t.role == "rep" and asked_at.isdisjoint(x.start for x in t.segments)
+    )
+    pitch = _span(max(pitches, key=lambda t: t.end - t.start, default=None), "pitch, no question")
+    monologue = _span(longest_rep, "longest rep monologue")
+    story = _span(longest_customer, "longest customer story")
+    after = longest_customer.end if longest_customer else math.inf
+    took_over = _span(
+        next((t for t in turns if t.role == "rep" and t.start >= after), None), "rep took the floor"
+    )
+    closed = _span(next((q for q in questions if not q.open), None), "closed question")
+    situation = _span(
+        next((q for q in questions if q.spin == "situation"), None), "situation question"
+    )
+    quick = None
+    if replies:
+        _, said, reply = min(replies, key=lambda r: r[0])
+        end = min(reply.end, reply.start + CONTEXT_S)
+        quick = TimeSpan(max(said.start, said.end - CONTEXT_S), end, "quick reply")
+    return {
+        ("talk_ratio", "high"): pitch or monologue,
+        ("talk_ratio", "low"): story,
+        ("question_rate_per_10min", "low"): pitch or monologue,
+        ("open_question_share", "low"): closed,
+        ("deep_question_share", "low"): situation,
+        ("longest_rep_monologue_s", "high"): monologue,
+        ("longest_customer_story_s", "low"): took_over or story,
+        ("interactivity_per_min", "low"): pitch or monologue,
+        ("patience_s", "low"): quick,
+    }
+
+
 def _score_item(item: ScorecardItem, value: float | None) -> tuple[bool | None, float]:
     if value is None:
         return None, 0.0
@@ -266,46 +250,20 @@ def _score_item(item: ScorecardItem, value: float | None) -> tuple[bool | None, 
     return miss == 0.0, max(0.0, 1.0 - miss / item.tolerance)
 
 
-def coaching_report(
-    segments: Sequence[Segment],
-    scorecard: Scorecard | None = None,
-    *,
-    language: str | None = None,
-    cues: QuestionCues | None = None,
-) -> CoachingReport:
-    """Coaching metrics, stages and scorecard of a transcript whose segments carry roles."""
-    card = scorecard or load_scorecard()
-    cue_set = cues or load_cues()
-    ordered = sorted((s for s in segments if s.end > s.start), key=lambda s: (s.start, s.end))
-    warnings = []
-    if ordered and all(s.role is None for s in ordered):
-        warnings.append("No speaker roles: rep metrics need diarized, role-labelled segments.")
-    speech = {"rep": 0.0, "customer": 0.0, "other": 0.0}
-    for seg in ordered:
-        speech[seg.role if seg.role in speech else "other"] += seg.end - seg.start
-    total_speech = sum(speech.values())
-    start = ordered[0].start if ordered else 0.0
-    duration = max((s.end for s in ordered), default=0.0) - start
-    minutes = max(duration / 60.0, 1e-6)
-
-    turns = _turns(ordered)
-    rep_turns = [t for t in turns if t.role == "rep"]
-    customer_turns = [t for t in turns if t.role == "customer"]
-    longest_rep = max(rep_turns, key=lambda t: t.end - t.start, default=None)
-    longest_customer = max(customer_turns, key=lambda t: t.end - t.start, default=None)
+def _metrics(
+    speech: dict[str, float],
+    turns: list[_Turn],
+    questions: list[QuestionAsked],
+    pauses: list[tuple[float, float]],
+    minutes: float,
+) -> dict[str, float | None]:
+    """Every metric a scorecard item may use; None where the visit cannot show it."""
+    total_speech, has_rep = sum(speech.values()), speech["rep"] > 0
+    longest_rep, longest_customer = _longest(turns, "rep"), _longest(turns, "customer")
     switches = sum(1 for a, b in zip(turns, turns[1:], strict=False) if a.speaker != b.speaker)
-    pauses = [
-        (max(0.0, b.start - a.end), b.start)
-        for a, b in zip(turns, turns[1:], strict=False)
-        if a.role == "customer" and b.role == "rep" and b.start - a.end <= MAX_ANSWER_PAUSE_S
-    ]
-    questions = _questions(ordered, language)
-    has_rep = speech["rep"] > 0
-    if ordered and not has_rep:
-        warnings.append("No segment is attributed to the rep.")
     open_share = sum(q.open for q in questions) / len(questions) if questions else None
     deep = [q for q in questions if q.spin != "situation"]
-    metrics: dict[str, float | None] = {
+    return {
         "talk_ratio": speech["rep"] / total_speech if total_speech and has_rep else None,
         "question_rate_per_10min": len(questions) / minutes * 10 if has_rep else None,
         "open_question_share": open_share,
@@ -314,13 +272,24 @@ def coaching_report(
         "longest_customer_story_s": (
             longest_customer.end - longest_customer.start if longest_customer else None
         ),
-        "interactivity_per_min": switches / minutes if ordered else None,
+        "interactivity_per_min": switches / minutes if turns else None,
         "patience_s": sum(p for p, _ in pauses) / len(pauses) if pauses else None,
     }
+
+
+def _evidence(
+    turns: list[_Turn],
+    questions: list[QuestionAsked],
+    longest_rep: _Turn | None,
+    longest_customer: _Turn | None,
+    pauses: list[tuple[float, float]],
+) -> dict[str, list[TimeSpan]]:
+    """Per metric, the stretches a trainer checks it by."""
+    rep_turns = [t for t in turns if t.role == "rep"]
     q_spans = [
         TimeSpan(q.start, q.end, f"{q.spin}, {'open' if q.open else 'closed'}") for q in questions
     ]
-    evidence: dict[str, list[TimeSpan]] = {
+    return {
         "talk_ratio": [
             TimeSpan(t.start, t.end, "long rep turn")
             for t in sorted(rep_turns, key=lambda t: t.start - t.end)[:3]
@@ -346,22 +315,69 @@ def coaching_report(
             for pause, at in sorted(pauses)[:3]
         ],
     }
-    scores = []
-    for item in card.items:
-        value = metrics[item.metric]
-        passed, score = _score_item(item, value)
-        scores.append(
-            ItemScore(
-                id=item.id,
-                label=item.label,
-                metric=item.metric,
-                value=None if value is None else round(value, 3),
-                passed=passed,
-                score=round(score, 3),
-                weight=item.weight,
-                evidence=evidence[item.metric],
-            )
-        )
+
+
+def _score(
+    item: ScorecardItem,
+    value: float | None,
+    evidence: list[TimeSpan],
+    moments: dict[tuple[Metric, Direction], TimeSpan | None],
+) -> ItemScore:
+    """One item measured on the visit; failed, with the moment that shows the miss (else its
+    first evidence)."""
+    passed, score = _score_item(item, value)
+    direction = direction_of(item, value) if passed is False else None
+    moment = (
+        (moments.get((item.metric, direction)) or next(iter(evidence), None)) if direction else None
+    )
+    return ItemScore(
+        id=item.id,
+        label=item.label,
+        metric=item.metric,
+        value=None if value is None else round(value, 3),
+        passed=passed,
+        score=round(score, 3),
+        weight=item.weight,
+        evidence=evidence,
+        moment=moment,
+    )
+
+
+def coaching_report(
+    segments: Sequence[Segment],
+    scorecard: Scorecard | None = None,
+    *,
+    language: str | None = None,
+    cues: QuestionCues | None = None,
+) -> CoachingReport:
+    """Coaching metrics, stages and scorecard of a transcript whose segments carry roles."""
+    card = scorecard or load_scorecard()
+    cue_set = cues or load_cues()
+    ordered = sorted((s for s in segments if s.end > s.start), key=lambda s: (s.start, s.end))
+    warnings = []
+    if ordered and all(s.role is None for s in ordered):
+        warnings.append("No speaker roles: rep metrics need diarized, role-labelled segments.")
+    speech = {"rep": 0.0, "customer": 0.0, "other": 0.0}
+    for seg in ordered:
+        speech[seg.role if seg.role in speech else "other"] += seg.end - seg.start
+    start = ordered[0].start if ordered else 0.0
+    duration = max((s.end for s in ordered), default=0.0) - start
+    minutes = max(duration / 60.0, 1e-6)
+
+    turns = _turns(ordered)
+    longest_rep, longest_customer = _longest(turns, "rep"), _longest(turns, "customer")
+    replies = _replies(turns)
+    pauses = [(pause, b.start) for pause, _, b in replies]
+    questions = _questions(ordered, language)
+    has_rep = speech["rep"] > 0
+    if ordered and not has_rep:
+        warnings.append("No segment is attributed to the rep.")
+    metrics = _metrics(speech, turns, questions, pauses, minutes)
+    evidence = _evidence(turns, questions, longest_rep, longest_customer, pauses)
+    moments = _failure_moments(turns, questions, replies, longest_rep, longest_customer)
+    scores = [
+        _score(item, metrics[item.metric], evidence[item.metric], moments) for item in card.items
+    ]
     weighed = [s for s in scores if s.value is not None]
     weight_sum = sum(s.weight for s in weighed)
     total = 100.0 * sum(s.weight * s.score for s in weighed) / weight_sum if weight_sum else 0.0

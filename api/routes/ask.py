@@ -5,9 +5,12 @@ set (else the quotes and counts themselves; never a made-up answer)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+import httpx
 import structlog
 from fastapi import APIRouter, Request
 from pydantic import Field
@@ -23,6 +26,7 @@ from knowledge.bm25 import is_chinese
 from knowledge.errors import InvalidInput
 from knowledge.models import Visit
 from knowledge.search import SearchFilters, SearchHit
+from nlp.citations import CheckedAnswer, check_citations
 from nlp.llm import ChatEndpoint, LLMError, answer_question
 
 router = APIRouter(tags=["ask"])
@@ -72,26 +76,104 @@ def _extractive(question: str, cited: list[dict[str, Any]], n_visits: int) -> st
     return f"Related moments in {n_visits} visits. The closest: {best}"
 
 
-@router.post("/ask", dependencies=[rate_limit("search")])
-def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
-    question = body.question.strip()
-    if not question:
-        raise InvalidInput("The question is empty; ask something.", code="empty_question")
-    index, _ = request.app.state.live.require()
-    page = index.search(
-        question,
-        embed_query(request, question),
-        kind="utterance",
-        filters=SearchFilters(visit_ids=visits.visible_ids(db, scope=me.scope)),
-        limit=MOMENTS,
-    )
-    by_visit: dict[str, list[SearchHit]] = {}  # best visits first, their best quotes
-    for hit in page.hits:
-        if hit.visit_id not in by_visit and len(by_visit) == body.limit:
+def group_hits(hits: list[SearchHit], limit: int) -> dict[str, list[SearchHit]]:
+    """The best quotes of the best visits: at most limit visits, PER_VISIT quotes each, in rank
+    order (quotes are numbered in this order)."""
+    by_visit: dict[str, list[SearchHit]] = {}
+    for hit in hits:
+        if hit.visit_id not in by_visit and len(by_visit) == limit:
             continue
         group = by_visit.setdefault(hit.visit_id, [])
         if len(group) < PER_VISIT:
             group.append(hit)
+    return by_visit
+
+
+def quote_line(title: str, visit_date: date | None, role: str | None, text: str) -> str:
+    """One quote as the chat endpoint reads it: "(visit title, date) role: text"."""
+    return f"({title}, {visit_date or ''}) {role or ''}: {text}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    kind: Literal["written", "extractive"]
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+def _changes(checked: CheckedAnswer, quotes: int) -> list[dict[str, str]]:
+    """A warning for each change made to what the endpoint wrote."""
+    warnings = []
+    dropped = checked.sentences - checked.kept
+    if dropped:
+        warnings.append(
+            {
+                "code": "uncited_sentences_dropped",
+                "message": f"{dropped} of {checked.sentences} sentences of the written answer "
+                "cited none of the quotes and were left out.",
+            }
+        )
+    if checked.invalid_citations:
+        warnings.append(
+            {
+                "code": "invalid_citations_removed",
+                "message": f"The written answer cited {checked.invalid_citations} quote numbers "
+                f"that do not exist (there are {quotes}); those citations were removed.",
+            }
+        )
+    return warnings
+
+
+def compose_answer(
+    question: str,
+    cited: list[dict[str, Any]],
+    lines: list[str],
+    n_visits: int,
+    endpoint: ChatEndpoint | None,
+    prompts_dir: Path,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> Answer:
+    """The endpoint's answer over the quote lines (numbered 1..len(lines)), cut to the sentences
+    that cite one of them; else, or when it fails or cites none, the extractive answer. Every
+    change to what the endpoint wrote is said in a warning."""
+    extractive = _extractive(question, cited, n_visits)
+    if endpoint is None or not lines:
+        return Answer(extractive, "extractive")
+    try:
+        written = answer_question(
+            endpoint,
+            prompts_dir,
+            question=question,
+            quotes=lines,
+            language="zh" if is_chinese(question) else "en",
+            transport=transport,
+        )
+    except LLMError as e:
+        log.warning("ask.llm_failed", reason=e.reason)
+        message = f"The written answer is unavailable ({e}); these are the quotes."
+        return Answer(extractive, "extractive", [{"code": "llm_unavailable", "message": message}])
+    checked = check_citations(written, len(lines))
+    log.info(
+        "ask.answer_checked",
+        sentences=checked.sentences,
+        kept=checked.kept,
+        invalid_citations=checked.invalid_citations,
+    )
+    if not checked.kept:
+        message = (
+            "The written answer cited none of the quotes it was given, so it is not shown; "
+            "these are the quotes."
+        )
+        return Answer(extractive, "extractive", [{"code": "answer_uncited", "message": message}])
+    return Answer(checked.text, "written", _changes(checked, len(lines)))
+
+
+def _quotes(
+    db: Db, me: Caller, by_visit: dict[str, list[SearchHit]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """The numbered quotes (citations) as this caller sees them, the visits that hold them, and
+    the lines of the first CITED quotes for the chat endpoint."""
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_(by_visit))}
     names = visits.contacts_of(db, visit_ids=by_visit) if me.scope.redacted else {}
     cited: list[dict[str, Any]] = []
@@ -103,7 +185,6 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
         numbers = []
         for hit in hits:
             doc = hit.quote or hit.doc
-            text = me.shown(getattr(doc, "text", ""), names.get(visit_id, []))
             start = float(getattr(doc, "start", 0.0))
             cited.append(
                 {
@@ -111,7 +192,7 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
                     "visit_id": visit_id,
                     "start": start,
                     "role": getattr(doc, "role", None),
-                    "text": text,
+                    "text": me.shown(getattr(doc, "text", ""), names.get(visit_id, [])),
                     "labels": list(getattr(doc, "labels", [])),
                     "audio_url": audio_link(me.signer, visit_id, start),
                 }
@@ -128,46 +209,47 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
                 "quotes": numbers,
             }
         )
+    lines = [
+        quote_line(rows[c["visit_id"]].title, rows[c["visit_id"]].visit_date, c["role"], c["text"])
+        for c in cited[:CITED]
+    ]
+    return cited, groups, lines
+
+
+@router.post("/ask", dependencies=[rate_limit("search")])
+def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
+    question = body.question.strip()
+    if not question:
+        raise InvalidInput("The question is empty; ask something.", code="empty_question")
+    index, _ = request.app.state.live.require()
+    page = index.search(
+        question,
+        embed_query(request, question),
+        kind="utterance",
+        filters=SearchFilters(visit_ids=visits.visible_ids(db, scope=me.scope)),
+        limit=MOMENTS,
+    )
+    cited, groups, lines = _quotes(db, me, group_hits(page.hits, body.limit))
     said = shared_classifier(request).analyze([question], roles=["customer"])[0]
     labels = [x.id for x in (*said.labels, *said.risk)]
     counts = _counts(db, labels, me) if HOW_MANY.search(question) else None
-    warnings: list[dict[str, str]] = []
-    answer, kind = _extractive(question, cited, len(groups)), "extractive"
     settings = request.app.state.settings
-    if settings.llm_url and cited:
-        endpoint = ChatEndpoint(
+    endpoint = (
+        ChatEndpoint(
             settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s
         )
-        lines = [
-            f"({rows[c['visit_id']].title}, {rows[c['visit_id']].visit_date or ''}) "
-            f"{c['role'] or ''}: {c['text']}"
-            for c in cited[:CITED]
-        ]
-        try:
-            answer = answer_question(
-                endpoint,
-                settings.prompts_dir,
-                question=question,
-                quotes=lines,
-                language="zh" if is_chinese(question) else "en",
-            )
-            kind = "written"
-        except LLMError as e:
-            log.warning("ask.llm_failed", reason=e.reason)
-            warnings.append(
-                {
-                    "code": "llm_unavailable",
-                    "message": f"The written answer is unavailable ({e}); these are the quotes.",
-                }
-            )
+        if settings.llm_url
+        else None
+    )
+    answer = compose_answer(question, cited, lines, len(groups), endpoint, settings.prompts_dir)
     return {
         "question": question,
-        "answer": answer,
-        "answer_kind": kind,
+        "answer": answer.text,
+        "answer_kind": answer.kind,
         "labels": labels,
         "counts": counts,
         "visits": groups,
         "citations": cited,
-        "warnings": warnings,
+        "warnings": answer.warnings,
         "as_of": date.today().isoformat(),
     }

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 
 from api.app import create_app
@@ -19,6 +20,9 @@ from tests.conftest import free_port, make_user
 
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Under CI (`CI=true`, as .ci/run is run) a missing Chromium fails the browser tests; locally
+# they skip (each test module's skipif).
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -28,6 +32,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@pytest.hookimpl(tryfirst=True)  # before the skipif marks are evaluated
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if IN_CI and CHROMIUM is None:
+        pytest.fail(
+            "Chromium is not installed, and CI must run the browser tests: install the chromium "
+            "package (.ci/run does) or put chromium on PATH.",
+            pytrace=False,
+        )
 
 
 @contextmanager

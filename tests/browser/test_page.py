@@ -62,7 +62,9 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         expect(page.locator("#detail .seg")).to_have_count(2)
         expect(page.locator("#detail .seg").nth(1)).to_contain_text("售后响应太慢了")
         expect(page.locator("#detail .role-customer")).to_have_count(1)
-        page.select_option("#outcome", "won")
+        page.select_option("#outcome", "won")  # chosen, not yet saved
+        expect(page.locator(".visit")).not_to_contain_text("won")
+        page.click("#outcome-save")
         expect(page.locator("#outcome-msg")).to_have_text("Saved.")
         expect(page.locator(".visit")).to_contain_text("won")
         page.screenshot(path=str(tmp_path / "page.png"))
@@ -72,7 +74,17 @@ def test_upload_list_read_and_delete_in_the_page(server: str, tmp_path: Path) ->
         expect(page.locator("#upload-msg")).to_contain_text("Already uploaded")
         expect(page.locator(".visit")).to_have_count(1)
 
-        page.on("dialog", lambda d: d.accept())
+        expect(page.locator("#delete")).to_be_hidden()  # in the visit's menu
+        page.click("#visit-menu summary")
+        expect(page.locator("#delete")).to_be_visible()
+        page.click("#detail h2")  # a click elsewhere closes it
+        expect(page.locator("#delete")).to_be_hidden()
+        page.once("dialog", lambda d: d.dismiss())
+        page.click("#visit-menu summary")
+        page.click("#delete")
+        expect(page.locator(".visit")).to_have_count(1)  # not confirmed: kept
+        page.once("dialog", lambda d: d.accept())
+        page.click("#visit-menu summary")
         page.click("#delete")
         expect(page.locator("#detail")).to_contain_text("Deleted.")
         expect(page.locator(".visit")).to_have_count(0)
@@ -141,7 +153,7 @@ def test_an_admin_adds_a_user_and_reads_the_audit_log_and_roles_see_their_views(
         page.click("#user-add button[type=submit]")
         expect(page.locator("#users")).to_contain_text("mei")
         expect(page.locator("#audit")).to_contain_text("created mei as trainer")
-        expect(page.locator("#audit")).to_contain_text("sign_in")
+        expect(page.locator("#audit")).to_contain_text("sign in")  # words, not the code sign_in
         expect(page.locator("#audit-csv")).to_have_attribute("href", re.compile("format=csv"))
 
         product = browser.new_context().new_page()

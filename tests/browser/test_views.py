@@ -661,3 +661,60 @@ def test_a_visit_opened_from_low_in_the_list_shows_its_header_and_player(
     row.click()
     expect(page.locator("#detail h2")).to_be_in_viewport()
     expect(page.locator("#player")).to_be_in_viewport()
+
+
+def test_library_suggests_scorecard_moments_and_plays_a_shared_playlist_in_order(
+    page: Any, site: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site['url']}/#view=library")
+    moment = page.locator("#suggestions [data-moment]", has_text="Share of open questions")
+    expect(moment.first).to_contain_text("best")
+    moment.first.locator(".add-moment").click()
+    expect(page.locator("#playlists")).to_contain_text("Share of open questions: best")
+
+    name = f"Openings {uuid.uuid4().hex[:4]}"
+    page.fill("#pl-form [name=name]", name)
+    page.click("#pl-form button[type=submit]")
+    card = page.locator("[data-playlist]", has_text=name)
+    expect(card).to_be_visible()
+    playlist = card.get_attribute("data-playlist")
+    for start in (0.0, 2.0):
+        page.evaluate(
+            "(c) => send('POST', '/api/library/clips', c)",
+            {
+                "visit_id": site["northwind"],
+                "start": start,
+                "end": start + 1.5,
+                "playlist_id": int(playlist or 0),
+            },
+        )
+    page.evaluate("showLibrary()")
+    card.locator(".play-all").click()
+    wait_until(page, f"!document.querySelector('[data-playlist=\"{playlist}\"] audio').paused")
+    expect(card.locator("[data-clip].playing")).to_have_count(1)
+    expect(card.locator("[data-clip]").nth(1)).to_have_class(re.compile("playing"), timeout=10_000)
+    card.locator(".share-pl").click()
+    link = card.locator(".share-link").input_value()
+    assert link.endswith(f"#view=library&playlist={playlist}")
+    page.goto(link)
+    expect(page.locator(f"[data-playlist='{playlist}']")).to_have_class(re.compile("shared"))
+    screenshot(page, "library")
+
+
+def test_search_within_one_visit_marks_and_plays_its_lines(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{site['url']}/#visit={site['northwind']}")
+    page.click("#tab-transcript")
+    page.fill("#in-visit [name=q]", "cartons arrive late")
+    page.click("#in-visit button[type=submit]")
+    expect(page.locator("#in-visit-hits li").first).to_contain_text("a week late")
+    expect(page.locator("#tab .seg.found", has_text="a week late")).to_have_count(1)
+    page.locator("#in-visit-hits button[data-t]").first.click()
+    wait_until(page, "!document.querySelector('#player').paused")
+    page.fill("#in-visit [name=q]", "xyzzyqwerty")
+    page.click("#in-visit button[type=submit]")
+    expect(page.locator("#in-visit-hits")).to_contain_text("No close matches")
+    expect(page.locator("#tab .seg.found")).to_have_count(0)

@@ -4,6 +4,7 @@ queries themselves (database, search index, similar cases, ledger, insights)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from evals.llm_stub import StubConfig, StubServer
 from knowledge.models import Role
 from tests.conftest import FIXTURES, Stack, make_stack, make_user
 
@@ -237,18 +239,39 @@ def test_ask_refuses_an_empty_or_oversized_question(
     assert (res.status_code, res.json()["error"]["code"]) == (422, code)
 
 
-def test_ask_with_the_llm_down_gives_the_quotes_and_says_so(team: dict[str, Any]) -> None:
+def test_ask_with_an_llm_shows_only_cited_sentences_and_the_quotes_when_it_is_down(
+    team: dict[str, Any],
+) -> None:
     stack: Stack = team["stack"]
-    settings = stack.settings.model_copy(update={"llm_url": "http://127.0.0.1:9/v1"})
+    stub = StubServer(StubConfig(bad_number=0, uncited=0)).start()
+    settings = stack.settings.model_copy(update={"llm_url": stub.url, "llm_timeout_s": 5.0})
     with TestClient(create_app(settings)) as other:
         deadline = time.monotonic() + 60  # this process warms its own copy of the index
         while other.get("/api/health").json()["parts"]["index"] != "ok":
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        res = other.post(
-            "/api/ask",
-            json={"question": "temperature alarms fail"},
-            headers=team["ana"].headers,
-        ).json()
-    assert res["answer_kind"] == "extractive" and res["citations"]
-    assert res["warnings"][0]["code"] == "llm_unavailable"
+
+        def ask() -> dict[str, Any]:
+            res = other.post(
+                "/api/ask",
+                json={"question": "temperature alarms fail"},
+                headers=team["ana"].headers,
+            )
+            assert res.status_code == 200
+            body: dict[str, Any] = res.json()
+            return body
+
+        written = ask()
+        sent = stub.exchanges[-1].quotes
+        assert written["answer_kind"] == "written" and written["warnings"] == []
+        assert sent == min(len(written["citations"]), 12)
+        numbers = [int(k) for k in re.findall(r"\[(\d+)\]", written["answer"])]
+        assert numbers and all(1 <= k <= sent for k in numbers)
+        stub.config = StubConfig(bad_number=1.0, uncited=0)  # every citation made up
+        made_up = ask()
+        assert made_up["answer_kind"] == "extractive" and made_up["citations"]
+        assert [w["code"] for w in made_up["warnings"]] == ["answer_uncited"]
+        stub.stop()
+        down = ask()
+    assert down["answer_kind"] == "extractive" and down["citations"]
+    assert down["warnings"][0]["code"] == "llm_unavailable"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nlp.coaching import coaching_report, load_scorecard, parse_scorecard
+from nlp.coaching import TimeSpan, coaching_report, load_scorecard
+from nlp.scorecard import parse_scorecard
 from nlp.types import Segment
 
 CARD = load_scorecard()
@@ -128,3 +129,24 @@ def test_shipped_scorecard_loads(tmp_path: Path) -> None:
     card = load_scorecard(path)
     assert card.items[0].weight == 2 and card.items[0].min == 1
     assert len(CARD.items) >= 6
+
+
+PITCH = [
+    _seg(
+        0, 10, "rep", "Good morning, thanks for your time. Are you happy with the current printers?"
+    ),
+    _seg(11, 14, "customer", "Mostly, yes."),
+    _seg(14.2, 140, "rep", "Let me walk you through our new line. It prints twice as fast."),
+    _seg(141, 145, "customer", "I see."),
+    _seg(145.3, 200, "rep", "It also comes with a service plan, and we install it in a week."),
+]
+
+
+def test_each_way_of_failing_links_the_moment_that_shows_it() -> None:
+    moments = {i.id: i.moment for i in coaching_report(PITCH, CARD).scorecard}
+    assert moments["question_rate"] is None  # passed: 3 questions every 10 minutes
+    assert moments["monologue"] == TimeSpan(14.2, 140, "longest rep monologue")
+    # the customer's longest story (141-145 s) and where the rep took the floor after it
+    assert moments["customer_story"] == TimeSpan(145.3, 200, "rep took the floor")
+    # the quickest reply (0.2 s after "Mostly, yes."), with the customer's last words before it
+    assert moments["patience"] == TimeSpan(11, 19.2, "quick reply")
