@@ -395,3 +395,16 @@ def test_drafts_count_nowhere_until_confirmed(client: TestClient) -> None:
     drafts_of(client, visit_id)
     after = client.get("/api/ledger/report").json()
     assert (after["entries"], after["open"]) == (before["entries"], before["open"])
+
+
+def test_needs_attention_counts_a_visits_drafts_apart_from_its_follow_up(
+    client: TestClient,
+) -> None:
+    visit_id = add_visit(client)
+    with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
+        db.add(UtteranceLabel(visit_id=visit_id, idx=0, label="risk.churn", confidence=0.8))
+        db.commit()
+    drafts_of(client, visit_id)
+    rows = client.get("/api/ledger/attention").json()["visits"]
+    row = next(r for r in rows if r["visit_id"] == visit_id)
+    assert (row["follow_up"], row["drafts"], row["open"]) == ("none", 2, 0)
