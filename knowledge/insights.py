@@ -6,7 +6,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Date, Select, and_, func, or_, select
@@ -16,9 +16,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import InvalidInput
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
+from knowledge.periods import Period, period_key, period_start, previous_start
 
 Kind = Literal["pain", "need"]
-Period = Literal["week", "month"]
 QUOTES_PER_TOPIC = 3
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # periods are counted within these
 RISING_MAX = 5
@@ -108,27 +108,6 @@ class Insights:
     rising: list[Rising]
     segments: dict[str, int] = field(default_factory=dict)  # analysed visits per segment
     rising_min_visits: int = RISING_MIN_VISITS
-
-
-def period_start(day: date, period: Period) -> date:
-    """The first day of the ISO week (Monday) or calendar month holding `day`."""
-    if period == "week":
-        return day - timedelta(days=day.weekday())
-    return day.replace(day=1)
-
-
-def previous_start(start: date, period: Period) -> date:
-    if period == "week":
-        return start - timedelta(days=7)
-    return (start - timedelta(days=1)).replace(day=1)
-
-
-def period_key(day: date, period: Period) -> str:
-    """'2026-W07' for weeks (ISO), '2026-02' for months."""
-    if period == "week":
-        year, week, _ = day.isocalendar()
-        return f"{year}-W{week:02d}"
-    return f"{day.year}-{day.month:02d}"
 
 
 def _effective_date() -> ColumnElement[date]:
@@ -363,6 +342,9 @@ def _counts(
     }
 
 
+Hits = dict[str, dict[str, dict[str, list[int]]]]  # label -> group -> value -> [mentions, visits]
+
+
 def compute(
     db: Session,
     *,
@@ -383,66 +365,29 @@ def compute(
     since = min(filters.date_from, previous) if filters.date_from else None
     until = filters.date_to
     visits = _analysed_visits(db, filters, since, until, period, current, previous, scope)
-
-    groups = (*DIMENSIONS, "period", "trend")
-    denominators: dict[str, dict[str, int]] = {g: defaultdict(int) for g in groups}
+    denominators: dict[str, dict[str, int]] = {g: defaultdict(int) for g in _GROUPS}
     for visit in visits.values():
         for group, value in visit.counts_in:
             denominators[group][value] += 1
-
-    hits: dict[str, dict[str, dict[str, list[int]]]] = {}
-    candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
-    for label, visit_id, n, confidence in _label_visit_rows(db, kind, filters, since, until):
-        key = visits.get(visit_id)
-        if key is None:  # not analysed
-            continue
-        topic = hits.get(label)
-        if topic is None:
-            topic = hits[label] = {g: {} for g in groups}
-        for group, value in key.counts_in:
-            slot = topic[group].get(value)
-            if slot is None:
-                topic[group][value] = [n, 1]
-            else:
-                slot[0] += n
-                slot[1] += 1
-        if key.in_window:
-            candidates[label].append((confidence, visit_id))
+    hits, candidates = _tally(_label_visit_rows(db, kind, filters, since, until), visits)
     best = {
         label: heapq.nsmallest(QUOTES_PER_TOPIC, chosen, key=lambda x: (-x[0], x[1]))
         for label, chosen in candidates.items()
     }
     quotes = _quotes(db, best)
     sentiments = _sentiments(db, kind, filters, scope)
-
     cur_key, prev_key = period_key(current, period), period_key(previous, period)
-    empty: dict[str, dict[str, list[int]]] = {g: {} for g in groups}
-    topics: list[Topic] = []
-    for label in sorted(set(hits) | set(labels)):
-        topic = hits.get(label, empty)
-        trend = _counts(topic["trend"], denominators["trend"], ("all", "current", "previous"))
-        cur, prev = trend["current"], trend["previous"]
-        topics.append(
-            Topic(
-                label=label,
-                total=trend["all"],
-                by_segment=_counts(topic["segment"], denominators["segment"], topic["segment"]),
-                by_industry=_counts(topic["industry"], denominators["industry"], topic["industry"]),
-                by_rep=_counts(topic["rep"], denominators["rep"], topic["rep"]),
-                by_period=_counts(topic["period"], denominators["period"], denominators["period"]),
-                trend=Trend(
-                    period=cur_key,
-                    previous_period=prev_key,
-                    current=cur,
-                    previous=prev,
-                    delta=cur.utterances - prev.utterances,
-                    ratio=round(cur.utterances / prev.utterances, 3) if prev.utterances else None,
-                    share_delta=round(cur.share - prev.share, 4),
-                ),
-                quotes=quotes.get(label, []),
-                sentiment=sentiments.get(label, dict.fromkeys(SENTIMENTS, 0)),
-            )
+    topics = [
+        _topic(
+            label,
+            hits.get(label, {g: {} for g in _GROUPS}),
+            denominators,
+            (cur_key, prev_key),
+            quotes.get(label, []),
+            sentiments.get(label, dict.fromkeys(SENTIMENTS, 0)),
         )
+        for label in sorted(set(hits) | set(labels))
+    ]
     topics.sort(key=lambda t: (-t.total.visits, -t.total.utterances, t.label))
     return Insights(
         kind=kind,
@@ -454,6 +399,62 @@ def compute(
         rising=rising(topics, min_visits=rising_min_visits),
         segments=dict(sorted(denominators["segment"].items())),
         rising_min_visits=rising_min_visits,
+    )
+
+
+_GROUPS = (*DIMENSIONS, "period", "trend")
+
+
+def _tally(
+    rows: Iterable[tuple[str, str, int, float]], visits: Mapping[str, _VisitKey]
+) -> tuple[Hits, dict[str, list[tuple[float, str]]]]:
+    """Mentions and visits per label and group value, and each label's quote candidates
+    (confidence, visit) in the window; visits not analysed are skipped."""
+    hits: Hits = {}
+    candidates: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for label, visit_id, n, confidence in rows:
+        key = visits.get(visit_id)
+        if key is None:  # not analysed
+            continue
+        topic = hits.setdefault(label, {g: {} for g in _GROUPS})
+        for group, value in key.counts_in:
+            slot = topic[group].setdefault(value, [0, 0])
+            slot[0] += n
+            slot[1] += 1
+        if key.in_window:
+            candidates[label].append((confidence, visit_id))
+    return hits, candidates
+
+
+def _topic(
+    label: str,
+    topic: dict[str, dict[str, list[int]]],
+    denominators: dict[str, dict[str, int]],
+    keys: tuple[str, str],
+    quotes: list[Quote],
+    sentiment: dict[str, int],
+) -> Topic:
+    """One label's counts by dimension and period, its trend, quotes and sentiment."""
+    trend = _counts(topic["trend"], denominators["trend"], ("all", "current", "previous"))
+    cur, prev = trend["current"], trend["previous"]
+    return Topic(
+        label=label,
+        total=trend["all"],
+        by_segment=_counts(topic["segment"], denominators["segment"], topic["segment"]),
+        by_industry=_counts(topic["industry"], denominators["industry"], topic["industry"]),
+        by_rep=_counts(topic["rep"], denominators["rep"], topic["rep"]),
+        by_period=_counts(topic["period"], denominators["period"], denominators["period"]),
+        trend=Trend(
+            period=keys[0],
+            previous_period=keys[1],
+            current=cur,
+            previous=prev,
+            delta=cur.utterances - prev.utterances,
+            ratio=round(cur.utterances / prev.utterances, 3) if prev.utterances else None,
+            share_delta=round(cur.share - prev.share, 4),
+        ),
+        quotes=quotes,
+        sentiment=sentiment,
     )
 
 

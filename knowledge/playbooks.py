@@ -4,7 +4,7 @@ per-process matrix of their vectors kept in step with the database for quick sug
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -361,68 +361,96 @@ class SuggestIndex:
                 select(Visit.id, Visit.outcome, Visit.title, Visit.contacts).where(readable(scope))
             )
         }
-        visible = np.fromiter(
-            (k[0] in visits and (k[0], k[2]) not in m.hidden for k in m.keys), bool, len(m.keys)
-        )
-        sims = m.objections @ vector.astype(np.float32)
-        wanted = set(labels)
-        if wanted:
-            sims = sims + LABEL_MATCH * np.fromiter(
-                (k[1] in wanted for k in m.keys), np.float32, len(m.keys)
-            )
-        sims = np.where(visible, sims, -np.inf)
-        top = np.argsort(-sims)[:CANDIDATES]
-        rows: list[int] = []
-        seen: set[tuple[str, int]] = set()
-        for i in top:
-            key = m.keys[int(i)]
-            if not np.isfinite(sims[i]) or (key[0], key[2]) in seen:
-                continue
-            seen.add((key[0], key[2]))
-            rows.append(int(i))
+        sims = _similarities(m, vector, labels, visits)
+        rows = _distinct_best(m, sims)
         if not rows:
             return []
-        quality = []
-        for i in rows:
-            positive, commitment, delta = m.facts[i]
-            outcome = visits[m.keys[i][0]].outcome
-            quality.append(
-                answer_score(
-                    positive=positive, sentiment_delta=delta, commitment=commitment, outcome=outcome
-                )
-            )
+        quality = [_quality(m, i, visits[m.keys[i][0]].outcome) for i in rows]
         combined = [float(sims[i]) + QUALITY_WEIGHT * q for i, q in zip(rows, quality, strict=True)]
         groups = group_answers(
             m.answers[rows],
             combined,
             pinned=[(m.keys[i][0], m.keys[i][2]) in m.pinned for i in rows],
         )[:limit]
-        chosen = [rows[j] for g in groups for j in g.members]
-        texts = {
-            (r.visit_id, r.label, r.answer_idx): r
-            for r in db.execute(
-                select(*SUMMARY_COLUMNS).where(
-                    PlaybookAnswer.visit_id.in_({m.keys[i][0] for i in chosen})
-                )
-            )
-        }
-        views: list[AnswerView | None] = []
-        for j, i in enumerate(rows):
-            row = texts.get(m.keys[i])
-            if row is None:  # replaced since the matrix was read
-                views.append(None)
-                continue
-            view = _view(row, visits[m.keys[i][0]], None)
-            view.pinned = (m.keys[i][0], m.keys[i][2]) in m.pinned
-            view.similarity = round(float(sims[i]), 4)
-            view.score = quality[j]
-            views.append(view)
+        views = _views(
+            db, m, rows, sims, quality, visits, {rows[j] for g in groups for j in g.members}
+        )
         out = []
         for g in groups:
             members = [v for v in (views[j] for j in g.members) if v is not None]
             if members:
                 out.append(GroupView(members[0], members, g.score, g.pinned))
         return out
+
+
+def _similarities(
+    m: _Matrix, vector: FloatArray, labels: Sequence[str], visits: Mapping[str, Any]
+) -> FloatArray:
+    """Each stored objection's cosine with the sentence, lifted where its label is one of the
+    sentence's; -inf for answers hidden or of visits the caller cannot read."""
+    visible = np.fromiter(
+        (k[0] in visits and (k[0], k[2]) not in m.hidden for k in m.keys), bool, len(m.keys)
+    )
+    sims = m.objections @ vector.astype(np.float32)
+    wanted = set(labels)
+    if wanted:
+        sims = sims + LABEL_MATCH * np.fromiter(
+            (k[1] in wanted for k in m.keys), np.float32, len(m.keys)
+        )
+    out: FloatArray = np.where(visible, sims, -np.inf).astype(np.float32)
+    return out
+
+
+def _distinct_best(m: _Matrix, sims: FloatArray) -> list[int]:
+    """The CANDIDATES most similar rows, one per answer (an answer stored under two topics)."""
+    rows: list[int] = []
+    seen: set[tuple[str, int]] = set()
+    for i in np.argsort(-sims)[:CANDIDATES].tolist():
+        key = m.keys[i]
+        if np.isfinite(sims[i]) and (key[0], key[2]) not in seen:
+            seen.add((key[0], key[2]))
+            rows.append(i)
+    return rows
+
+
+def _quality(m: _Matrix, row: int, outcome: str | None) -> float:
+    positive, commitment, delta = m.facts[row]
+    return answer_score(
+        positive=positive, sentiment_delta=delta, commitment=commitment, outcome=outcome
+    )
+
+
+def _views(
+    db: Session,
+    m: _Matrix,
+    rows: list[int],
+    sims: FloatArray,
+    quality: list[float],
+    visits: Mapping[str, Any],
+    chosen: set[int],
+) -> list[AnswerView | None]:
+    """The answer of each row (None for one replaced since the matrix was read), read for the
+    chosen rows' visits."""
+    texts = {
+        (r.visit_id, r.label, r.answer_idx): r
+        for r in db.execute(
+            select(*SUMMARY_COLUMNS).where(
+                PlaybookAnswer.visit_id.in_({m.keys[i][0] for i in chosen})
+            )
+        )
+    }
+    views: list[AnswerView | None] = []
+    for j, i in enumerate(rows):
+        row = texts.get(m.keys[i])
+        if row is None:
+            views.append(None)
+            continue
+        view = _view(row, visits[m.keys[i][0]], None)
+        view.pinned = (m.keys[i][0], m.keys[i][2]) in m.pinned
+        view.similarity = round(float(sims[i]), 4)
+        view.score = quality[j]
+        views.append(view)
+    return views
 
 
 def answers_of_visit(utterances: Sequence[Utterance], report: dict[str, Any]) -> list[Answer]:

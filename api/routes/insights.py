@@ -13,7 +13,7 @@ from api.access import Caller, Me
 from api.csv_export import CSV_TOO, csv_response
 from api.deps import Config, Db
 from api.links import audio_link
-from knowledge import audit, insights, visits
+from knowledge import audit, insights, periods, visits
 from knowledge.insights import Count, InsightFilters, Insights, Quote, Topic
 from knowledge.models import Role
 from nlp.labels import LabelSet, UnknownLabelError, load_labels
@@ -124,7 +124,7 @@ class RisingOut(BaseModel):
 
 class InsightsOut(BaseModel):
     kind: insights.Kind
-    period: insights.Period
+    period: periods.Period
     current_period: str
     previous_period: str
     analysed_visits: int
@@ -237,7 +237,7 @@ def _answer(
     db: Db,
     settings: Config,
     filters: InsightFilters,
-    period: insights.Period,
+    period: periods.Period,
     fmt: str,
     me: Caller,
 ) -> Response | InsightsOut:
