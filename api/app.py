@@ -48,6 +48,7 @@ from knowledge.playbooks import SuggestIndex
 from knowledge.search import embed_label_examples
 from knowledge.settings import Settings
 from knowledge.vector_index import connect
+from nlp.classify import load_current_classifier
 from nlp.embed import load_embedder
 from nlp.labels import load_labels
 from nlp.transcript_formats import UNSTORABLE
@@ -125,10 +126,13 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What the app holds while it runs: engine, Celery client, live search and playbooks."""
+    """What the app holds while it runs: engine, Celery client, live search and playbooks; the
+    query embedder and the classifier are loaded here, so no request waits for a model."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        load_embedder(settings.embedding_model)
+        load_current_classifier(settings.prompts_dir, settings.models_dir)
         engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)

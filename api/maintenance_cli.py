@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
 import typer
@@ -77,21 +78,39 @@ def train(
     ] = True,
 ) -> None:
     """Retrain the label classifier from prompts/examples (and the stored corrections) and the
-    commitment classifier from prompts/commitments."""
+    commitment classifier from prompts/commitments, into a new version in the models folder
+    that every API process and worker then uses; prompts/ is left as it is."""
     from knowledge import analysis
     from knowledge.db import make_engine, make_sessionmaker
+    from nlp import weight_versions
     from nlp.classify import train_classifier
-    from nlp.commitments import train_acts
+    from nlp.commitments import ENCODERS, train_acts
 
     settings = Settings()
     corrections: list[tuple[str, list[str]]] = []
     if with_corrections:
         with make_sessionmaker(make_engine(settings.database_url))() as db:
             corrections = [(c.text, list(c.labels)) for c in analysis.corrections(db)]
-    train_classifier(settings.prompts_dir, corrections)
-    train_acts(settings.prompts_dir)
+    staged = weight_versions.staging_dir(settings.models_dir)
+    try:
+        weights = train_classifier(settings.prompts_dir, corrections, staged)
+        acts_sha = train_acts(settings.prompts_dir, staged)
+        manifest = weight_versions.publish(
+            staged,
+            encoders={
+                weight_versions.LABEL_WEIGHTS: list(weights.hyper.encoders),
+                weight_versions.ACT_WEIGHTS: list(ENCODERS),
+            },
+            training_data={
+                weight_versions.LABEL_WEIGHTS: weights.examples_sha,
+                weight_versions.ACT_WEIGHTS: acts_sha,
+            },
+        )
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)  # gone already once published
     typer.echo(
-        f"classifier retrained with {len(corrections)} corrections "
-        f"into {settings.prompts_dir / 'classifier'}; the API and workers use it from their next "
-        "analysis, and `visitlens reanalyse` runs it over the visits already analysed"
+        f"classifier retrained with {len(corrections)} corrections as version "
+        f"{manifest.version} in {settings.models_dir / weight_versions.VERSIONS}; the API and "
+        "workers use it from their next request or analysis, and `visitlens reanalyse` runs it "
+        "over the visits already analysed"
     )

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nlp.language import main_language
+
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
@@ -197,9 +199,8 @@ def _stem_en(word: str) -> str:
 
 
 def is_chinese(text: str) -> bool:
-    """True when at least a fifth of the letters in text are CJK ideographs."""
-    letters = sum(1 for ch in text if ch.isalpha())
-    return letters > 0 and len(_CJK.findall(text)) >= 0.2 * letters
+    """True when the text is mostly Chinese (nlp.language decides for every module)."""
+    return main_language(text) == "zh"
 
 
 def tokenize(text: str) -> list[str]:

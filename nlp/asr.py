@@ -13,12 +13,12 @@ import numpy.typing as npt
 import structlog
 
 from nlp.audio import SAMPLE_RATE, decode_chunks, probe
+from nlp.language import main_language
 from nlp.textnorm import (
     Rewrite,
     apply_rewrites,
     en_number_rewrites,
     rewrite_words,
-    script_language,
     to_simplified,
     zh_number_rewrites,
     zh_punctuation,
@@ -123,7 +123,7 @@ def _convert(
         text = s.text.strip()
         if not text:
             continue
-        language = script_language(text) or fallback_language
+        language = main_language(text) or fallback_language
         out.append(
             Segment(
                 start=round(s.start + offset_s, 3),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,6 @@ from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, WeightsMissing, loa
 from nlp.language import detect_language
 from nlp.textmodel import (
     F32,
-    WEIGHTS_FILE,
     Weights,
     char_ngram_counts,
     embed,
@@ -34,6 +33,7 @@ from nlp.textmodel import (
     with_sentences,
 )
 from nlp.textrules import Rules, is_backchannel, load_rules
+from nlp.weight_versions import LABEL_WEIGHTS, SHIPPED, current_weights
 
 Sentiment = Literal["positive", "neutral", "negative"]
 
@@ -234,9 +234,14 @@ class Classifier:
         return out
 
 
-def train_classifier(prompts_dir: Path, corrections: Sequence[tuple[str, list[str]]] = ()) -> None:
-    """Rebuild prompts_dir/classifier/weights.npz from prompts_dir/examples (+ corrections),
-    with the settings of prompts_dir/training.yaml."""
+def train_classifier(
+    prompts_dir: Path,
+    corrections: Sequence[tuple[str, list[str]]] = (),
+    out_dir: Path | None = None,
+) -> Weights:
+    """Train on prompts_dir/examples (+ corrections) with the settings of
+    prompts_dir/training.yaml; write the weights into out_dir (default: the shipped ones in
+    prompts_dir/classifier)."""
     from nlp.training import load_examples, train_weights
 
     labels = load_labels(prompts_dir)
@@ -247,27 +252,22 @@ def train_classifier(prompts_dir: Path, corrections: Sequence[tuple[str, list[st
     embedders = [load_embedder(name) for name in hyper.encoders]
     examples = load_examples(prompts_dir, labels)
     weights = train_weights(labels, rules, embedders, examples, hyper, corrections)
-    save_weights(prompts_dir / WEIGHTS_FILE, weights)
+    save_weights((out_dir or prompts_dir / SHIPPED) / LABEL_WEIGHTS, weights)
     load_classifier.cache_clear()
+    return weights
 
 
-_weights_stamp: dict[Path, float] = {}
+def load_current_classifier(prompts_dir: Path, models_dir: Path) -> Classifier:
+    """The classifier of the current weights (`visitlens train`'s last version in models_dir,
+    else the shipped ones); a newly published version is loaded at the next call."""
+    return load_classifier(prompts_dir, current_weights(models_dir, prompts_dir))
 
 
-def load_current_classifier(prompts_dir: Path) -> Classifier:
-    """load_classifier, loaded afresh when the weights file changed on disk (`visitlens train`)."""
-    path = prompts_dir / WEIGHTS_FILE
-    stamp = path.stat().st_mtime if path.exists() else 0.0
-    if _weights_stamp.setdefault(path, stamp) != stamp:
-        load_classifier.cache_clear()
-        _weights_stamp[path] = stamp
-    return load_classifier(prompts_dir)
-
-
-@cache
-def load_classifier(prompts_dir: Path) -> Classifier:
-    """The classifier for prompts_dir, cached per process."""
-    path = prompts_dir / WEIGHTS_FILE
+@lru_cache(maxsize=4)  # a retrain adds a version; the ones before it need not stay loaded
+def load_classifier(prompts_dir: Path, weights_dir: Path | None = None) -> Classifier:
+    """The classifier for prompts_dir with the weights in weights_dir (default: the shipped
+    ones), cached per process."""
+    path = (weights_dir or prompts_dir / SHIPPED) / LABEL_WEIGHTS
     if not path.exists():
         raise WeightsMissing("label classifier", path)
     labels = load_labels(prompts_dir)

@@ -5,10 +5,11 @@ labelled sentences in prompts/commitments/*.jsonl; the action-item extractor ask
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ from nlp.textmodel import (
     softmax,
 )
 from nlp.training import by_writer, fit_softmax, jsonl_rows
+from nlp.weight_versions import ACT_WEIGHTS, SHIPPED, current_weights
 
-WEIGHTS_FILE = Path("classifier") / "commitments.npz"
 ENCODERS = ("usem3",)
 _C_EMB = 1.0  # chosen by cross-validation between the two writers (accuracy 0.892)
 _C_NGRAM = 8.0
@@ -124,21 +125,37 @@ def load_act_weights(path: Path) -> ActWeights:
     )
 
 
-def train_acts(prompts_dir: Path) -> None:
-    """Rebuild prompts_dir/classifier/commitments.npz from prompts_dir/commitments."""
+def act_examples_digest(examples: Sequence[ActExample]) -> str:
+    """A stable hash of the commitment training data, kept in a version's manifest."""
+    h = hashlib.sha256()
+    for ex in examples:
+        h.update(json.dumps([ex.text, ex.act]).encode())
+    return h.hexdigest()[:16]
+
+
+def train_acts(prompts_dir: Path, out_dir: Path | None = None) -> str:
+    """Train on prompts_dir/commitments; write the weights into out_dir (default: the shipped
+    ones in prompts_dir/classifier). Returns the training data's hash."""
     examples = load_act_examples(prompts_dir)
     texts = [e.text for e in examples]
     embedders = [load_embedder(n) for n in ENCODERS]
     y = np.array([ACTS.index(e.act) for e in examples])
     w = fit_acts(embed(embedders, texts), char_ngram_counts(texts), y, ENCODERS)
-    save_act_weights(prompts_dir / WEIGHTS_FILE, w)
+    save_act_weights((out_dir or prompts_dir / SHIPPED) / ACT_WEIGHTS, w)
     load_act_classifier.cache_clear()
+    return act_examples_digest(examples)
 
 
-@cache
-def load_act_classifier(prompts_dir: Path) -> ActClassifier:
-    """The commitment classifier for prompts_dir, cached per process."""
-    path = prompts_dir / WEIGHTS_FILE
+def load_current_acts(prompts_dir: Path, models_dir: Path) -> ActClassifier:
+    """The commitment classifier of the current weights (see load_current_classifier)."""
+    return load_act_classifier(prompts_dir, current_weights(models_dir, prompts_dir))
+
+
+@lru_cache(maxsize=4)  # a retrain adds a version; the ones before it need not stay loaded
+def load_act_classifier(prompts_dir: Path, weights_dir: Path | None = None) -> ActClassifier:
+    """The commitment classifier with the weights in weights_dir (default: the shipped ones in
+    prompts_dir/classifier), cached per process."""
+    path = (weights_dir or prompts_dir / SHIPPED) / ACT_WEIGHTS
     if not path.exists():
         raise WeightsMissing("commitment classifier", path)
     w = load_act_weights(path)

@@ -10,7 +10,8 @@ from typing import Literal, get_args
 
 import yaml
 
-from nlp.textnorm import script_language, to_simplified
+from nlp.language import main_language
+from nlp.textnorm import to_simplified
 
 Spin = Literal["situation", "problem", "implication", "need_payoff"]
 SPIN_TYPES: tuple[Spin, ...] = get_args(Spin)
@@ -117,7 +118,7 @@ def load_cues(path: Path = DEFAULT_CUES_PATH) -> QuestionCues:
 
 def normalize(text: str, language: str | None) -> tuple[str, str]:
     """(language, lower-case text in simplified characters) for cue matching."""
-    lang = language if language in ("zh", "en") else (script_language(text) or "en")
+    lang = language if language in ("zh", "en") else (main_language(text) or "en")
     return lang, to_simplified(text).lower().strip()
 
 

@@ -21,7 +21,6 @@ from nlp.textrules import Rules, normalize, rule_features
 
 F32 = npt.NDArray[np.float32]
 
-WEIGHTS_FILE = Path("classifier") / "weights.npz"
 HYPER_FILE = "training.yaml"
 MAX_CHARS = 2000  # analysed prefix of a text: longer ones are truncated, keeping time bounded
 _NGRAM_BUCKETS = 2**15  # hashed character 1-3-grams: no vocabulary to ship, the same on any machine

@@ -1,4 +1,4 @@
-"""Transcript text clean-up: Simplified Chinese, script detection, punctuation, written numbers."""
+"""Transcript text clean-up: Simplified Chinese, punctuation, written numbers."""
 
 from __future__ import annotations
 
@@ -33,15 +33,6 @@ def to_simplified(text: str) -> str:
     if not _CJK.search(text):
         return text
     return _ZHE_PARTICLE.sub("着", str(_t2s().convert(text)))
-
-
-def script_language(text: str) -> str | None:
-    """ "zh" when the text is mostly Han characters, "en" when mostly Latin letters, else None."""
-    han = len(_CJK.findall(text))
-    latin_words = len(re.findall(r"[A-Za-z]+", text))
-    if han == 0 and latin_words == 0:
-        return None
-    return "zh" if han >= latin_words else "en"
 
 
 _ZH_PUNCT = str.maketrans({",": "，", "?": "？", "!": "！", ":": "：", ";": "；"})

@@ -18,7 +18,7 @@ from nlp import llm
 from nlp.actions import extract_actions
 from nlp.classify import Classifier, LabelScore, TextAnalysis, load_current_classifier
 from nlp.coaching import coaching_report, load_scorecard
-from nlp.commitments import load_act_classifier
+from nlp.commitments import load_current_acts
 from nlp.labels import load_labels
 from nlp.summary import summarize
 from nlp.types import Segment
@@ -31,7 +31,7 @@ WAITED = ("unreachable", "timeout")  # failures that cost a wait: the summary is
 
 def classifier(settings: Settings) -> Classifier:
     """This process's classifier, loaded afresh after `visitlens train` wrote new weights."""
-    return load_current_classifier(settings.prompts_dir)
+    return load_current_classifier(settings.prompts_dir, settings.models_dir)
 
 
 def _corrected(
@@ -122,7 +122,7 @@ def _document(
     actions = extract_actions(
         utterances,
         visit_date if isinstance(visit_date, date) else date.today(),
-        load_act_classifier(settings.prompts_dir),
+        load_current_acts(settings.prompts_dir, settings.models_dir),
     )
     summary = summarize(
         utterances, results, stored.language, actions, load_labels(settings.prompts_dir)

@@ -14,8 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from knowledge import audio_store
 from knowledge.errors import TransientError
 from knowledge.models import Step
-from nlp.commitments import load_act_classifier
+from nlp.commitments import load_current_acts
+from nlp.embed import load_embedder
 from nlp.types import Segment
+from nlp.voiceprint import load_encoder
+from nlp.weight_versions import current_weights
 from workers import (
     analyse,
     consistency,
@@ -27,6 +30,7 @@ from workers import (
     retention,
     transcribe,
     transcribe_now,
+    voice,
 )
 from workers.celery_app import QUEUE
 from workers.main import app
@@ -83,6 +87,12 @@ def transcribe_now_task(self: Task, request: dict[str, Any]) -> dict[str, Any]:
     return out | {"streamed": streamed} if req.stream and "error" not in out else out
 
 
+@app.task(name=voice.TASK, ignore_result=False, acks_late=False)
+def voiceprint_task(staged_name: str, deadline: float) -> dict[str, Any]:
+    """A rep's voice enrolment: the API waits for this result and then forgets it."""
+    return voice.work(runtime().settings, staged_name, deadline)
+
+
 @app.task(name="maintenance.expire_visits", acks_late=True)
 def expire_visits_task() -> int:
     """Beat runs this hourly: delete the visits past the retention period."""
@@ -123,9 +133,15 @@ def warm_models(**_: object) -> None:
     """Load the models once per worker process, before the first task."""
     settings = runtime().settings
     transcribe.whisper(settings)
+    load_encoder()
     analyse.classifier(settings)
-    load_act_classifier(settings.prompts_dir)
-    log.info("worker.models_loaded", asr_model=settings.asr_model)
+    load_current_acts(settings.prompts_dir, settings.models_dir)
+    load_embedder(settings.embedding_model)
+    log.info(
+        "worker.models_loaded",
+        asr_model=settings.asr_model,
+        weights=str(current_weights(settings.models_dir, settings.prompts_dir)),
+    )
 
 
 @worker_ready.connect

@@ -23,6 +23,11 @@ router = APIRouter(tags=["account"])
 log = structlog.get_logger()
 
 
+class MethodsOut(BaseModel):
+    password: bool
+    oidc: bool = Field(description="single sign-on with the company's provider")
+
+
 class LoginIn(Body):
     username: str = Field(max_length=100)
     password: str = Field(max_length=1000)
@@ -107,9 +112,9 @@ def _with_cookie(response: Response, session: users.NewSession, settings: Config
 
 
 @router.get("/auth/methods")
-def sign_in_methods(settings: Config) -> dict[str, bool]:
+def sign_in_methods(settings: Config) -> MethodsOut:
     """How the page can sign in: a password, and single sign-on when a provider is set."""
-    return {"password": True, "oidc": bool(settings.oidc_issuer)}
+    return MethodsOut(password=True, oidc=bool(settings.oidc_issuer))
 
 
 def _callback_url(settings: Config, request: Request) -> str:
@@ -123,7 +128,7 @@ def _provider(settings: Config) -> oidc.Provider:
     return oidc.discover(settings)
 
 
-@router.get("/auth/oidc/login")
+@router.get("/auth/oidc/login", status_code=303, response_class=RedirectResponse)
 def oidc_login(settings: Config, request: Request) -> Response:
     """Off to the company's sign-on provider; it comes back to /auth/oidc/callback."""
     provider = _provider(settings)
@@ -144,7 +149,7 @@ def oidc_login(settings: Config, request: Request) -> Response:
     return response
 
 
-@router.get("/auth/oidc/callback")
+@router.get("/auth/oidc/callback", status_code=303, response_class=RedirectResponse)
 def oidc_callback(
     db: Db,
     settings: Config,
@@ -179,7 +184,7 @@ def oidc_callback(
     return response
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", response_model=MeOut)
 def login(body: LoginIn, db: Db, settings: Config, request: Request) -> Response:
     ip = request.client.host if request.client else ""
     try:

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Me
 from api.deps import Config, Db, Index
-from api.schemas import Body
+from api.schemas import Body, ErrorOut
 from knowledge import analysis, audit, visits
 from knowledge.access import Scope
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Step, VisitStatus
 from nlp.classify import Classifier, load_current_classifier
-from nlp.labels import UnknownLabelError, load_labels
+from nlp.labels import LabelInfo, UnknownLabelError, load_labels
 from nlp.redact import redact
 from workers import dispatch
 
@@ -37,33 +37,131 @@ class CorrectionBody(Body):
     author: str | None = None
 
 
+class ScoreOut(BaseModel):
+    id: str = Field(description="a label id: need.*, pain.* or risk.*")
+    confidence: float
+
+
+class TextResultOut(BaseModel):
+    labels: list[ScoreOut]
+    sentiment: str
+    sentiment_score: float
+    risk: list[ScoreOut]
+    language: str | None
+    unsupported: ErrorOut | None = Field(
+        default=None, description="only when the text is in a language not analysed"
+    )
+
+
+class TextResultsOut(BaseModel):
+    results: list[TextResultOut] = Field(description="one per text, in order")
+
+
+class LabelsOut(BaseModel):
+    labels: list[LabelInfo] = Field(description="need.<topic> and pain.<topic>")
+    risk: list[LabelInfo]
+    sentiments: list[str]
+    topics: list[str]
+
+
+class LabelQuoteOut(BaseModel):
+    idx: int
+    start: float
+    text: str
+
+
+class UtteranceOut(BaseModel):
+    idx: int
+    start: float = Field(description="seconds from the start of the recording")
+    end: float
+    role: str | None
+    text: str = Field(description="masked for masked roles")
+    labels: list[ScoreOut]
+    sentiment: str
+    sentiment_score: float
+    risk: list[ScoreOut]
+    corrected: bool = Field(description="a person corrected its labels")
+    second_opinion: dict[str, Any] | None = Field(
+        default=None, description="the LLM's labels, when it gave a second opinion"
+    )
+    disagrees: bool | None = Field(default=None, description="with the second opinion")
+
+
+class AnalysisOut(BaseModel):
+    """A visit's stored analysis; documents stored by older versions may lack some parts, and
+    parts added later are passed on as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    visit_id: str
+    summary: str | None = None
+    summary_source: str | None = Field(default=None, description="builtin or llm")
+    label_counts: dict[str, int] | None = Field(default=None, description="per label id")
+    sentiment_score: float | None = None
+    sentiment_counts: dict[str, int] | None = None
+    curve: list[dict[str, Any]] | None = Field(default=None, description="the mood over time")
+    alerts: list[dict[str, Any]] | None = None
+    actions: list[dict[str, Any]] | None = Field(default=None, description="action items")
+    llm: dict[str, Any] | None = Field(default=None, description="what the LLM endpoint did")
+    second_opinion: dict[str, Any] | None = None
+    alerts_sent: bool
+    quotes: dict[str, list[LabelQuoteOut]] = Field(description="per label id, where it was said")
+    utterances: list[UtteranceOut]
+
+
+class CorrectionOut(BaseModel):
+    correction_id: int
+    visit_id: str
+    idx: int
+    labels: list[str]
+    sentiment: str
+    risk: list[str]
+    corrected: bool
+
+
+class StoredCorrectionOut(BaseModel):
+    id: int
+    visit_id: str | None
+    idx: int | None
+    text: str
+    labels: list[str]
+    sentiment: str | None
+    risk: list[str]
+    author: str | None
+    created_at: datetime
+
+
+class CorrectionsOut(BaseModel):
+    items: list[StoredCorrectionOut]
+
+
 def shared_classifier(request: Request) -> Classifier:
     """The API process's classifier, kept up to date with retrained weights and corrections."""
     settings = request.app.state.settings
-    model = load_current_classifier(settings.prompts_dir)
+    model = load_current_classifier(settings.prompts_dir, settings.models_dir)
     with request.app.state.sessionmaker() as db:
         analysis.teach_corrections(db, model)
     return model
 
 
-def result_out(res: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "labels": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in res.labels],
-        "sentiment": res.sentiment,
-        "sentiment_score": round(res.sentiment_score, 3),
-        "risk": [{"id": x.id, "confidence": round(x.confidence, 3)} for x in res.risk],
-        "language": res.language,
-    }
+def result_out(res: Any) -> TextResultOut:
+    out = TextResultOut(
+        labels=[ScoreOut(id=x.id, confidence=round(x.confidence, 3)) for x in res.labels],
+        sentiment=res.sentiment,
+        sentiment_score=round(res.sentiment_score, 3),
+        risk=[ScoreOut(id=x.id, confidence=round(x.confidence, 3)) for x in res.risk],
+        language=res.language,
+    )
     if res.unsupported:
-        out["unsupported"] = {
-            "code": "unsupported_language",
-            "message": f"Only Chinese and English are analysed ({res.language}).",
-        }
+        out.unsupported = ErrorOut(
+            code="unsupported_language",
+            message=f"Only Chinese and English are analysed ({res.language}).",
+        )
     return out
 
 
-@router.post("/analyze/text")
-def analyze_text(body: AnalyzeTextIn, request: Request) -> dict[str, list[dict[str, Any]]]:
+@router.post("/analyze/text", response_model=TextResultsOut, response_model_exclude_unset=True)
+def analyze_text(body: AnalyzeTextIn, request: Request) -> TextResultsOut:
     if len(body.texts) > MAX_TEXTS:
         raise InvalidInput(
             f"Send at most {MAX_TEXTS} texts per request ({len(body.texts)} sent).",
@@ -75,18 +173,20 @@ def analyze_text(body: AnalyzeTextIn, request: Request) -> dict[str, list[dict[s
         )
     model = shared_classifier(request)
     language = None if body.language == "auto" else body.language
-    return {"results": [result_out(r) for r in model.analyze(body.texts, language=language)]}
+    return TextResultsOut(
+        results=[result_out(r) for r in model.analyze(body.texts, language=language)]
+    )
 
 
 @router.get("/labels")
-def list_labels(settings: Config) -> dict[str, Any]:
+def list_labels(settings: Config) -> LabelsOut:
     labels = load_labels(settings.prompts_dir)
-    return {
-        "labels": [asdict(x) for x in labels.need_pain],
-        "risk": [asdict(x) for x in labels.risks],
-        "sentiments": list(labels.sentiments),
-        "topics": list(labels.topics),
-    }
+    return LabelsOut(
+        labels=list(labels.need_pain),
+        risk=list(labels.risks),
+        sentiments=list(labels.sentiments),
+        topics=list(labels.topics),
+    )
 
 
 def _ready_document(db: Db, visit_id: str, scope: Scope) -> dict[str, Any]:
@@ -102,8 +202,11 @@ def _ready_document(db: Db, visit_id: str, scope: Scope) -> dict[str, Any]:
     return document
 
 
-@router.get("/visits/{visit_id}/analysis")
+@router.get(
+    "/visits/{visit_id}/analysis", response_model=AnalysisOut, response_model_exclude_unset=True
+)
 def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+    """The visit's analysis; only the parts its stored document has."""
     document = _ready_document(db, visit_id, me.scope)
     audit.record(db, actor=me.actor, action="view", object_type="analysis", object_id=visit_id)
     db.commit()
@@ -181,7 +284,7 @@ def correct_labels(
     settings: Config,
     request: Request,
     me: Me,
-) -> dict[str, Any]:
+) -> CorrectionOut:
     _ready_document(db, visit_id, me.scope)
     label_set = load_labels(settings.prompts_dir)
     try:
@@ -213,33 +316,20 @@ def correct_labels(
         detail=f"utterance {idx}",
     )
     dispatch.rerun_from(db, request.app.state.celery, visit_id=visit_id, step=Step.ANALYSE)
-    return {
-        "correction_id": correction.id,
-        "visit_id": visit_id,
-        "idx": idx,
-        "labels": labels,
-        "sentiment": utterance.sentiment,
-        "risk": risk,
-        "corrected": True,
-    }
+    return CorrectionOut(
+        correction_id=correction.id,
+        visit_id=visit_id,
+        idx=idx,
+        labels=labels,
+        sentiment=utterance.sentiment,
+        risk=risk,
+        corrected=True,
+    )
 
 
 @router.get("/corrections")
-def list_corrections(db: Db, me: Me, visit_id: str | None = None) -> dict[str, Any]:
+def list_corrections(db: Db, me: Me, visit_id: str | None = None) -> CorrectionsOut:
     rows = analysis.corrections(db, visit_id=visit_id, scope=me.scope)
-    return {
-        "items": [
-            {
-                "id": c.id,
-                "visit_id": c.visit_id,
-                "idx": c.idx,
-                "text": c.text,
-                "labels": c.labels,
-                "sentiment": c.sentiment,
-                "risk": c.risk,
-                "author": c.author,
-                "created_at": c.created_at,
-            }
-            for c in rows
-        ]
-    }
+    return CorrectionsOut(
+        items=[StoredCorrectionOut.model_validate(c, from_attributes=True) for c in rows]
+    )

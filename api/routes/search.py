@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.access import Caller, Me, rate_limit
 from api.deps import Db, Offset
@@ -47,6 +47,97 @@ class SimilarIn(Body):
     limit: int = Field(default=5, ge=1, le=50)
 
 
+class HitQuoteOut(BaseModel):
+    """The utterance a hit plays, with its analysis."""
+
+    idx: int
+    start: float = Field(description="seconds from the start of the recording")
+    end: float
+    role: str
+    text: str
+    labels: list[str]
+    sentiment: str
+    risk: list[str]
+
+
+class HitVisitOut(BaseModel):
+    id: str
+    title: str
+    rep: str | None
+    customer: str | None
+    industry: str | None
+    segment: str | None
+    visit_date: date | None
+    summary: str | None = Field(description="for visit hits")
+
+
+class HitOut(BaseModel):
+    visit_id: str
+    score: float
+    text: str = Field(description="the quote, or the visit's summary")
+    highlight: str | None = Field(description="the quote as HTML, query terms in <mark>")
+    highlights: list[str] = Field(description="query terms found")
+    start: float
+    end: float | None
+    role: str | None
+    quote: HitQuoteOut | None
+    visit: HitVisitOut
+    audio_url: str = Field(description="signed audio link that plays from start")
+    link: str = Field(description="the visit in the web page, at start")
+
+
+class SearchOut(BaseModel):
+    query: str
+    kind: Literal["utterance", "visit"]
+    mode: Literal["hybrid", "dense", "bm25"]
+    results: list[HitOut]
+    total: int
+    close: bool = Field(description="false: nothing shares a word or comes near in meaning")
+    limit: int
+    offset: int
+    took_ms: float
+
+
+class QuotePairOut(BaseModel):
+    target: str
+    candidate: str
+    similarity: float = Field(description="cosine, -1..1")
+    candidate_start: float | None = Field(description="seconds, to play the candidate quote")
+
+
+class ReasonsOut(BaseModel):
+    shared_labels: list[str] = Field(description="problem labels both share, the rarest first")
+    matching_quotes: list[QuotePairOut]
+    same_industry: bool
+    same_segment: bool
+
+
+class CaseOut(BaseModel):
+    visit_id: str
+    title: str
+    score: float
+    reasons: ReasonsOut
+    customer: str
+    industry: str
+    segment: str
+    visit_date: date | None
+    outcome: str | None
+    summary: str
+    actions: list[dict[str, Any]] = Field(description="the visit's action items")
+    sentiment_score: float | None
+
+
+class SimilarVisitsOut(BaseModel):
+    visit_id: str
+    results: list[CaseOut]
+
+
+class SimilarTextOut(BaseModel):
+    query: str
+    labels: list[str] = Field(description="the labels compared: given, or read in the text")
+    results: list[CaseOut]
+
+
 def embed_query(request: Request, text: str) -> np.ndarray:
     embedder = load_embedder(request.app.state.settings.embedding_model)
     return np.asarray(embedder.encode([text])[0], dtype=np.float32)
@@ -60,47 +151,47 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out) + html.escape(text[last:])
 
 
-def _quote(doc: UtteranceDoc | None) -> dict[str, Any] | None:
+def _quote(doc: UtteranceDoc | None) -> HitQuoteOut | None:
     if doc is None:
         return None
-    return {
-        "idx": doc.index,
-        "start": doc.start,
-        "end": doc.end,
-        "role": doc.role,
-        "text": doc.text,
-        "labels": doc.labels,
-        "sentiment": doc.sentiment,
-        "risk": doc.risk,
-    }
+    return HitQuoteOut(
+        idx=doc.index,
+        start=doc.start,
+        end=doc.end,
+        role=doc.role,
+        text=doc.text,
+        labels=doc.labels,
+        sentiment=doc.sentiment,
+        risk=doc.risk,
+    )
 
 
-def _hit_out(hit: SearchHit, visit: Visit, signer: Signer) -> dict[str, Any]:
+def _hit_out(hit: SearchHit, visit: Visit, signer: Signer) -> HitOut:
     quote = hit.quote
     start = quote.start if quote else 0.0
-    return {
-        "visit_id": hit.visit_id,
-        "score": round(hit.score, 4),
-        "text": quote.text if quote else getattr(hit.doc, "summary", ""),
-        "highlight": _marked(quote.text, hit.spans) if quote else None,
-        "highlights": hit.highlights,
-        "start": start,
-        "end": quote.end if quote else None,
-        "role": quote.role if quote else None,
-        "quote": _quote(quote),
-        "visit": {
-            "id": visit.id,
-            "title": visit.title,
-            "rep": visit.rep,
-            "customer": visit.customer,
-            "industry": visit.industry,
-            "segment": visit.segment,
-            "visit_date": visit.visit_date,
-            "summary": getattr(hit.doc, "summary", None),
-        },
-        "audio_url": audio_link(signer, hit.visit_id, start),
-        "link": f"/#visit={hit.visit_id}&t={start:.1f}",
-    }
+    return HitOut(
+        visit_id=hit.visit_id,
+        score=round(hit.score, 4),
+        text=quote.text if quote else getattr(hit.doc, "summary", ""),
+        highlight=_marked(quote.text, hit.spans) if quote else None,
+        highlights=hit.highlights,
+        start=start,
+        end=quote.end if quote else None,
+        role=quote.role if quote else None,
+        quote=_quote(quote),
+        visit=HitVisitOut(
+            id=visit.id,
+            title=visit.title,
+            rep=visit.rep,
+            customer=visit.customer,
+            industry=visit.industry,
+            segment=visit.segment,
+            visit_date=visit.visit_date,
+            summary=getattr(hit.doc, "summary", None),
+        ),
+        audio_url=audio_link(signer, hit.visit_id, start),
+        link=f"/#visit={hit.visit_id}&t={start:.1f}",
+    )
 
 
 def _within(db: Db, me: Caller, visit_id: str | None) -> frozenset[str] | None:
@@ -132,7 +223,7 @@ def search(
     visit: Annotated[str | None, Query(description="search within this visit only")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Offset = 0,
-) -> dict[str, Any]:
+) -> SearchOut:
     """Hybrid (dense + BM25) search over utterances or visits, with exact filters."""
     if not q.strip():
         raise InvalidInput("The query is empty; type what you are looking for.", code="empty_query")
@@ -171,42 +262,42 @@ def search(
         raise InvalidInput(str(e), code="invalid_query") from e
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_({h.visit_id for h in page.hits}))}
     results = [_hit_out(h, rows[h.visit_id], me.signer) for h in page.hits if h.visit_id in rows]
-    return {
-        "query": q,
-        "kind": kind,
-        "mode": mode,
-        "results": results,
-        "total": page.total,
-        "close": page.close,
-        "limit": limit,
-        "offset": offset,
-        "took_ms": round(page.took_ms, 1),
-    }
+    return SearchOut(
+        query=q,
+        kind=kind,
+        mode=mode,
+        results=results,
+        total=page.total,
+        close=page.close,
+        limit=limit,
+        offset=offset,
+        took_ms=round(page.took_ms, 1),
+    )
 
 
-def _case_out(case: SimilarCase, db: Db) -> dict[str, Any]:
+def _case_out(case: SimilarCase, db: Db) -> CaseOut:
     visit_id = case.visit.visit_id
     report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
     row = db.get(Visit, visit_id)  # the database has an outcome edited since indexing
-    return {
-        "visit_id": visit_id,
-        "title": case.visit.title,
-        "score": round(case.score, 4),
-        "reasons": {
-            "shared_labels": case.shared_labels,
-            "matching_quotes": [asdict(p) for p in case.quote_pairs],
-            "same_industry": case.same_industry,
-            "same_segment": case.same_segment,
-        },
-        "customer": case.visit.customer,
-        "industry": case.visit.industry,
-        "segment": case.visit.segment,
-        "visit_date": case.visit.visit_date,
-        "outcome": row.outcome if row is not None else case.visit.outcome or None,
-        "summary": report.get("summary", case.visit.summary),
-        "actions": report.get("actions", []),
-        "sentiment_score": report.get("sentiment_score"),
-    }
+    return CaseOut(
+        visit_id=visit_id,
+        title=case.visit.title,
+        score=round(case.score, 4),
+        reasons=ReasonsOut(
+            shared_labels=case.shared_labels,
+            matching_quotes=[QuotePairOut(**asdict(p)) for p in case.quote_pairs],
+            same_industry=case.same_industry,
+            same_segment=case.same_segment,
+        ),
+        customer=case.visit.customer,
+        industry=case.visit.industry,
+        segment=case.visit.segment,
+        visit_date=case.visit.visit_date,
+        outcome=row.outcome if row is not None else case.visit.outcome or None,
+        summary=report.get("summary", case.visit.summary),
+        actions=report.get("actions", []),
+        sentiment_score=report.get("sentiment_score"),
+    )
 
 
 def _similar(
@@ -226,7 +317,7 @@ def similar_to_visit(
     db: Db,
     me: Me,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
-) -> dict[str, Any]:
+) -> SimilarVisitsOut:
     """Past visits whose customers had the same problems, with the reasons and how they ended."""
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     _, vectors = request.app.state.live.require()
@@ -234,11 +325,11 @@ def similar_to_visit(
     if target is None:
         raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
     cases = _similar(request, db, me, target, limit)
-    return {"visit_id": visit_id, "results": [_case_out(c, db) for c in cases]}
+    return SimilarVisitsOut(visit_id=visit_id, results=[_case_out(c, db) for c in cases])
 
 
 @router.post("/similar", dependencies=[rate_limit("search")])
-def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
+def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> SimilarTextOut:
     """Past visits like a described situation ("after-sales too slow, threatens to switch")."""
     index, _ = request.app.state.live.require()
     labels = body.labels
@@ -257,8 +348,6 @@ def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> dict[s
         segment=body.segment,
     )
     cases = _similar(request, db, me, profile, body.limit)
-    return {
-        "query": body.text,
-        "labels": profile.labels,
-        "results": [_case_out(c, db) for c in cases],
-    }
+    return SimilarTextOut(
+        query=body.text, labels=profile.labels, results=[_case_out(c, db) for c in cases]
+    )

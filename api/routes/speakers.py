@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, File, Path, Request, Response, UploadFile
 
 from api.access import Caller, Me
 from api.deps import Config, Db, Index
+from api.links import audio_link
+from api.routes.library import clip_out
 from api.schemas import Body
-from knowledge import audio_store, audit, reps, visits
+from knowledge import audio_store, audit, library, reps, visits
 from knowledge.errors import Forbidden, InvalidInput, NotReady, UnsupportedMedia
 from knowledge.models import Step
-from nlp.audio import AudioError, decode_chunks, probe
-from nlp.voiceprint import load_encoder, voiceprint
-from workers import dispatch
+from knowledge.settings import Settings
+from nlp.audio import AudioError, probe
+from nlp.coaching_tips import coaching_tips, load_tips, read_item_scores
+from nlp.scorecard import load_scorecard
+from workers import dispatch, voice
 
 router = APIRouter(tags=["speakers"])
 Role = Literal["rep", "customer", "other"]
@@ -39,8 +42,10 @@ def enrol_voice(
     db: Db,
     settings: Config,
     me: Me,
+    request: Request,
 ) -> dict[str, Any]:
-    """Store a rep's voice print from a short recording of the rep alone (10-60 s is plenty)."""
+    """Store a rep's voice print from a short recording of the rep alone (10-60 s is plenty);
+    a worker makes the print while the request waits."""
     if me.role == "rep" and name != me.display_name:
         raise Forbidden(f"A rep enrols their own voice only (as {me.display_name}).")
     staged = audio_store.stage(
@@ -49,14 +54,12 @@ def enrol_voice(
     try:
         try:
             info = probe(staged.path, max_duration_s=MAX_SAMPLE_S)
-            samples = np.concatenate([c for _, c in decode_chunks(staged.path)])
         except AudioError as e:
             cls = UnsupportedMedia if e.code == "not_audio" else InvalidInput
             raise cls(e.message, code=e.code) from e
-        try:
-            vector = voiceprint(load_encoder(), samples)
-        except ValueError as e:
-            raise InvalidInput(str(e), code="too_little_speech") from e
+        vector = voice.voiceprint_of(
+            request.app.state.celery, staged.path.name, timeout_s=settings.sync_timeout_s
+        )
     finally:
         audio_store.discard(staged)
     rep = reps.enrol(db, name=name, voiceprint=vector, sample_s=info.duration_s)
@@ -174,9 +177,60 @@ def correct_segment(
 
 
 @router.get("/visits/{visit_id}/coaching")
-def read_coaching(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
+def read_coaching(visit_id: str, db: Db, me: Me, settings: Config) -> dict[str, Any]:
+    """How the rep ran the visit: talk shares, questions, stages, the scorecard (`scorecard`:
+    `total` 0..100 and `items`, each with `evidence` stretches and, when it failed, the
+    `moment` that shows it), and `tips`: at most three written tips from the failed items that
+    cost the most points, first the costliest; none when every item passed. A tip has `item`,
+    `label`, `metric`, `direction` (`low`: under the item's min, `high`: over its max),
+    `value`, `target`, `points_lost`, `text` (`{"zh", "en"}`, from prompts/coaching_tips.yaml),
+    `moment` (the rep's own stretch of this visit: `start`, `end`, `note` `{"zh", "en"}` and a
+    `link` that plays it; null when there is none) and `example` (a library clip tagged with the
+    item's id, from another visit: `id`, `visit_id`, `visit_title`, `start`, `end`, `note`,
+    `tags`, `text`, `link`; null when the library has none)."""
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     document = visits.get_result(db, visit_id=visit_id, kind="coaching")
     if document is None:
         raise NotReady(f"Coaching is not ready yet; the visit is {visit.status}.")
-    return {"visit_id": visit_id, **document}
+    return {"visit_id": visit_id, **document, "tips": _tips(db, me, settings, visit_id, document)}
+
+
+def _tips(
+    db: Db, me: Caller, settings: Settings, visit_id: str, document: dict[str, Any]
+) -> list[dict[str, Any]]:
+    tips = coaching_tips(
+        read_item_scores(document),
+        load_scorecard(settings.prompts_dir / "scorecard.yaml"),
+        load_tips(settings.prompts_dir / "coaching_tips.yaml"),
+    )
+    found = library.examples(db, items=[t.item for t in tips], exclude_visit_id=visit_id)
+    contacts = visits.contacts_of(db, visit_ids={v.clip.visit_id for v in found.values()})
+    out = []
+    for tip in tips:
+        moment, example = tip.moment, found.get(tip.item)
+        out.append(
+            {
+                "item": tip.item,
+                "label": tip.label,
+                "metric": tip.metric,
+                "direction": tip.direction,
+                "value": tip.value,
+                "target": tip.target,
+                "points_lost": tip.points_lost,
+                "text": tip.text,
+                "moment": (
+                    {
+                        "start": moment.start,
+                        "end": moment.end,
+                        "note": tip.moment_note,
+                        "link": audio_link(me.signer, visit_id, moment.start),
+                    }
+                    if moment
+                    else None
+                ),
+                "example": (
+                    clip_out(example, me, contacts[example.clip.visit_id]) if example else None
+                ),
+            }
+        )
+    return out

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from api.deps import Db
@@ -16,8 +18,18 @@ LLM_PROBE_S = 60.0  # the optional chat endpoint is asked at most once a minute
 BROKER_TIMEOUT_S = 2.0
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: a part the service needs is down"
+    )
+    parts: dict[str, str] = Field(
+        description="database, index, broker and llm: ok, off, or unavailable with why"
+    )
+    version: str
+
+
 @router.get("/health")
-def health(request: Request, db: Db) -> dict[str, object]:
+def health(request: Request, db: Db) -> HealthOut:
     parts: dict[str, str] = {}
     try:
         db.execute(text("SELECT 1"))
@@ -30,7 +42,7 @@ def health(request: Request, db: Db) -> dict[str, object]:
     ok = all(v == "ok" for v in parts.values())
     # optional: reported, never counted against the service (the built-in analysis stands alone)
     parts["llm"] = llm_health(request)
-    return {"status": "ok" if ok else "degraded", "parts": parts, "version": request.app.version}
+    return HealthOut(status="ok" if ok else "degraded", parts=parts, version=request.app.version)
 
 
 def broker_health(request: Request) -> str:

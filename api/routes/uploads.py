@@ -39,7 +39,11 @@ TRANSCRIPT_HINT = "A transcript made elsewhere can be imported as json, srt, vtt
 
 
 @router.post(
-    "/visits", status_code=202, response_model=VisitOut, dependencies=[rate_limit("upload")]
+    "/visits",
+    status_code=202,
+    response_model=VisitOut,
+    responses={200: {"model": VisitOut, "description": "the same file, uploaded before"}},
+    dependencies=[rate_limit("upload")],
 )
 def upload_visit(
     request: Request,

@@ -12,7 +12,7 @@ import structlog
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Me
 from api.audio_response import audio_response
@@ -32,6 +32,10 @@ router = APIRouter(tags=["visits"])
 log = structlog.get_logger()
 
 VisitId = Annotated[str, "visit id"]
+
+
+class DeletedOut(BaseModel):
+    deleted: int = Field(description="visits removed")
 
 
 def visits_out(db: Db, rows: list[Visit], signer: Signer) -> list[VisitOut]:
@@ -200,7 +204,7 @@ def delete_customer_visits(
     db: Db,
     request: Request,
     me: Me,
-) -> dict[str, int]:
+) -> DeletedOut:
     """Erase every visit of one customer (a deletion request under PIPL/GDPR)."""
     found = visits.of_customer(db, customer=customer, scope=me.scope)
     if not found:
@@ -213,7 +217,7 @@ def delete_customer_visits(
         reason=f"every visit of customer {customer}",
         forget=request.app.state.live.forget_visit,
     )
-    return {"deleted": deleted}
+    return DeletedOut(deleted=deleted)
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from nlp.classify import Classifier, TextAnalysis, load_classifier, load_current_classifier
 from nlp.embed import load_embedder
 from nlp.labels import UnknownLabelError
+from nlp.weight_versions import WEIGHT_FILES, publish, staging_dir
 
 pytestmark = pytest.mark.slow
 
@@ -143,13 +143,14 @@ def test_a_loosely_similar_correction_only_nudges_its_labels(classifier: Classif
 
 
 def test_retrained_weights_are_picked_up_without_a_restart(tmp_path: Path) -> None:
-    prompts = tmp_path / "prompts"
-    shutil.copytree(PROMPTS, prompts)
-    first = load_current_classifier(prompts)
-    assert load_current_classifier(prompts) is first
-    weights = prompts / "classifier" / "weights.npz"
-    os.utime(weights, (weights.stat().st_atime, weights.stat().st_mtime + 10))  # a new train
-    second = load_current_classifier(prompts)
+    models = tmp_path / "models"
+    first = load_current_classifier(PROMPTS, models)
+    assert load_current_classifier(PROMPTS, models) is first
+    staged = staging_dir(models)  # a new `visitlens train`, here with the shipped weights
+    for name in WEIGHT_FILES:
+        shutil.copy(PROMPTS / "classifier" / name, staged / name)
+    publish(staged, encoders={}, training_data={})
+    second = load_current_classifier(PROMPTS, models)
     assert second is not first and second.corrections_seen == 0
 
 

@@ -9,7 +9,6 @@ from nlp.textnorm import (
     Rewrite,
     en_written_numbers,
     rewrite_words,
-    script_language,
     to_simplified,
     zh_number_rewrites,
     zh_punctuation,
@@ -38,14 +37,6 @@ def test_bare_spaces_between_han_become_commas() -> None:
 
 def test_ascii_punctuation_becomes_full_width() -> None:
     assert zh_punctuation("好的, 那就这样?") == "好的，那就这样？"
-
-
-@pytest.mark.parametrize(
-    ("text", "language"),
-    [("我们用ERP下单", "zh"), ("We use the ERP daily", "en"), ("...", None), ("OK 好的好的", "zh")],
-)
-def test_script_language_by_majority_script(text: str, language: str | None) -> None:
-    assert script_language(text) == language
 
 
 @pytest.mark.parametrize(
