@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from knowledge.errors import InvalidInput
 from knowledge.models import PipelineStep, Visit
@@ -90,13 +90,22 @@ class VisitOut(BaseModel):
     error: ErrorOut | None
     warnings: list[str]
     risks: list[str]  # risk signals some utterance carries (risk.churn, risk.doubt)
+    score: float | None = Field(
+        default=None, description="the coaching scorecard's total, 0..100; null before coaching"
+    )
     steps: list[StepOut]
     timings: dict[str, float]
     links: dict[str, str]
 
     @classmethod
     def from_row(
-        cls, visit: Visit, steps: list[PipelineStep], risks: list[str], *, audio: str
+        cls,
+        visit: Visit,
+        steps: list[PipelineStep],
+        risks: list[str],
+        *,
+        audio: str,
+        score: float | None = None,
     ) -> VisitOut:
         order = {step.value: i for i, step in enumerate(dispatch.ORDER)}
         step_out = [StepOut.from_row(s) for s in sorted(steps, key=lambda s: order.get(s.step, 9))]
@@ -126,6 +135,7 @@ class VisitOut(BaseModel):
             else None,
             warnings=list(visit.warnings or []),
             risks=list(risks),
+            score=score,
             steps=step_out,
             timings={s.step: s.seconds for s in step_out if s.seconds is not None},
             links={

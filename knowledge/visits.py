@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -111,9 +111,28 @@ def create(db: Session, *, visit: Visit, steps: Sequence[Step]) -> Visit:
     return visit
 
 
+VisitSort = Literal["newest", "score_high", "score_low"]
+
+
+def _scorecard_total() -> Any:
+    """The coaching scorecard's total (0..100) of the visit in the row, None before coaching."""
+    return (
+        select(VisitResult.data["scorecard"]["total"].as_float())
+        .where(VisitResult.visit_id == Visit.id, VisitResult.kind == "coaching")
+        .scalar_subquery()
+    )
+
+
 def listing(
-    db: Session, *, filters: VisitFilters, scope: Scope, limit: int, offset: int
+    db: Session,
+    *,
+    filters: VisitFilters,
+    scope: Scope,
+    limit: int,
+    offset: int,
+    sort: VisitSort = "newest",
 ) -> tuple[list[Visit], int]:
+    """A page of the visits the scope sees, newest first or by scorecard (unscored last)."""
     query = select(Visit).where(scope.visits())
     for column, value in (
         (Visit.status, filters.status),
@@ -136,10 +155,20 @@ def listing(
     if filters.q:
         query = query.where(Visit.title.contains(filters.q, autoescape=True))
     total = db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.scalars(
-        query.order_by(Visit.created_at.desc(), Visit.id).limit(limit).offset(offset)
-    ).all()
+    order = [Visit.created_at.desc(), Visit.id]
+    if sort != "newest":
+        score = _scorecard_total()
+        order.insert(0, (score.desc() if sort == "score_high" else score.asc()).nulls_last())
+    rows = db.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def scores_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, float]:
+    """Per visit with a coaching scorecard, its total (0..100)."""
+    query = select(VisitResult.visit_id, VisitResult.data["scorecard"]["total"].as_float()).where(
+        VisitResult.visit_id.in_(visit_ids), VisitResult.kind == "coaching"
+    )
+    return {visit_id: total for visit_id, total in db.execute(query) if total is not None}
 
 
 def risks_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[str]]:

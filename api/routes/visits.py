@@ -42,8 +42,15 @@ def visits_out(db: Db, rows: list[Visit], signer: Signer) -> list[VisitOut]:
     """The visits as the API shows them, their steps and risks loaded in one query each."""
     ids = [v.id for v in rows]
     steps_of, risks_of = visits.steps_of(db, visit_ids=ids), visits.risks_of(db, visit_ids=ids)
+    scores = visits.scores_of(db, visit_ids=ids)
     return [
-        VisitOut.from_row(v, steps_of[v.id], risks_of[v.id], audio=audio_link(signer, v.id))
+        VisitOut.from_row(
+            v,
+            steps_of[v.id],
+            risks_of[v.id],
+            audio=audio_link(signer, v.id),
+            score=scores.get(v.id),
+        )
         for v in rows
     ]
 
@@ -68,9 +75,12 @@ def list_visits(
     outcome: Literal["won", "lost", "open"] | None = None,
     risk: Literal["risk.churn", "risk.doubt"] | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: visits.VisitSort = "newest",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Offset = 0,
 ) -> VisitPage:
+    """The caller's visits, newest first, or by coaching scorecard (`score_high`, `score_low`;
+    visits not yet scored last)."""
     rows, total = visits.listing(
         db,
         filters=visits.VisitFilters(
@@ -89,6 +99,7 @@ def list_visits(
         scope=me.scope,
         limit=limit,
         offset=offset,
+        sort=sort,
     )
     return VisitPage(items=visits_out(db, rows, me.signer), total=total, limit=limit, offset=offset)
 

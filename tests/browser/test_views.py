@@ -730,3 +730,13 @@ def test_search_within_one_visit_marks_and_plays_its_lines(page: Any, site: dict
     page.click("#in-visit button[type=submit]")
     expect(page.locator("#in-visit-hits")).to_contain_text("No close matches")
     expect(page.locator("#tab .seg.found")).to_have_count(0)
+
+
+def test_visits_sort_by_scorecard_and_show_it(page: Any, site: dict[str, str]) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(site["url"])
+    page.select_option("#visit-filter [name=sort]", "score_high")
+    first = page.locator("#visits .visit").first
+    expect(first).to_contain_text("Northwind")
+    expect(first).to_contain_text("scorecard 73")
