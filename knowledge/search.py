@@ -61,6 +61,21 @@ class InvalidFilter(ValueError):
 class InvalidQuery(ValueError):
     """A query that cannot be searched: empty, too long, or a bad page or mode."""
 
+    def __init__(self, message: str, code: str = "invalid_query") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_query(query: str) -> None:
+    """The one check of a query's text, before anything embeds it."""
+    if not query.strip():
+        raise InvalidQuery("The query is empty; type what you are looking for.", "empty_query")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQuery(
+            f"The query is {len(query)} characters long; keep it under {MAX_QUERY_CHARS}.",
+            "query_too_long",
+        )
+
 
 @dataclass
 class UtteranceDoc:
@@ -611,12 +626,7 @@ class SearchIndex:
     def _validate(
         self, query: str, kind: str, mode: str, limit: int, offset: int, filters: SearchFilters
     ) -> None:
-        if not query.strip():
-            raise InvalidQuery("The search query is empty. Type a few words to search for.")
-        if len(query) > MAX_QUERY_CHARS:
-            raise InvalidQuery(
-                f"The search query has {len(query)} characters; keep it under {MAX_QUERY_CHARS}."
-            )
+        check_query(query)
         if kind not in get_args(Kind):
             raise InvalidFilter("kind", kind, get_args(Kind))
         if mode not in get_args(Mode):

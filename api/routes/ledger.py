@@ -13,9 +13,10 @@ from api.access import Me
 from api.csv_export import CSV_TOO, csv_response
 from api.deps import Db, Offset, RowId
 from api.schemas import Body
-from knowledge import audit, ledger, visits
+from knowledge import audit, ledger, ledger_report, visits
 from knowledge.errors import InvalidInput
-from knowledge.ledger import AtRisk, Changes, FollowUp, LedgerFilters, LedgerReport
+from knowledge.ledger import Changes, LedgerFilters
+from knowledge.ledger_report import AtRisk, FollowUp, LedgerReport
 from knowledge.models import LedgerEntry, Role
 from nlp.redact import redact
 
@@ -313,11 +314,11 @@ def read_attention(db: Db, me: Me) -> AttentionOut:
     """Visits with a churn or doubt signal and their follow-up (none, overdue, open, closed),
     the least followed up first, with counts per rep and per team."""
     today = date.today()
-    rows = ledger.at_risk(db, today=today, scope=me.scope)
+    rows = ledger_report.at_risk(db, today=today, scope=me.scope)
     per: dict[str, dict[str, dict[str, int]]] = {"rep": {}, "team": {}}
     for r in rows:
         for key, name in (("rep", r.visit.rep), ("team", r.visit.team)):
-            counts = per[key].setdefault(name or "", dict.fromkeys(ledger.FOLLOW_UPS, 0))
+            counts = per[key].setdefault(name or "", dict.fromkeys(ledger_report.FOLLOW_UPS, 0))
             counts[r.follow_up] += 1
     return AttentionOut(
         today=today,
@@ -330,7 +331,7 @@ def read_attention(db: Db, me: Me) -> AttentionOut:
 @router.get("/ledger/report")
 def read_report(db: Db, me: Me, kind: Literal["action", "pain"] | None = None) -> ReportOut:
     today = date.today()
-    r = ledger.report(db, today=today, kind=kind, scope=me.scope)
+    r = ledger_report.report(db, today=today, kind=kind, scope=me.scope)
     return ReportOut(
         today=r.today,
         definition=_definition(r),

@@ -25,7 +25,9 @@ from knowledge.search import (
     InvalidQuery,
     SearchFilters,
     SearchHit,
+    SearchPage,
     UtteranceDoc,
+    check_query,
 )
 from knowledge.similar import (
     CaseProfile,
@@ -225,12 +227,10 @@ def search(
     offset: Offset = 0,
 ) -> SearchOut:
     """Hybrid (dense + BM25) search over utterances or visits, with exact filters."""
-    if not q.strip():
-        raise InvalidInput("The query is empty; type what you are looking for.", code="empty_query")
-    if len(q) > 1000:
-        raise InvalidInput(
-            f"The query is {len(q)} characters long; keep it under 1000.", code="query_too_long"
-        )
+    try:
+        check_query(q)
+    except InvalidQuery as e:
+        raise InvalidInput(str(e), code=e.code) from e
     index, _ = request.app.state.live.require()
     filters = SearchFilters(
         label=label,
@@ -259,18 +259,23 @@ def search(
     except InvalidFilter as e:
         raise InvalidInput(str(e), code="invalid_filter") from e
     except InvalidQuery as e:
-        raise InvalidInput(str(e), code="invalid_query") from e
+        raise InvalidInput(str(e), code=e.code) from e
+    return _page_out(db, me, q, page)
+
+
+def _page_out(db: Db, me: Caller, q: str, page: SearchPage) -> SearchOut:
+    """A page of hits as the caller sees them (hits of visits deleted meanwhile left out)."""
     rows = {v.id: v for v in db.query(Visit).filter(Visit.id.in_({h.visit_id for h in page.hits}))}
     results = [_hit_out(h, rows[h.visit_id], me.signer) for h in page.hits if h.visit_id in rows]
     return SearchOut(
         query=q,
-        kind=kind,
-        mode=mode,
+        kind=page.kind,
+        mode=page.mode,
         results=results,
         total=page.total,
         close=page.close,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
         took_ms=round(page.took_ms, 1),
     )
 

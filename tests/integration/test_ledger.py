@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from knowledge import ledger
+from knowledge import ledger, ledger_report
 from knowledge.models import LedgerEntry, Utterance, UtteranceLabel, Visit, VisitResult
 
 pytestmark = pytest.mark.integration
@@ -237,7 +237,7 @@ def test_closed_loop_rate_counts_closed_entries_and_expired_windows_only() -> No
         entry(date(2026, 5, 25), "open", owner="Lin"),  # inside its window: not counted yet
         entry(date(2026, 5, 25), "done", date(2026, 5, 26)),  # recent and done: counted
     ]
-    report = ledger.summarise(entries, today=today)
+    report = ledger_report.summarise(entries, today=today)
     assert (report.counted, report.closed_in_time) == (5, 2)
     assert report.rate == 0.4 and report.meets_target is False and report.target == 0.75
     assert report.open == 2 and [e.owner for e in report.overdue] == ["Chen"]
@@ -248,7 +248,7 @@ def test_closed_loop_rate_counts_closed_entries_and_expired_windows_only() -> No
 
 
 def test_rate_is_unknown_until_an_entry_counts() -> None:
-    report = ledger.summarise([entry(date(2026, 5, 25))], today=date(2026, 5, 26))
+    report = ledger_report.summarise([entry(date(2026, 5, 25))], today=date(2026, 5, 26))
     assert report.rate is None and report.meets_target is None
 
 
@@ -331,7 +331,7 @@ def test_attention_shows_a_manager_only_their_teams_visits(client: TestClient) -
     theirs = add_risky_visit(client, rep="Bob", team="south")
     scope = Scope(Role.MANAGER, user_id=10**6, teams=("north",))
     with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
-        seen = {r.visit.id for r in ledger.at_risk(db, today=date(2026, 3, 25), scope=scope)}
+        seen = {r.visit.id for r in ledger_report.at_risk(db, today=date(2026, 3, 25), scope=scope)}
     assert ours in seen and theirs not in seen
 
 
