@@ -1,6 +1,7 @@
 """The page over the real pipeline: a recording uploaded through the form is transcribed,
 analysed and indexed by a Celery worker while the page watches, opens on its recap, and a
-commitment the analysis found plays and goes to the ledger."""
+commitment the analysis found plays and goes to the ledger; then a nonsense search, the
+interface in Chinese, and the visit opened from a link at phone width."""
 
 from __future__ import annotations
 
@@ -57,6 +58,25 @@ def test_a_recording_uploaded_in_the_page_reaches_done_and_its_commitment_the_le
             commitment.locator("[data-ledger]").click()
             expect(commitment).to_contain_text("in ledger")
             screenshot(page, "pipeline-recap")
+            visit_id = page.evaluate("current")
+
+            page.fill("#q", "xyzzyqwerty")
+            page.click("#search button[type=submit]")
+            expect(page.locator("#no-close")).to_contain_text("No close matches")
+
+            page.select_option("#label-lang", "zh")
+            expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+            expect(page.locator("nav [data-view=visits]")).to_have_text("拜访")
+
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            sign_in(phone, url, "pager")
+            phone.goto(f"{url}/#visit={visit_id}")
+            phone.reload()  # a deep link opened fresh
+            title = phone.locator("#detail h2")
+            expect(title).to_contain_text("备件回访")
+            expect(phone.locator("#list-screen")).to_be_hidden()
+            assert title.bounding_box()["y"] < 844 / 2
+            screenshot(phone, "pipeline-phone")
             browser.close()
     finally:
         stack.stop()
