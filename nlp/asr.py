@@ -268,6 +268,9 @@ def _by_language_runs(
     return segments
 
 
+TAIL_S = 2.0  # uncovered speech this long at the end of a region is a turn Whisper dropped
+
+
 def _uncovered(
     regions: list[tuple[int, int]], segments: Sequence[Segment], offset_s: float, min_s: float
 ) -> list[tuple[int, int]]:
@@ -275,10 +278,16 @@ def _uncovered(
     missed: list[tuple[int, int]] = []
     for a, b in regions:
         start_s, end_s = offset_s + a / SAMPLE_RATE, offset_s + b / SAMPLE_RATE
-        covered = sum(max(0.0, min(end_s, s.end) - max(start_s, s.start)) for s in segments)
+        inside = [s for s in segments if s.end > start_s and s.start < end_s]
+        covered = sum(min(end_s, s.end) - max(start_s, s.start) for s in inside)
         # a whole turn goes missing, not the edges of one whose timestamps are loose
         if end_s - start_s - covered >= min_s and covered < 0.3 * (end_s - start_s):
             missed.append((a, b))
+            continue
+        # ... or the last turn of a region, after a pause too short for VAD to split it off
+        last_end = max((s.end for s in inside), default=end_s)
+        if end_s - last_end >= TAIL_S:
+            missed.append((int((last_end - offset_s) * SAMPLE_RATE), b))
     return missed
 
 

