@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 Tick = Callable[[float], None]  # told the absolute time (s) transcribed so far
 _SEED = 0
+TAIL_S = 2.0  # uncovered speech this long at the end of a VAD region: a turn Whisper dropped
 
 
 @dataclass(frozen=True)
@@ -268,9 +269,6 @@ def _by_language_runs(
     return segments
 
 
-TAIL_S = 2.0  # uncovered speech this long at the end of a region is a turn Whisper dropped
-
-
 def _uncovered(
     regions: list[tuple[int, int]], segments: Sequence[Segment], offset_s: float, min_s: float
 ) -> list[tuple[int, int]]:
@@ -284,9 +282,8 @@ def _uncovered(
         if end_s - start_s - covered >= min_s and covered < 0.3 * (end_s - start_s):
             missed.append((a, b))
             continue
-        # ... or the last turn of a region, after a pause too short for VAD to split it off
         last_end = max((s.end for s in inside), default=end_s)
-        if end_s - last_end >= TAIL_S:
+        if end_s - last_end >= TAIL_S:  # a last turn after a pause too short to split it off
             missed.append((int((last_end - offset_s) * SAMPLE_RATE), b))
     return missed
 
