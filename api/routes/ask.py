@@ -25,7 +25,7 @@ from knowledge import insights, visits
 from knowledge.bm25 import is_chinese
 from knowledge.errors import InvalidInput
 from knowledge.models import Visit
-from knowledge.search import SearchFilters, SearchHit
+from knowledge.search import MAX_QUERY_CHARS, SearchFilters, SearchHit
 from nlp.citations import CheckedAnswer, check_citations
 from nlp.llm import ChatEndpoint, LLMError, answer_question
 
@@ -38,7 +38,7 @@ PER_VISIT = 3
 
 
 class AskIn(Body):
-    question: str = Field(max_length=2000)
+    question: str = Field(max_length=MAX_QUERY_CHARS)  # the longest query search takes
     limit: int = Field(default=8, ge=1, le=20, description="visits to show")
 
 

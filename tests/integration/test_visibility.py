@@ -230,7 +230,8 @@ def test_ask_counts_when_the_question_asks_how_many(team: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize(
-    ("question", "code"), [("   ", "empty_question"), ("x" * 10_000, "invalid_request")]
+    ("question", "code"),
+    [("   ", "empty_question"), ("x" * 1001, "invalid_request"), ("x" * 10_000, "invalid_request")],
 )
 def test_ask_refuses_an_empty_or_oversized_question(
     team: dict[str, Any], question: str, code: str
