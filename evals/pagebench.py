@@ -56,7 +56,8 @@ def _seed(database_url: str, n_visits: int) -> float:
 
 
 @contextmanager
-def _served(settings: Settings) -> Iterator[str]:
+def served(settings: Settings) -> Iterator[str]:
+    """The whole app (page and API) on a free local port, in a thread of this process."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -124,6 +125,6 @@ def bench_page(base: Settings, n_visits: int, *, runs: int = 5) -> dict[str, Any
             }
         )
         seed_s = _seed(url, n_visits)
-        with _served(settings) as served:
-            timings = _measure(served, chromium, runs)
+        with served(settings) as page_url:
+            timings = _measure(page_url, chromium, runs)
     return {"visits": n_visits, "seed_s": round(seed_s, 1), "runs": runs, **timings}

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from api.app import create_app
+from evals.pagebench import served
 from knowledge.settings import Settings
-from tests.conftest import free_port, make_user
+from tests.conftest import make_user
 
 PASSWORD = "correct horse battery"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,21 +40,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         )
 
 
-@contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The whole app (page and API) on a free local port, in a thread of this process."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+serve = served  # the page bench's server: the whole app on a free port, in a thread
 
 
 def wait_for_search(url: str, auth: dict[str, str], timeout_s: float = 60) -> None:
