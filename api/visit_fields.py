@@ -7,9 +7,9 @@ import re
 from datetime import date
 
 from knowledge.errors import InvalidInput
-from knowledge.models import Outcome
+from nlp.vocabulary import Outcome, Segment
 
-SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
+SEGMENTS = tuple(s.value for s in Segment)
 OUTCOMES = tuple(o.value for o in Outcome)
 
 

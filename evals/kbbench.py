@@ -18,10 +18,12 @@ from knowledge import insights
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.insights import InsightFilters
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
-from knowledge.search import TOPICS
+from nlp.labels import topics
+from nlp.vocabulary import Segment
 
 UTTERANCES_PER_VISIT = 40
-SEGMENTS = ("strategic", "high_potential", "basic", "low_efficiency")
+SEGMENTS = tuple(s.value for s in Segment)
+TOPICS = topics()
 INDUSTRIES = ("manufacturing", "retail", "logistics", "healthcare", "energy", "finance")
 BATCH = 5000
 
@@ -117,7 +119,7 @@ def bench_insights(n_utterances: int, database_url: str, repeats: int = 5) -> di
                     s, kind="need", filters=InsightFilters(), period="week"
                 ),
                 "pain_segment": lambda s: insights.compute(
-                    s, kind="pain", filters=InsightFilters(segment="strategic")
+                    s, kind="pain", filters=InsightFilters(segment=Segment.STRATEGIC)
                 ),
                 "pain_rep_dates": lambda s: insights.compute(
                     s,

@@ -20,6 +20,7 @@ from evals.labels import GoldUtterance, load_gold_utterances, match_actions, prf
 from evals.numbers import read_numbers
 from evals.roles import role_accuracy
 from nlp.actions import ActionItem
+from nlp.labels import KINDS
 
 
 def _visits(corpus: Path) -> Iterator[dict[str, Any]]:
@@ -142,7 +143,7 @@ def eval_labels(client: Client, corpus: Path) -> dict[str, Any]:
 
 
 def _need_pain(items: Any) -> set[str]:
-    return {x for x in _ids(items) if x and x.split(".")[0] in ("need", "pain")}
+    return {x for x in _ids(items) if x and x.split(".")[0] in KINDS}
 
 
 def _label_table(pairs: list[tuple[set[str], set[str]]]) -> dict[str, Any]:

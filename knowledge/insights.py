@@ -17,20 +17,21 @@ from knowledge.access import ADMIN_SCOPE, Scope
 from knowledge.errors import InvalidInput
 from knowledge.models import Utterance, UtteranceLabel, Visit, VisitResult
 from knowledge.periods import Period, period_key, period_start, previous_start
+from nlp.vocabulary import Segment, Sentiment
 
 Kind = Literal["pain", "need"]
 QUOTES_PER_TOPIC = 3
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)  # periods are counted within these
 RISING_MAX = 5
 RISING_MIN_VISITS = 3  # a topic raised in fewer visits this period is never "rising"
-SENTIMENTS = ("negative", "neutral", "positive")
+SENTIMENTS = (Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE)  # worst first
 DIMENSIONS = ("segment", "industry", "rep")
 Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
 class InsightFilters:
-    segment: str | None = None
+    segment: Segment | None = None
     industry: str | None = None
     rep: str | None = None
     customer: str | None = None

@@ -20,8 +20,9 @@ from typing import Literal
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from knowledge import visits
+from knowledge import analysis_document, visits
 from knowledge.access import ADMIN_SCOPE, Scope
+from knowledge.analysis_document import ActionDoc
 from knowledge.errors import Conflict, InvalidInput, NotFound, NotReady
 from knowledge.models import LedgerEntry, Role, Utterance, UtteranceLabel, Visit, utcnow
 
@@ -125,9 +126,9 @@ def _existing(db: Session, visit_id: str, source: str) -> LedgerEntry | None:
     )
 
 
-def _actions(db: Session, visit_id: str) -> list[dict[str, object]]:
+def _actions(db: Session, visit_id: str) -> list[ActionDoc]:
     visit = visits.get(db, visit_id=visit_id)
-    document = visits.get_result(db, visit_id=visit_id, kind="analysis")
+    document = analysis_document.get(db, visit_id=visit_id)
     if document is None:
         raise NotReady(
             f"Visit {visit_id} has no analysis yet (it is {visit.status}); "
@@ -147,7 +148,7 @@ def _due(value: object) -> date | None:
 
 
 def _action_entry(
-    visit_id: str, index: int, action: dict[str, object], owner: str | None, due: date | None
+    visit_id: str, index: int, action: ActionDoc, owner: str | None, due: date | None
 ) -> LedgerEntry:
     text = str(action.get("text") or action.get("quote") or f"Action {index + 1}")
     return LedgerEntry(
@@ -209,7 +210,7 @@ def add_all_actions(db: Session, *, visit_id: str) -> tuple[list[LedgerEntry], l
     return created, existing
 
 
-def draft_actions(db: Session, *, visit_id: str, actions: Sequence[object]) -> int:
+def draft_actions(db: Session, *, visit_id: str, actions: Sequence[ActionDoc]) -> int:
     """The visit's action items as drafts, replacing its earlier drafts (a re-analysis); items
     already confirmed stay as they are. Returns how many drafts there are now."""
     kept = {

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from knowledge.access import Scope
+from knowledge.analysis_document import AnalysisDocument
 from knowledge.errors import NotFound
 from knowledge.models import PlaybookAnswer, PlaybookCuration, Role, Utterance, Visit
 from nlp.playbook import Answer, Group, Turn, answer_score, find_answers, group_answers
@@ -55,7 +56,7 @@ def turns_of(utterances: Sequence[Utterance]) -> list[Turn]:
     ]
 
 
-def action_starts(report: dict[str, Any]) -> list[float]:
+def action_starts(report: AnalysisDocument) -> list[float]:
     """When the visit's action items were said (s), from its analysis document."""
     starts = (a.get("start") for a in report.get("actions") or [] if isinstance(a, dict))
     return [float(s) for s in starts if isinstance(s, int | float)]
@@ -453,5 +454,5 @@ def _views(
     return views
 
 
-def answers_of_visit(utterances: Sequence[Utterance], report: dict[str, Any]) -> list[Answer]:
+def answers_of_visit(utterances: Sequence[Utterance], report: AnalysisDocument) -> list[Answer]:
     return find_answers(turns_of(utterances), action_starts(report))

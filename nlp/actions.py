@@ -26,6 +26,7 @@ from nlp.promise_rules import (
     says_yes,
     to_listener,
 )
+from nlp.vocabulary import Role
 
 __all__ = [
     "ACTS",
@@ -38,7 +39,7 @@ __all__ = [
     "text_overlap",
 ]
 
-Owner = Literal["rep", "customer"]
+Owner = Literal[Role.REP, Role.CUSTOMER]
 
 
 @dataclass
@@ -122,7 +123,7 @@ class _Visit:
     def reply(self, turn: int) -> int | None:
         """The other side's next turn, when it comes right after."""
         nxt = turn + 1
-        if nxt < len(self.turns) and self.turns[nxt].role in ("rep", "customer"):
+        if nxt < len(self.turns) and self.turns[nxt].role in (Role.REP, Role.CUSTOMER):
             return nxt if self.turns[nxt].role != self.turns[turn].role else None
         return None
 
@@ -166,7 +167,7 @@ def extract_actions(
     clauses = [
         _Clause(k, piece.text, piece.due)
         for k, turn in enumerate(turns)
-        if turn.role in ("rep", "customer") and turn.text
+        if turn.role in (Role.REP, Role.CUSTOMER) and turn.text
         for piece in split_clauses(turn.text[:MAX_CHARS], visit_date)
     ]
     _read_acts(clauses, turns, acts)
@@ -181,7 +182,7 @@ def extract_actions(
 def _item_of(visit: _Visit, c: _Clause) -> ActionItem | None:
     """The action item a clause makes, if any."""
     turn = visit.turns[c.turn]
-    owner: Owner = "rep" if turn.role == "rep" else "customer"
+    owner: Owner = Role.REP if turn.role == Role.REP else Role.CUSTOMER
     act, due = c.act, c.due
     if act == "none" and due is not None:
         if visit.answers(c.turn) and is_accept(c.text):
@@ -194,7 +195,7 @@ def _item_of(visit: _Visit, c: _Clause) -> ActionItem | None:
             return None  # never answered, or the reply's own promise is the item
         if not visit.accepted(c.turn):
             return None  # asked, never agreed to
-        owner = "customer" if owner == "rep" else "rep"
+        owner = Role.CUSTOMER if owner == Role.REP else Role.REP
         due = due or resolve_due(visit.turns[reply].text[:_MAX_QUOTE], visit.visit_date)
     elif act != "commit":
         return None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,9 +33,8 @@ from nlp.textmodel import (
     with_sentences,
 )
 from nlp.textrules import Rules, is_backchannel, load_rules
+from nlp.vocabulary import Role, Sentiment
 from nlp.weight_versions import LABEL_WEIGHTS, SHIPPED, current_weights
-
-Sentiment = Literal["positive", "neutral", "negative"]
 
 _BATCH = 128  # texts per embedding batch
 _SHORT_CHARS = 14  # a text this short borrows context from the previous turn
@@ -57,7 +56,7 @@ class LabelScore:
 @dataclass
 class TextAnalysis:
     labels: list[LabelScore] = field(default_factory=list)  # need.* / pain.*, best first
-    sentiment: Sentiment = "neutral"
+    sentiment: Sentiment = Sentiment.NEUTRAL
     sentiment_score: float = 0.0  # P(positive) - P(negative), in [-1, 1]
     risk: list[LabelScore] = field(default_factory=list)
     language: str = "und"  # "zh", "en", another ISO code, or "und" when there is no text
@@ -212,12 +211,12 @@ class Classifier:
         for row, i in enumerate(todo):
             res = out[i]
             p = sent[row]
-            res.sentiment = SENTIMENTS[int(np.argmax(p))]  # type: ignore[assignment]  # closed set
+            res.sentiment = SENTIMENTS[int(np.argmax(p))]
             res.sentiment_score = round(float(p[0] - p[2]), 3)
             if is_backchannel(texts[i]):
-                res.sentiment, res.sentiment_score = "neutral", 0.0
+                res.sentiment, res.sentiment_score = Sentiment.NEUTRAL, 0.0
                 continue
-            if roles is not None and roles[i] == "rep":
+            if roles is not None and roles[i] == Role.REP:
                 continue
             res.labels = sorted(
                 (

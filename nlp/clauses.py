@@ -9,6 +9,7 @@ from datetime import date
 
 from nlp.due_dates import DATE_RE, deadline, find_dates
 from nlp.promise_rules import is_bare
+from nlp.vocabulary import Role
 
 MAX_CHARS = 4000
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -36,7 +37,7 @@ def join_turns(utterances: Sequence[tuple[str | None, str, float | None]]) -> li
     for role, text, start in utterances:
         text = text or ""
         last = turns[-1] if turns else None
-        if last and text and role in ("rep", "customer") and last.role == role:
+        if last and text and role in (Role.REP, Role.CUSTOMER) and last.role == role:
             last.text += " "
             last.marks.append((len(last.text), start))
             last.text += text

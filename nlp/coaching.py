@@ -19,6 +19,7 @@ from nlp.questions import (
 from nlp.scorecard import Direction, Metric, Scorecard, ScorecardItem, direction_of
 from nlp.scorecard import load_scorecard as load_scorecard  # callers read it from here too
 from nlp.types import Segment
+from nlp.vocabulary import Role
 
 StageName = Literal["opening", "discovery", "answering", "closing"]
 CONTEXT_S = 5.0  # a quick reply is shown with this much of the customer before it and of it
@@ -107,7 +108,7 @@ def _turns(segments: Sequence[Segment]) -> list[_Turn]:
     turns: list[_Turn] = []
     for seg in segments:
         speaker = seg.speaker or seg.role or "?"
-        role = seg.role or "other"
+        role = seg.role or Role.OTHER
         if turns and turns[-1].speaker == speaker:
             turns[-1].end = max(turns[-1].end, seg.end)
             turns[-1].segments.append(seg)
@@ -119,7 +120,7 @@ def _turns(segments: Sequence[Segment]) -> list[_Turn]:
 def _questions(segments: Sequence[Segment], language: str | None) -> list[QuestionAsked]:
     found = []
     for seg in segments:
-        if seg.role != "rep":
+        if seg.role != Role.REP:
             continue
         for sentence in sentences(seg.text):
             kind = classify_question(sentence, seg.language or language)
@@ -133,7 +134,7 @@ def _closing_cue_at(
 ) -> float | None:
     """The start of the first rep turn from `after` on that says a closing cue."""
     for turn in turns:
-        if turn.role != "rep" or turn.start < after:
+        if turn.role != Role.REP or turn.start < after:
             continue
         text = " ".join(s.text for s in turn.segments)
         lang, norm = normalize(text, turn.segments[0].language or language)
@@ -164,7 +165,7 @@ def _stages(
     opening_end = min(opening_end, closing_at)
     stages = [Stage("opening", start, opening_end)]
     for turn in turns:
-        if turn.role != "rep" or turn.end <= opening_end or turn.start >= closing_at:
+        if turn.role != Role.REP or turn.end <= opening_end or turn.start >= closing_at:
             continue
         asks = any(s.start in asked_at for s in turn.segments)
         name: StageName = "discovery" if asks else "answering"
@@ -193,7 +194,7 @@ def _replies(turns: list[_Turn]) -> list[tuple[float, _Turn, _Turn]]:
     return [
         (max(0.0, b.start - a.end), a, b)
         for a, b in zip(turns, turns[1:], strict=False)
-        if a.role == "customer" and b.role == "rep" and b.start - a.end <= MAX_ANSWER_PAUSE_S
+        if a.role == Role.CUSTOMER and b.role == Role.REP and b.start - a.end <= MAX_ANSWER_PAUSE_S
     ]
 
 
@@ -208,14 +209,15 @@ def _failure_moments(
     pitch with no question, the first closed question, the quickest reply..."""
     asked_at = {q.start for q in questions}
     pitches = (
-        t for t in turns if t.role == "rep" and asked_at.isdisjoint(x.start for x in t.segments)
+        t for t in turns if t.role == Role.REP and asked_at.isdisjoint(x.start for x in t.segments)
     )
     pitch = _span(max(pitches, key=lambda t: t.end - t.start, default=None), "pitch, no question")
     monologue = _span(longest_rep, "longest rep monologue")
     story = _span(longest_customer, "longest customer story")
     after = longest_customer.end if longest_customer else math.inf
     took_over = _span(
-        next((t for t in turns if t.role == "rep" and t.start >= after), None), "rep took the floor"
+        next((t for t in turns if t.role == Role.REP and t.start >= after), None),
+        "rep took the floor",
     )
     closed = _span(next((q for q in questions if not q.open), None), "closed question")
     situation = _span(
@@ -258,13 +260,13 @@ def _metrics(
     minutes: float,
 ) -> dict[str, float | None]:
     """Every metric a scorecard item may use; None where the visit cannot show it."""
-    total_speech, has_rep = sum(speech.values()), speech["rep"] > 0
-    longest_rep, longest_customer = _longest(turns, "rep"), _longest(turns, "customer")
+    total_speech, has_rep = sum(speech.values()), speech[Role.REP] > 0
+    longest_rep, longest_customer = _longest(turns, Role.REP), _longest(turns, Role.CUSTOMER)
     switches = sum(1 for a, b in zip(turns, turns[1:], strict=False) if a.speaker != b.speaker)
     open_share = sum(q.open for q in questions) / len(questions) if questions else None
     deep = [q for q in questions if q.spin != "situation"]
     return {
-        "talk_ratio": speech["rep"] / total_speech if total_speech and has_rep else None,
+        "talk_ratio": speech[Role.REP] / total_speech if total_speech and has_rep else None,
         "question_rate_per_10min": len(questions) / minutes * 10 if has_rep else None,
         "open_question_share": open_share,
         "deep_question_share": len(deep) / len(questions) if questions else None,
@@ -285,7 +287,7 @@ def _evidence(
     pauses: list[tuple[float, float]],
 ) -> dict[str, list[TimeSpan]]:
     """Per metric, the stretches a trainer checks it by."""
-    rep_turns = [t for t in turns if t.role == "rep"]
+    rep_turns = [t for t in turns if t.role == Role.REP]
     q_spans = [
         TimeSpan(q.start, q.end, f"{q.spin}, {'open' if q.open else 'closed'}") for q in questions
     ]
@@ -357,19 +359,19 @@ def coaching_report(
     warnings = []
     if ordered and all(s.role is None for s in ordered):
         warnings.append("No speaker roles: rep metrics need diarized, role-labelled segments.")
-    speech = {"rep": 0.0, "customer": 0.0, "other": 0.0}
+    speech: dict[str, float] = dict.fromkeys(Role, 0.0)
     for seg in ordered:
-        speech[seg.role if seg.role in speech else "other"] += seg.end - seg.start
+        speech[seg.role if seg.role in speech else Role.OTHER] += seg.end - seg.start
     start = ordered[0].start if ordered else 0.0
     duration = max((s.end for s in ordered), default=0.0) - start
     minutes = max(duration / 60.0, 1e-6)
 
     turns = _turns(ordered)
-    longest_rep, longest_customer = _longest(turns, "rep"), _longest(turns, "customer")
+    longest_rep, longest_customer = _longest(turns, Role.REP), _longest(turns, Role.CUSTOMER)
     replies = _replies(turns)
     pauses = [(pause, b.start) for pause, _, b in replies]
     questions = _questions(ordered, language)
-    has_rep = speech["rep"] > 0
+    has_rep = speech[Role.REP] > 0
     if ordered and not has_rep:
         warnings.append("No segment is attributed to the rep.")
     metrics = _metrics(speech, turns, questions, pauses, minutes)
@@ -383,9 +385,9 @@ def coaching_report(
     total = 100.0 * sum(s.weight * s.score for s in weighed) / weight_sum if weight_sum else 0.0
     return CoachingReport(
         duration_s=round(duration, 3),
-        rep_speech_s=round(speech["rep"], 3),
-        customer_speech_s=round(speech["customer"], 3),
-        other_speech_s=round(speech["other"], 3),
+        rep_speech_s=round(speech[Role.REP], 3),
+        customer_speech_s=round(speech[Role.CUSTOMER], 3),
+        other_speech_s=round(speech[Role.OTHER], 3),
         talk_ratio=metrics["talk_ratio"],
         longest_rep_monologue_s=metrics["longest_rep_monologue_s"] or 0.0,
         longest_customer_story_s=metrics["longest_customer_story_s"] or 0.0,

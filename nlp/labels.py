@@ -11,8 +11,11 @@ from typing import Any
 
 import yaml
 
+from nlp.vocabulary import Sentiment
+
 KINDS = ("need", "pain")
-SENTIMENTS = ("positive", "neutral", "negative")
+SENTIMENTS = tuple(Sentiment)
+SHIPPED_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"  # the label set in this repo
 _TOPIC_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _RISK_RE = re.compile(r"^risk\.[a-z][a-z0-9_]*$")
 
@@ -182,3 +185,13 @@ def load_labels(prompts_dir: Path) -> LabelSet:
     except yaml.YAMLError as exc:
         raise LabelFileError(f"{path}: not valid YAML ({exc})") from exc
     return parse_labels(data)
+
+
+def topics(prompts_dir: Path = SHIPPED_PROMPTS) -> tuple[str, ...]:
+    """The topic ids of prompts_dir/labels.yaml, in the file's order (read once per process)."""
+    return load_labels(prompts_dir).topics
+
+
+def label_ids(prompts_dir: Path = SHIPPED_PROMPTS) -> tuple[str, ...]:
+    """Every label id of prompts_dir/labels.yaml: need.<topic>, pain.<topic>, then the risks."""
+    return load_labels(prompts_dir).all_ids

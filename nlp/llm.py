@@ -17,10 +17,10 @@ import httpx
 import yaml
 
 from nlp.classify import LabelScore
-from nlp.labels import LabelSet
+from nlp.labels import SENTIMENTS, LabelSet
+from nlp.vocabulary import Role
 
 Reason = Literal["unreachable", "timeout", "http_error", "bad_answer", "bad_prompt"]
-SENTIMENTS = ("positive", "neutral", "negative")
 CONFIDENT = 0.8  # a second-opinion label at least this sure is merged in "merge" mode
 BARE_ID_CONFIDENCE = 0.6  # an id given without a confidence is shown, never merged
 MAX_TRANSCRIPT_CHARS = 8000  # about 4-8k tokens: fits the context of small local models
@@ -104,8 +104,8 @@ def transcript_text(
 ) -> str:
     """'Role: text' lines, at most max_chars: the start and the end when longer (the end holds
     the agreed follow-ups), with a marker where lines were left out."""
-    names = {"rep": "销售", "customer": "客户"} if language == "zh" else {}
-    names = names or {"rep": "Rep", "customer": "Customer"}
+    names: dict[str, str] = {Role.REP: "销售", Role.CUSTOMER: "客户"} if language == "zh" else {}
+    names = names or {Role.REP: "Rep", Role.CUSTOMER: "Customer"}
     other = "其他" if language == "zh" else "Speaker"
     lines = [
         f"{names.get(role or '', other)}: {_clip(text, MAX_UTTERANCE_CHARS)}"

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-RISK_OBJECTIONS = ("risk.doubt", "risk.churn")
+from nlp.vocabulary import Outcome, Risk, Role, Sentiment
+
+RISK_OBJECTIONS = (Risk.DOUBT, Risk.CHURN)
 MAX_ANSWER_TURNS = 2  # consecutive rep turns that make one answer
 FOLLOW_TURNS = 2  # customer turns after the answer that tell how it landed
 SAME_ANSWER = 0.85  # cosine at or above which two answers count as one
 WEIGHTS = {"positive": 0.35, "sentiment": 0.25, "commitment": 0.2, "outcome": 0.2}
-OUTCOME_VALUE = {"won": 1.0, "lost": -1.0}
+OUTCOME_VALUE: dict[str, float] = {Outcome.WON: 1.0, Outcome.LOST: -1.0}
 
 
 def is_objection(label: str) -> bool:
@@ -54,7 +56,7 @@ def find_answers(turns: Sequence[Turn], action_starts: Sequence[float] = ()) -> 
     the visit's action items were said."""
     out: list[Answer] = []
     for i, turn in enumerate(turns):
-        if turn.role != "customer":
+        if turn.role != Role.CUSTOMER:
             continue
         for label in (x for x in dict.fromkeys(turn.labels) if is_objection(x)):
             answer = _answer_after(turns, i, label, action_starts)
@@ -68,8 +70,8 @@ def _answer_after(
 ) -> Answer | None:
     objection = turns[i]
     j = i + 1
-    while j < len(turns) and turns[j].role != "rep":
-        if turns[j].role == "customer" and label in turns[j].labels:
+    while j < len(turns) and turns[j].role != Role.REP:
+        if turns[j].role == Role.CUSTOMER and label in turns[j].labels:
             return None  # the customer goes on with the same objection; the later turn owns it
         j += 1
     if j == len(turns):
@@ -78,11 +80,11 @@ def _answer_after(
     while (
         len(reply) < MAX_ANSWER_TURNS
         and j + len(reply) < len(turns)
-        and turns[j + len(reply)].role == "rep"
+        and turns[j + len(reply)].role == Role.REP
     ):
         reply.append(turns[j + len(reply)])
     k = j + len(reply)
-    after = [t for t in turns[k : k + 2 * FOLLOW_TURNS] if t.role == "customer"][:FOLLOW_TURNS]
+    after = [t for t in turns[k : k + 2 * FOLLOW_TURNS] if t.role == Role.CUSTOMER][:FOLLOW_TURNS]
     delta = (
         float(np.mean([t.sentiment_score for t in after])) - objection.sentiment_score
         if after
@@ -98,7 +100,7 @@ def _answer_after(
         end=reply[-1].end,
         text=" ".join(t.text.strip() for t in reply),
         sentiment_delta=round(delta, 3),
-        positive=any(t.sentiment == "positive" for t in after),
+        positive=any(t.sentiment == Sentiment.POSITIVE for t in after),
         commitment=any(reply[0].start <= s <= window_end for s in action_starts),
     )
 

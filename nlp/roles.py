@@ -12,8 +12,8 @@ import numpy as np
 
 from nlp.questions import QuestionCues, find_question, load_cues, normalize
 from nlp.types import Segment
+from nlp.vocabulary import Role
 
-Role = Literal["rep", "customer", "other"]
 VOICE_MATCH_COS = 0.70  # below this no speaker is taken to be the enrolled rep
 SAME_REP_COS = 0.85  # a second cluster this close to the voice print is the rep too ...
 # ... if also this close to the best match: another voice of a synthetic pair scored 0.06 below
@@ -97,12 +97,12 @@ def _by_voice(
     if sims[best] < VOICE_MATCH_COS:
         return None
     roles: dict[str, Role] = {
-        name: "rep"
+        name: Role.REP
         if name == best or (sim >= SAME_REP_COS and sim >= sims[best] - SAME_REP_MARGIN)
-        else "customer"
+        else Role.CUSTOMER
         for name, sim in sims.items()
     }
-    others = [sim for name, sim in sims.items() if roles[name] != "rep"]
+    others = [sim for name, sim in sims.items() if roles[name] != Role.REP]
     margin = sims[best] - max(others, default=0.0)
     confidence = min(1.0, max(0.0, (sims[best] - VOICE_MATCH_COS) / 0.2 + margin))
     return roles, round(min(1.0, confidence), 3)
@@ -123,11 +123,11 @@ def add_second_reps(
     if len(roles) < 3:
         return roles
     out = dict(roles)
-    customers = [n for n, r in roles.items() if r == "customer"]
+    customers = [n for n, r in roles.items() if r == Role.CUSTOMER]
     keep = min(customers, key=lambda n: evidence[n].score, default=None)
     for name in customers:
         if name != keep and pitches(evidence[name]):
-            out[name] = "rep"
+            out[name] = Role.REP
     return out
 
 
@@ -148,7 +148,7 @@ def assign_roles(
         if voiced is not None:
             roles, confidence = voiced
             for name in speakers:
-                roles.setdefault(name, "customer")
+                roles.setdefault(name, Role.CUSTOMER)
                 evidence.setdefault(name, SpeakerEvidence())
             roles = add_second_reps(roles, evidence)
             return RoleAssignment(roles, confidence, "voiceprint", evidence)
@@ -160,11 +160,11 @@ def assign_roles(
     top = evidence[ranked[0]].score
     if len(ranked) == 1:
         # one voice: a rep's dictated notes ask and offer; otherwise call it the customer
-        role: Role = "rep" if top > 0 else "customer"
+        role: Role = Role.REP if top > 0 else Role.CUSTOMER
         return RoleAssignment({ranked[0]: role}, 0.5, "inferred", evidence)
     roles = add_second_reps(
-        {name: ("rep" if name == ranked[0] else "customer") for name in speakers}, evidence
+        {name: (Role.REP if name == ranked[0] else Role.CUSTOMER) for name in speakers}, evidence
     )
-    margin = top - max(evidence[n].score for n in speakers if roles[n] == "customer")
+    margin = top - max(evidence[n].score for n in speakers if roles[n] == Role.CUSTOMER)
     confidence = 1.0 - math.exp(-max(margin, 0.0) / CONFIDENCE_SCALE)
     return RoleAssignment(roles, round(confidence, 3), "inferred", evidence)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from nlp.actions import ActionItem
 from nlp.classify import TextAnalysis
 from nlp.labels import LabelSet
+from nlp.vocabulary import Role
 
 _MAX_ACTIONS = 3  # follow-ups named in the summary; the analysis lists them all
 
@@ -57,7 +58,7 @@ def _follow_ups(actions: Sequence[ActionItem], zh: bool) -> str:
     items = []
     for a in actions[:_MAX_ACTIONS]:
         if zh:
-            who = "销售" if a.owner == "rep" else "客户"
+            who = "销售" if a.owner == Role.REP else "客户"
             due = f"（{a.due.month}月{a.due.day}日前）" if a.due else ""
             items.append(f"{who}：{_clip(a.text, 40)}{due}")
         else:
@@ -82,7 +83,9 @@ def summarize(
     pains and needs with the customer's key words, mood, risk, and who promised what by when."""
     zh = language == "zh"
     customer = [
-        (text, a) for (role, text, _), a in zip(utterances, analyses, strict=True) if role != "rep"
+        (text, a)
+        for (role, text, _), a in zip(utterances, analyses, strict=True)
+        if role != Role.REP
     ]
     counts: Counter[str] = Counter(s.id for _, a in customer for s in a.labels)
     pains = [lid for lid, _ in counts.most_common() if lid.startswith("pain.")][:3]

@@ -7,18 +7,19 @@ import re
 from collections.abc import Sequence
 
 from nlp.types import Segment
+from nlp.vocabulary import Role
 
 TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 SPEAKER_PREFIX = re.compile(r"^\s*(?:<v\s+([^>]+)>|\[?([\w\u4e00-\u9fff .-]{1,24})\]?\s*[:：])\s*")
 ROLE_WORDS = {
-    "rep": "rep",
-    "sales": "rep",
-    "salesperson": "rep",
-    "销售": "rep",
-    "销售代表": "rep",
-    "customer": "customer",
-    "client": "customer",
-    "客户": "customer",
+    "rep": Role.REP,
+    "sales": Role.REP,
+    "salesperson": Role.REP,
+    "销售": Role.REP,
+    "销售代表": Role.REP,
+    "customer": Role.CUSTOMER,
+    "client": Role.CUSTOMER,
+    "客户": Role.CUSTOMER,
 }
 
 
@@ -110,11 +111,7 @@ def _json_segments(text: str) -> list[Segment]:
         end = _time(item, "end", start + max(1.0, len(item["text"]) / 12), i)
         speaker = item.get("speaker")
         speaker = str(speaker) if speaker is not None else None
-        role = (
-            item.get("role")
-            if item.get("role") in ("rep", "customer", "other")
-            else role_of(speaker)
-        )
+        role = item.get("role") if item.get("role") in tuple(Role) else role_of(speaker)
         segments.append(
             Segment(start=start, end=end, text=item["text"].strip(), speaker=speaker, role=role)
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from nlp.classify import TextAnalysis
 from nlp.types import Segment
+from nlp.vocabulary import Role
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class VisitReport:
 
 
 def _is_customer(segment: Segment) -> bool:
-    return segment.role in (None, "customer")
+    return segment.role in (None, Role.CUSTOMER)
 
 
 def visit_report(

@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
 
-from knowledge import analysis, ledger, visits
+from knowledge import analysis, analysis_document, ledger, visits
+from knowledge.analysis_document import (
+    ActionDoc,
+    AlertDoc,
+    AnalysisDocument,
+    CurvePointDoc,
+    DisagreementDoc,
+    LLMStatusDoc,
+    MergedDoc,
+    OpinionDoc,
+    SecondOpinionDoc,
+)
 from knowledge.db import session_scope
 from knowledge.models import Correction
 from knowledge.settings import Settings
@@ -23,6 +34,7 @@ from nlp.labels import load_labels
 from nlp.summary import summarize
 from nlp.types import Segment
 from nlp.visit_report import VisitReport, visit_report
+from nlp.vocabulary import Role
 from workers.runner import StepContext
 
 log = structlog.get_logger()
@@ -115,7 +127,7 @@ def _analyze(model: Classifier, stored: _Stored) -> list[TextAnalysis]:
 
 def _document(
     settings: Settings, stored: _Stored, results: list[TextAnalysis], report: VisitReport
-) -> dict[str, Any]:
+) -> AnalysisDocument:
     """The stored analysis: summary, counts, mood curve, alerts and action items."""
     utterances = [(s.role, s.text, s.start) for s in stored.segments]
     visit_date = stored.visit_date
@@ -132,9 +144,12 @@ def _document(
         "label_counts": report.label_counts,
         "sentiment_score": report.sentiment_score,
         "sentiment_counts": report.sentiment_counts,
-        "curve": [asdict(p) for p in report.curve],
-        "alerts": [asdict(a) for a in report.alerts],
-        "actions": [{**asdict(a), "due": a.due.isoformat() if a.due else None} for a in actions],
+        "curve": [cast(CurvePointDoc, asdict(p)) for p in report.curve],
+        "alerts": [cast(AlertDoc, asdict(a)) for a in report.alerts],
+        "actions": [
+            cast(ActionDoc, {**asdict(a), "due": a.due.isoformat() if a.due else None})
+            for a in actions
+        ],
     }
 
 
@@ -154,7 +169,7 @@ def _save(
     ctx: StepContext,
     stored: _Stored,
     results: list[TextAnalysis],
-    document: dict[str, Any],
+    document: AnalysisDocument,
     coaching: dict[str, Any],
     problems: list[llm.LLMError],
 ) -> None:
@@ -169,9 +184,9 @@ def _save(
             analyses=results,
             corrected=set(stored.corrections),
         )
-        previous = visits.get_result(db, visit_id=ctx.visit_id, kind="analysis") or {}
+        previous = analysis_document.get(db, visit_id=ctx.visit_id) or {}
         document["alerted"] = previous.get("alerted", False)
-        visits.put_result(db, visit_id=ctx.visit_id, kind="analysis", data=document)
+        analysis_document.put(db, visit_id=ctx.visit_id, document=document)
         ledger.draft_actions(db, visit_id=ctx.visit_id, actions=document.get("actions") or [])
         if problems:
             visits.add_warning(db, visit_id=ctx.visit_id, warning=llm_warning(problems[-1]))
@@ -185,11 +200,11 @@ def llm_fields(
     language: str | None,
     meta: dict[str, str | None],
     visit_date: str,
-) -> tuple[dict[str, Any], list[llm.LLMError]]:
+) -> tuple[AnalysisDocument, list[llm.LLMError]]:
     """What the endpoint adds to the analysis document (its summary, its second opinion, how
     each went) and the failures to warn about."""
-    status: dict[str, Any] = {"model": endpoint.model or None, "labels": "off"}
-    fields: dict[str, Any] = {"llm": status, "summary_source": "builtin"}
+    status: LLMStatusDoc = {"model": endpoint.model or None, "labels": "off"}
+    fields: AnalysisDocument = {"llm": status, "summary_source": "builtin"}
     problems: list[llm.LLMError] = []
     if second is not None:
         fields["second_opinion"] = second.document
@@ -238,7 +253,7 @@ class LabelOpinions:
     """The endpoint's labels beside the model's: per utterance, disagreements, merged labels."""
 
     results: list[TextAnalysis]  # the model's, plus merged labels in "merge" mode
-    document: dict[str, Any]  # "second_opinion" of the stored analysis
+    document: SecondOpinionDoc  # "second_opinion" of the stored analysis
     status: str  # ok, partial, or why none came (unreachable, timeout, http_error, bad_answer)
     error: llm.LLMError | None
 
@@ -257,7 +272,7 @@ def second_opinion(
     items = [
         (i, s.text)
         for i, (s, r) in enumerate(zip(segments, results, strict=True))
-        if s.role != "rep" and s.text.strip() and not r.unsupported
+        if s.role != Role.REP and s.text.strip() and not r.unsupported
     ]
     try:
         template = llm.load_prompt(settings.prompts_dir / "llm" / "labels.yaml", language)
@@ -279,7 +294,7 @@ def second_opinion(
         run.opinions, results, segments, corrected, merge=settings.llm_labels == "merge"
     )
     status = "ok" if run.error is None else "partial" if run.opinions else run.error.reason
-    document: dict[str, Any] = {
+    document: SecondOpinionDoc = {
         "mode": settings.llm_labels,
         "asked": len(items),
         "answered": len(run.opinions),
@@ -297,11 +312,13 @@ def _compare(
     corrected: set[int],
     *,
     merge: bool,
-) -> tuple[list[TextAnalysis], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[TextAnalysis], list[OpinionDoc], list[DisagreementDoc], list[MergedDoc]]:
     """The endpoint's opinion of each utterance, where it disagrees with the model, and in merge
     mode the results with the labels it is sure of added (not where a person corrected)."""
     merged_results = list(results)
-    per_utterance, disagreements, merged = [], [], []
+    per_utterance: list[OpinionDoc] = []
+    disagreements: list[DisagreementDoc] = []
+    merged: list[MergedDoc] = []
     for i, op in sorted(opinions.items()):
         mine = results[i]
         model_ids = [x.id for x in [*mine.labels, *mine.risk]]
@@ -363,7 +380,7 @@ def llm_summary(
 
 
 def _alert(
-    ctx: StepContext, url: str, meta: dict[str, str | None], document: dict[str, object]
+    ctx: StepContext, url: str, meta: dict[str, str | None], document: AnalysisDocument
 ) -> None:
     """Tell a manager the same day: one POST per visit with its risk alerts."""
     payload = {
@@ -380,6 +397,6 @@ def _alert(
         log.warning("alert.webhook_failed", visit_id=ctx.visit_id, exc_info=True)
         return
     with session_scope(ctx.rt.sessions) as db:
-        doc = visits.get_result(db, visit_id=ctx.visit_id, kind="analysis") or {}
-        visits.put_result(db, visit_id=ctx.visit_id, kind="analysis", data={**doc, "alerted": True})
-    log.info("alert.sent", visit_id=ctx.visit_id, alerts=len(document["alerts"]))  # type: ignore[arg-type]
+        doc = analysis_document.get(db, visit_id=ctx.visit_id) or {}
+        analysis_document.put(db, visit_id=ctx.visit_id, document={**doc, "alerted": True})
+    log.info("alert.sent", visit_id=ctx.visit_id, alerts=len(document["alerts"]))

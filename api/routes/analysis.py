@@ -11,13 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.access import Me
 from api.deps import Config, Db, Index
 from api.schemas import Body, ErrorOut
-from knowledge import analysis, audit, visits
+from knowledge import analysis, analysis_document, audit, visits
 from knowledge.access import Scope
+from knowledge.analysis_document import ActionDoc, AnalysisDocument
 from knowledge.errors import InvalidInput, NotReady
 from knowledge.models import Step, VisitStatus
 from nlp.classify import Classifier, load_current_classifier
 from nlp.labels import LabelInfo, UnknownLabelError, load_labels
 from nlp.redact import redact
+from nlp.vocabulary import Sentiment
 from workers import dispatch
 
 router = APIRouter(tags=["analysis"])
@@ -32,7 +34,7 @@ class AnalyzeTextIn(Body):
 
 class CorrectionBody(Body):
     labels: list[str] = Field(description="the complete, corrected need/pain label set")
-    sentiment: Literal["positive", "neutral", "negative"] | None = None
+    sentiment: Sentiment | None = None
     risk: list[str] = []
     author: str | None = None
 
@@ -44,7 +46,7 @@ class ScoreOut(BaseModel):
 
 class TextResultOut(BaseModel):
     labels: list[ScoreOut]
-    sentiment: str
+    sentiment: Sentiment
     sentiment_score: float
     risk: list[ScoreOut]
     language: str | None
@@ -189,9 +191,9 @@ def list_labels(settings: Config) -> LabelsOut:
     )
 
 
-def _ready_document(db: Db, visit_id: str, scope: Scope) -> dict[str, Any]:
+def _ready_document(db: Db, visit_id: str, scope: Scope) -> AnalysisDocument:
     visit = visits.get(db, visit_id=visit_id, scope=scope)
-    document = visits.get_result(db, visit_id=visit_id, kind="analysis")
+    document = analysis_document.get(db, visit_id=visit_id)
     if document is None:
         if visit.status == VisitStatus.FAILED:
             raise NotReady(
@@ -233,37 +235,48 @@ def read_analysis(visit_id: str, db: Db, me: Me) -> dict[str, Any]:
             quotes.setdefault(label["id"], []).append(
                 {"idx": u["idx"], "start": u["start"], "text": u["text"]}
             )
-    document = _with_second_opinion(document, utterances)
     if me.scope.redacted:
         document = _masked(document, names)
+    parts = _with_second_opinion(document, utterances)
     return {
         "visit_id": visit_id,
-        **{k: v for k, v in document.items() if k != "alerted"},
+        **{k: v for k, v in parts.items() if k != "alerted"},
         "alerts_sent": document.get("alerted", False),
         "quotes": quotes,
         "utterances": utterances,
     }
 
 
-def _masked(document: dict[str, Any], names: list[str]) -> dict[str, Any]:
+def _masked(document: AnalysisDocument, names: list[str]) -> AnalysisDocument:
     """The analysis with personal data masked in its summary, alerts and action items."""
-    out = {**document, "summary": redact(str(document.get("summary", "")), names=names)}
-    for key, fields in (("alerts", ("quote",)), ("actions", ("text", "quote"))):
-        out[key] = [
-            {**item, **{f: redact(str(item[f]), names=names) for f in fields if item.get(f)}}
-            for item in document.get(key) or []
-        ]
+
+    def shown(value: object) -> str:
+        return redact(str(value), names=names)
+
+    out: AnalysisDocument = {**document, "summary": shown(document.get("summary", ""))}
+    out["alerts"] = [
+        {**a, "quote": shown(a["quote"])} if a.get("quote") else {**a}
+        for a in document.get("alerts") or []
+    ]
+    out["actions"] = []
+    for a in document.get("actions") or []:
+        action: ActionDoc = {**a}
+        if a.get("text"):
+            action["text"] = shown(a["text"])
+        if a.get("quote"):
+            action["quote"] = shown(a["quote"])
+        out["actions"].append(action)
     return out
 
 
 def _with_second_opinion(
-    document: dict[str, Any], utterances: list[dict[str, Any]]
+    document: AnalysisDocument, utterances: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """Put the LLM's labels beside each utterance's own ("second_opinion", "disagrees"); the
     visit-level part (mode, counts, disagreements, merged) stays in document["second_opinion"]."""
     second = document.get("second_opinion")
     if not isinstance(second, dict):
-        return document
+        return {**document}
     opinions = {o["idx"]: o for o in second.get("utterances", [])}
     disagreeing = {d["idx"] for d in second.get("disagreements", [])}
     for u in utterances:

@@ -18,10 +18,10 @@ from knowledge.insights import Count, InsightFilters, Insights, Quote, Topic
 from knowledge.models import Role
 from nlp.labels import LabelSet, UnknownLabelError, load_labels
 from nlp.redact import redact
+from nlp.vocabulary import Segment, Sentiment
 
 router = APIRouter(tags=["insights"])
 QuoteView = Callable[[str, str, float], tuple[str, str | None]]  # text, visit, start → as seen
-Segment = Literal["strategic", "high_potential", "basic", "low_efficiency"]
 CSV_COLUMNS = (
     "label",
     "name_en",
@@ -92,12 +92,12 @@ class SentimentOut(BaseModel):
         n = sum(counts.values())
         share = {k: round(v / n, 4) if n else 0.0 for k, v in counts.items()}
         return cls(
-            negative=counts.get("negative", 0),
-            neutral=counts.get("neutral", 0),
-            positive=counts.get("positive", 0),
-            negative_share=share.get("negative", 0.0),
-            neutral_share=share.get("neutral", 0.0),
-            positive_share=share.get("positive", 0.0),
+            negative=counts.get(Sentiment.NEGATIVE, 0),
+            neutral=counts.get(Sentiment.NEUTRAL, 0),
+            positive=counts.get(Sentiment.POSITIVE, 0),
+            negative_share=share.get(Sentiment.NEGATIVE, 0.0),
+            neutral_share=share.get(Sentiment.NEUTRAL, 0.0),
+            positive_share=share.get(Sentiment.POSITIVE, 0.0),
         )
 
 

@@ -17,16 +17,17 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from api.access import Me, rate_limit
-from api.csv_export import also_as
 from api.deps import Config, Db
 from api.errors import error_response
+from api.openai_schemas import StoredLaterOut, TranscriptionAnswer
 from api.routes import uploads
 from knowledge import audio_store, visits
 from knowledge.errors import InvalidInput, UnsupportedMedia, VisitlensError
@@ -56,6 +57,20 @@ LANGUAGE_NAMES = {  # verbose_json names the language in words, as OpenAI does
 }
 CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 STORED_POLL_S = 0.2
+
+
+class ModelOut(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int = Field(description="Unix time; 0, as the model is the project's own")
+    owned_by: str
+
+
+class ModelsOut(BaseModel):
+    """OpenAI's model list."""
+
+    object: Literal["list"]
+    data: list[ModelOut]
 
 
 def _too_long(duration_s: float, limit_s: int) -> InvalidInput:
@@ -279,21 +294,29 @@ def _stored(
 
 
 @router.get("/models")
-def list_models(settings: Config) -> dict[str, Any]:
+def list_models(settings: Config) -> ModelsOut:
     """The transcription model under the names OpenAI clients use."""
-    return {
-        "object": "list",
-        "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "visitlens"}
+    return ModelsOut(
+        object="list",
+        data=[
+            ModelOut(id=name, object="model", created=0, owned_by="visitlens")
             for name in (*MODEL_IDS, settings.asr_model)
         ],
-    }
+    )
 
 
 @router.post(
     "/audio/transcriptions",
     dependencies=[rate_limit("upload")],
-    responses=also_as("text/plain", "text/vtt", "text/event-stream"),
+    responses={
+        200: {
+            "model": TranscriptionAnswer,
+            "description": "json, verbose_json or diarized_json; text, srt and vtt as text; "
+            "stream=true as server-sent events",
+            "content": {"text/plain": {}, "text/vtt": {}, "text/event-stream": {}},
+        },
+        202: {"model": StoredLaterOut, "description": "store=true: stored, not yet transcribed"},
+    },
 )
 def create_transcription(
     request: Request,

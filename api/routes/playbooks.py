@@ -20,6 +20,8 @@ from knowledge.models import Role
 from knowledge.playbooks import AnswerView, GroupView, SuggestIndex, TopicNotFound
 from nlp.labels import LabelInfo, load_labels
 from nlp.playbook import is_objection
+from nlp.vocabulary import Outcome
+from nlp.vocabulary import Role as SpeakerRole
 
 router = APIRouter(tags=["playbooks"])
 CURATORS = frozenset({Role.ADMIN, Role.MANAGER, Role.TRAINER})
@@ -165,8 +167,8 @@ def answer_out(v: AnswerView, me: Caller) -> AnswerOut:
 
 def group_out(g: GroupView, me: Caller) -> GroupOut:
     n = len(g.members)
-    won = sum(m.outcome == "won" for m in g.members)
-    lost = sum(m.outcome == "lost" for m in g.members)
+    won = sum(m.outcome == Outcome.WON for m in g.members)
+    lost = sum(m.outcome == Outcome.LOST for m in g.members)
     return GroupOut(
         answer=answer_out(g.best, me),
         count=n,
@@ -288,7 +290,7 @@ def suggest(body: SuggestIn, request: Request, db: Db, me: Me) -> SuggestOut:
     text = body.text.strip()
     if not text:
         raise InvalidInput("The text is empty; paste what the customer said.", code="empty_text")
-    said = shared_classifier(request).analyze([text], roles=["customer"])[0]
+    said = shared_classifier(request).analyze([text], roles=[SpeakerRole.CUSTOMER])[0]
     labels = [x.id for x in (*said.labels, *said.risk) if is_objection(x.id)]
     groups = suggest_index(request).suggest(
         db, vector=embed_query(request, text), labels=labels, scope=me.scope, limit=body.limit

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from knowledge.models import SegmentRow, Visit, VisitResult
+from knowledge.models import Role, SegmentRow, Visit, VisitResult
 from nlp.coaching import coaching_report
 from nlp.types import Segment
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +23,11 @@ PITCH = [  # a rep who asks one closed question and then pitches for three minut
     (14.2, 140.0, "rep", "Let me walk you through our new line. It prints twice as fast."),
     (141.0, 145.0, "customer", "I see."),
     (145.3, 200.0, "rep", "It also comes with a service plan, and we install it in a week."),
+]
+PHONE = "138 0013 8000"
+CALL_BACK = [  # a rep whose question names the customer's contact and her phone number
+    (0.0, 6.0, "rep", f"Shall I call Maria Lopez on {PHONE} when the engineer is free?"),
+    (6.0, 14.0, "customer", "Yes, she runs the night shift and knows the jams."),
 ]
 MODEL = [  # a visit the library keeps an example from
     (0.0, 6.0, "rep", "What happens on the line when a label jams?"),
@@ -38,7 +44,10 @@ def coached(lines: list[tuple[float, float, str, str]]) -> dict[str, Any]:
 
 
 def add_visit(
-    client: TestClient, lines: list[tuple[float, float, str, str]], coaching: bool = True
+    client: TestClient,
+    lines: list[tuple[float, float, str, str]],
+    coaching: bool = True,
+    contacts: list[str] | None = None,
 ) -> str:
     visit_id = uuid.uuid4().hex
     with client.app.state.sessionmaker() as db:  # type: ignore[attr-defined]
@@ -51,6 +60,7 @@ def add_visit(
                 duration_s=lines[-1][1],
                 status="done",
                 warnings=[],
+                contacts=contacts,
             )
         )
         db.flush()
@@ -117,3 +127,19 @@ def test_a_visit_that_passed_every_item_has_no_tips_and_one_not_analysed_is_not_
     assert client.get(f"/api/visits/{passed}/coaching").json()["tips"] == []
     res = client.get(f"/api/visits/{add_visit(client, MODEL, coaching=False)}/coaching")
     assert (res.status_code, res.json()["error"]["code"]) == (409, "not_ready")
+
+
+def test_a_masked_role_reads_the_reps_questions_masked_and_the_owner_the_original(
+    client: TestClient,
+) -> None:
+    visit = add_visit(client, CALL_BACK, contacts=["Maria Lopez"])
+    path = f"/api/visits/{visit}/coaching"
+    original = client.get(path).json()["questions"]
+    assert PHONE in original[0]["text"] and "Maria Lopez" in original[0]["text"]
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    trainer = make_user(settings, f"tess-{uuid.uuid4().hex[:8]}", Role.TRAINER)
+    res = client.get(path, headers={"Authorization": f"Bearer {trainer}"})
+    assert res.status_code == 200, res.text
+    masked = res.json()["questions"]
+    assert [q["start"] for q in masked] == [q["start"] for q in original]
+    assert "0013" not in res.text and "Lopez" not in res.text and "[PHONE]" in masked[0]["text"]

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from pydantic import BaseModel
+
+from api.openai_schemas import (
+    DiarizedTranscriptionOut,
+    TranscriptionAnswer,
+    TranscriptionOut,
+    VerboseTranscriptionOut,
+)
 from api.routes.openai_audio import join_text, render
 from knowledge.settings import Settings
 from nlp.types import Segment, Transcript, Word
@@ -54,3 +63,22 @@ def test_temperature_starts_the_fallback_ladder() -> None:
     assert options_for(None, None).temperature[0] == 0.0
     assert options_for("terms", 0.3).temperature == (0.3, 0.4, 0.6, 0.8, 1.0)
     assert options_for("terms", 0.3).initial_prompt == "terms"
+
+
+@pytest.mark.parametrize(
+    ("response_format", "model"),
+    [
+        ("json", TranscriptionOut),
+        ("verbose_json", VerboseTranscriptionOut),
+        ("diarized_json", DiarizedTranscriptionOut),
+    ],
+)
+def test_each_json_answer_is_the_model_documented_for_its_format(
+    response_format: str, model: type[BaseModel]
+) -> None:
+    transcript = Transcript("en", 5.0, SEGMENTS)
+    extra = {"warnings": ["noisy"], "visit_id": "v1"}
+    body = json.loads(bytes(render(transcript, response_format, ["word", "segment"], extra).body))
+    answer = model.model_validate(body)
+    assert answer.model_extra == {} and answer.model_dump(exclude_unset=True) == body
+    assert isinstance(TranscriptionAnswer.model_validate(body).root, BaseModel)
