@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -43,11 +44,11 @@ from api.routes import (
 )
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
-from knowledge.live_index import LiveIndex
+from knowledge.engine_search import EngineSearch
 from knowledge.playbooks import SuggestIndex
-from knowledge.search import embed_label_examples
+from knowledge.search_text import embed_label_examples
 from knowledge.settings import Settings
-from knowledge.vector_index import connect
+from knowledge.vector_index import shared
 from nlp.classify import load_current_classifier
 from nlp.embed import load_embedder
 from nlp.labels import load_labels
@@ -126,8 +127,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What the app holds while it runs: engine, Celery client, live search and playbooks; the
-    query embedder and the classifier are loaded here, so no request waits for a model."""
+    """What the app holds while it runs: engine, Celery client, search (no corpus: that stays in
+    the engines) and playbooks; the query embedder, the classifier and the label examples'
+    vectors are loaded here, so no request waits for a model."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -138,20 +140,17 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.link_secret = _link_secret(settings, app.state.sessionmaker)
         app.state.celery = make_celery(settings)
-        app.state.live = LiveIndex(
-            lambda: connect(settings.chroma_url),
-            app.state.sessionmaker,
-            lambda: embed_label_examples(
+        app.state.search = EngineSearch(
+            partial(shared, settings.chroma_url),
+            labels=load_labels(settings.prompts_dir),
+            label_examples=embed_label_examples(
                 settings.prompts_dir,
                 load_embedder(settings.embedding_model),
                 settings.models_dir / "cache",
             ),
-            label_ids=load_labels(settings.prompts_dir).need_pain_ids,
         )
         app.state.playbooks = SuggestIndex()  # answers' vectors, refreshed from the database
-        app.state.live.start()
         yield
-        app.state.live.stop()
         engine.dispose()
 
     return lifespan

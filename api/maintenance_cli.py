@@ -19,9 +19,11 @@ def reindex(
     from rich.progress import track
     from sqlalchemy import select
 
-    from knowledge.db import make_engine, make_sessionmaker
+    from knowledge import keyword_index
+    from knowledge.db import make_engine, make_sessionmaker, session_scope
     from knowledge.models import PipelineStep, Step, StepStatus
-    from workers.index import index_visit, vector_index
+    from knowledge.vector_index import shared
+    from workers.index import index_visit
 
     settings = Settings()
     sessions = make_sessionmaker(make_engine(settings.database_url))
@@ -32,11 +34,12 @@ def reindex(
             )
         ).all()
     if reset:
-        vector_index(settings.chroma_url).reset()
+        shared(settings.chroma_url).reset()
+        with session_scope(sessions) as db:
+            keyword_index.reset(db)
     written = sum(index_visit(settings, sessions, v) for v in track(visit_ids, "indexing"))
     typer.echo(
-        f"indexed {written} utterances of {len(visit_ids)} visits; "
-        "running API processes pick them up within seconds after a restart"
+        f"indexed {written} utterances of {len(visit_ids)} visits; searches see them at once"
     )
 
 

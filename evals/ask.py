@@ -32,15 +32,12 @@ import structlog
 from api.routes.ask import CITED, MOMENTS, AskIn, compose_answer, group_hits, quote_line
 from evals.llm_stub import StubConfig, serve
 from evals.search import CorpusVisit, _encode, build_index, load_corpus
-from knowledge.search import (
-    PROMPTS_DIR,
-    Encoder,
-    LabelExamples,
-    SearchIndex,
-    embed_label_examples,
-)
+from knowledge.ranking import SearchIndex
+from knowledge.search_text import LabelExamples, embed_label_examples
+from knowledge.search_types import Encoder
 from nlp.citations import answer_sentences, cited_numbers
 from nlp.embed import load_embedder
+from nlp.labels import SHIPPED_PROMPTS
 from nlp.llm import ChatEndpoint
 
 QUESTIONS = Path(__file__).resolve().parent / "ask_questions.json"
@@ -88,7 +85,7 @@ _EXAMPLES: dict[int, tuple[Encoder, LabelExamples | None]] = {}
 def _label_examples(embedder: Encoder) -> LabelExamples | None:
     """The query priors, embedded once per process and embedder (tens of seconds each time)."""
     if id(embedder) not in _EXAMPLES:  # the embedder is kept with them: its id stays its own
-        _EXAMPLES[id(embedder)] = (embedder, embed_label_examples(PROMPTS_DIR, embedder))
+        _EXAMPLES[id(embedder)] = (embedder, embed_label_examples(SHIPPED_PROMPTS, embedder))
     return _EXAMPLES[id(embedder)][1]
 
 
@@ -139,7 +136,7 @@ def evaluate_citations(
             asked += 1
             before = len(server.exchanges)
             answer = compose_answer(
-                q["question"], cited, lines, len(by_visit), endpoint, PROMPTS_DIR
+                q["question"], cited, lines, len(by_visit), endpoint, SHIPPED_PROMPTS
             )
             exchange = server.exchanges[before] if len(server.exchanges) > before else None
             if exchange is not None:

@@ -19,7 +19,7 @@ from evals.cv import act_cv, run_cv
 from evals.labels import evaluate_actions, evaluate_labels
 from evals.playbooks import best_practice_top3
 from evals.search import evaluate_search
-from knowledge.search import Encoder
+from knowledge.search_types import Encoder
 from nlp.actions import ActPredictor
 from nlp.classify import Classifier
 from nlp.embed import load_embedder

@@ -6,7 +6,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -224,9 +224,18 @@ class BM25Index:
     contain its terms. Idf is Lucene's log(1 + (N - df + 0.5) / (df + 0.5)), always positive.
     """
 
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(
+        self,
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+        corpus: tuple[int, float, Mapping[str, int]] | None = None,
+    ) -> None:
         self.k1 = k1
         self.b = b
+        # (documents, mean length, document frequency per term) of the whole corpus, when the
+        # rows added are only some of it (one request's candidates)
+        self._corpus = corpus
         self._rows: list[list[int]] = []
         self._freqs: list[list[int]] = []
         self._term_ids: dict[str, int] = {}
@@ -286,17 +295,22 @@ class BM25Index:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of term among live rows (unknown terms get the maximum)."""
-        tid = self._term_ids.get(term)
-        df = self._df[tid] if tid is not None else 0
-        n = self._alive_count
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        if self._corpus is not None:
+            n, _, frequencies = self._corpus
+            df = frequencies.get(term, 0)
+        else:
+            tid = self._term_ids.get(term)
+            df = self._df[tid] if tid is not None else 0
+            n = self._alive_count
+        return math.log(1.0 + max(n - df + 0.5, 0.5) / (df + 0.5))
 
     def scores(self, query_tokens: Sequence[str]) -> FloatArray:
         """BM25 score of every row (0 for retired rows and rows without a query term)."""
         out = np.zeros(self._size, dtype=np.float32)
         if self._alive_count == 0:
             return out
-        avgdl = max(self._total_len / self._alive_count, 1.0)
+        mean_len = self._corpus[1] if self._corpus else self._total_len / self._alive_count
+        avgdl = max(mean_len, 1.0)
         for term, qtf in Counter(query_tokens).items():
             tid = self._term_ids.get(term)
             if tid is None or self._df[tid] == 0:

@@ -22,6 +22,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from nlp.vocabulary import Sentiment
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -68,14 +70,6 @@ class StepStatus(StrEnum):
     SKIPPED = "skipped"
 
 
-class Outcome(StrEnum):
-    """How the deal a visit was about ended, as far as anyone has recorded it."""
-
-    WON = "won"
-    LOST = "lost"
-    OPEN = "open"
-
-
 class Visit(Base):
     __tablename__ = "visits"
 
@@ -84,9 +78,9 @@ class Visit(Base):
     rep: Mapped[str | None] = mapped_column(String(200), index=True)
     customer: Mapped[str | None] = mapped_column(String(200), index=True)
     industry: Mapped[str | None] = mapped_column(String(200))
-    segment: Mapped[str | None] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(32))  # nlp.vocabulary.Segment
     visit_date: Mapped[date | None] = mapped_column(Date)
-    outcome: Mapped[str | None] = mapped_column(String(8))  # Outcome, or None when unknown
+    outcome: Mapped[str | None] = mapped_column(String(8))  # nlp.vocabulary.Outcome; None: unknown
     language_hint: Mapped[str] = mapped_column(String(8), default="auto")
     language: Mapped[str | None] = mapped_column(String(8))
     speakers_hint: Mapped[int | None] = mapped_column(Integer)
@@ -181,7 +175,7 @@ class Utterance(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     labels: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"id", "confidence"}]
-    sentiment: Mapped[str] = mapped_column(String(16), default="neutral")
+    sentiment: Mapped[str] = mapped_column(String(16), default=Sentiment.NEUTRAL)
     sentiment_score: Mapped[float] = mapped_column(Float, default=0.0)
     risk: Mapped[list[Any]] = mapped_column(JSON, default=list)
     corrected: Mapped[bool] = mapped_column(default=False)
@@ -241,15 +235,6 @@ class LedgerEntry(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
-
-
-class DeletedVisit(Base):
-    """A visit deleted, and when: other API processes drop it from their in-memory index."""
-
-    __tablename__ = "deleted_visits"
-
-    visit_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    deleted_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
 
 
 class Playlist(Base):

@@ -11,7 +11,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import UtteranceDoc, VisitDoc, minus_group_means
+from knowledge.ranking import minus_group_means
+from knowledge.search_types import UtteranceDoc, VisitDoc
+from nlp.vocabulary import Role
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -71,7 +73,7 @@ def profile_from_visit(
     summary_vector: FloatArray | None = None,
 ) -> CaseProfile:
     """Profile of an analysed visit from its labelled customer utterances (vectors align)."""
-    keep = [i for i, u in enumerate(utterances) if u.role == "customer" and (u.labels or u.risk)]
+    keep = [i for i, u in enumerate(utterances) if u.role == Role.CUSTOMER and (u.labels or u.risk)]
     labels = [x for i in keep for x in (*utterances[i].labels, *utterances[i].risk)]
     return CaseProfile(
         labels=labels or list(visit.labels),

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
-import numpy.typing as npt
 import structlog
 
-from knowledge.search import LABEL_IDS, LabelExamples, SearchIndex, UtteranceDoc, VisitDoc
+from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
 
 log = structlog.get_logger()
 
-FloatArray = npt.NDArray[np.float32]
 T = TypeVar("T")
 UTTERANCES = "utterances"
 VISITS = "visits"
-_PAGE = 2000  # rows per get() while warming the in-memory index
+_PAGE = 2000  # rows per get()
 CHROMA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # seconds; a page of 2000 vectors fits in 30
 
 
@@ -70,21 +69,11 @@ def connect(url: str, *, prefix: str = "") -> VectorIndex:
     return VectorIndex(client, prefix=prefix)
 
 
-def warm_search_index(
-    index: VectorIndex,
-    *,
-    label_examples: LabelExamples | None = None,
-    label_ids: Sequence[str] = LABEL_IDS,
-) -> SearchIndex:
-    """A SearchIndex loaded with every stored utterance and visit (API start-up)."""
-    search = SearchIndex(label_examples=label_examples, label_ids=label_ids)
-    docs, vectors = index.all_utterances()
-    if docs:
-        search.add(docs, vectors)
-    visits, visit_vectors = index.all_visits()
-    if visits:
-        search.add(visits, visit_vectors)
-    return search
+@cache
+def shared(url: str) -> VectorIndex:
+    """One client per process and server; after an IndexUnavailable call shared.cache_clear()
+    so that the next call connects again."""
+    return connect(url)
 
 
 class VectorIndex:
@@ -142,20 +131,12 @@ class VectorIndex:
             self._col(self._names[1]).delete(ids=[visit_id])
 
     def visit_documents(self, visit_id: str) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-        """One visit's utterances and visit document with their vectors (to refresh a copy)."""
+        """One visit's utterances and visit document with their vectors."""
         utts, utt_vecs = self._all(self._names[0], _utterance_from, where={"visit_id": visit_id})
         vis, vis_vecs = self._all(self._names[1], _visit_from, where={"visit_id": visit_id})
         docs: list[UtteranceDoc | VisitDoc] = [*utts, *vis]
         parts = [v for v in (utt_vecs, vis_vecs) if v.size]
         return docs, (np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
-
-    def all_utterances(self) -> tuple[list[UtteranceDoc], FloatArray]:
-        """Every stored utterance and its vector, to warm the in-memory SearchIndex."""
-        return self._all(self._names[0], _utterance_from)
-
-    def all_visits(self) -> tuple[list[VisitDoc], FloatArray]:
-        """Every stored visit document and its vector."""
-        return self._all(self._names[1], _visit_from)
 
     def count(self) -> tuple[int, int]:
         """(utterances, visits) stored."""
@@ -220,6 +201,42 @@ class VectorIndex:
                 utt_vecs[mine] if mine else np.zeros((0, dim), dtype=np.float32),
             )
         return out
+
+    def nearest(
+        self, kind: Kind, vector: FloatArray, *, n: int, filters: SearchFilters
+    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+        """The n documents of the kind nearest to vector that pass the filters, best first, and
+        their vectors, by Chroma's own filtered search."""
+        if filters.visit_ids is not None and not filters.visit_ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        with _reachable():
+            col = self._col(self._names[0 if kind == "utterance" else 1])
+            n = min(n, int(col.count()))
+            if n <= 0:
+                return [], np.zeros((0, 0), dtype=np.float32)
+            out = col.query(
+                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+                n_results=n,
+                where=where_of(filters, kind),
+                include=["embeddings", "documents", "metadatas"],
+            )
+        page = {
+            key: (out[key] or [[]])[0] for key in ("ids", "embeddings", "documents", "metadatas")
+        }
+        return _parsed(kind, page)
+
+    def documents(
+        self, kind: Kind, ids: Sequence[str]
+    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+        """The stored documents with these ids (visit ids for visits) and their vectors; ids
+        not stored are left out."""
+        if not ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        with _reachable():
+            page = self._col(self._names[0 if kind == "utterance" else 1]).get(
+                ids=list(dict.fromkeys(ids)), include=["embeddings", "documents", "metadatas"]
+            )
+        return _parsed(kind, page)
 
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance or a visit document stored."""
@@ -296,6 +313,46 @@ class VectorIndex:
                 offset += len(page["ids"])
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
         return docs, vectors
+
+
+def _parsed(
+    kind: Kind, page: Mapping[str, Any]
+) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+    """Documents and vectors of a Chroma answer; a document that does not parse is skipped."""
+    build = _utterance_from if kind == "utterance" else _visit_from
+    docs: list[UtteranceDoc | VisitDoc] = []
+    kept: list[int] = []
+    for row, (text, meta) in enumerate(zip(page["documents"], page["metadatas"], strict=True)):
+        try:
+            docs.append(build(text or "", dict(meta or {})))
+        except (KeyError, TypeError, ValueError):  # one bad document stops nothing
+            log.warning("index.document_skipped", id=page["ids"][row])
+            continue
+        kept.append(row)
+    vectors = np.asarray(page["embeddings"], dtype=np.float32)
+    return docs, vectors[kept] if len(kept) else np.zeros((0, 0), dtype=np.float32)
+
+
+def where_of(f: SearchFilters, kind: Kind) -> dict[str, Any] | None:
+    """Chroma's where clause for the filters (utterance-only fields apply to utterances)."""
+    names = ["rep", "customer", "industry", "segment", "language"]
+    if kind == "utterance":
+        names += ["role", "sentiment"]
+    conditions: list[dict[str, Any] | None] = [
+        {name: getattr(f, name)} for name in names if getattr(f, name) is not None
+    ]
+    if kind == "utterance":
+        conditions += [
+            {key: {"$contains": value}}
+            for key, value in (("labels", f.label), ("risk", f.risk))
+            if value is not None
+        ]
+    if f.date_from is not None:
+        conditions.append({"day": {"$gte": f.date_from.toordinal()}})
+    if f.date_to is not None:
+        conditions.append({"day": {"$lte": f.date_to.toordinal()}})
+    conditions.append(_visit_in(f.visit_ids))
+    return _all_of(*conditions)
 
 
 def _visit_in(visit_ids: frozenset[str] | None) -> dict[str, Any] | None:

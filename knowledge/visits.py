@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from knowledge.access import Scope
 from knowledge.errors import InvalidInput, VisitNotFound
 from knowledge.models import (
-    DeletedVisit,
     PipelineStep,
     Role,
     SegmentRow,
@@ -23,23 +22,24 @@ from knowledge.models import (
     Visit,
     VisitResult,
     VisitStatus,
-    utcnow,
 )
 from nlp.types import Segment, Word
+from nlp.vocabulary import Outcome, Risk
+from nlp.vocabulary import Segment as CustomerSegment
 
 
 @dataclass(frozen=True)
 class VisitFilters:
-    status: str | None = None
+    status: VisitStatus | None = None
     rep: str | None = None
     customer: str | None = None
-    segment: str | None = None
+    segment: CustomerSegment | None = None
     industry: str | None = None
     language: str | None = None
     date_from: date | None = None
     date_to: date | None = None
-    outcome: str | None = None
-    risk: str | None = None  # risk.churn | risk.doubt: some utterance carries it
+    outcome: Outcome | None = None
+    risk: Risk | None = None  # some utterance carries it
     q: str | None = None  # substring of the title
 
 
@@ -172,7 +172,7 @@ def scores_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, float]:
 
 
 def risks_of(db: Session, *, visit_ids: Sequence[str]) -> dict[str, list[str]]:
-    """Per visit, the risk signals (risk.churn, risk.doubt) that some utterance carries."""
+    """Per visit, the risk signals (nlp.vocabulary.Risk) that some utterance carries."""
     query = (
         select(UtteranceLabel.visit_id, UtteranceLabel.label)
         .where(UtteranceLabel.visit_id.in_(visit_ids), UtteranceLabel.label.startswith("risk."))
@@ -203,11 +203,10 @@ def update_metadata(
 
 
 def remove(db: Session, *, visit_id: str) -> Visit:
-    """Delete a visit; the database cascades to every row derived from it, and a tombstone
-    tells the other API processes to drop it from their search index."""
+    """Delete a visit; the database cascades to every row derived from it (keyword search's
+    rows included)."""
     visit = get(db, visit_id=visit_id)
     db.delete(visit)
-    db.merge(DeletedVisit(visit_id=visit_id, deleted_at=utcnow()))
     db.flush()
     return visit
 

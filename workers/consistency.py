@@ -15,10 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import audio_store
 from knowledge.db import session_scope
 from knowledge.models import PipelineStep, Step, StepStatus, Visit
+from knowledge.search_tables import SearchVisit
 from knowledge.settings import Settings
-from workers.index import reconcile, vector_index
+from knowledge.vector_index import shared
+from workers.index import index_visit, reconcile
 
 log = structlog.get_logger()
+REINDEX_PER_RUN = 500  # visits indexed again per hourly run
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Disagreements:
 
     vectors_without_visit: frozenset[str]  # in Chroma, no row (a delete while Chroma was down)
     indexed_without_vectors: frozenset[str]  # index step done, nothing in Chroma (lost writes)
+    indexed_without_keywords: frozenset[str]  # index step done, no keyword rows (an upgrade)
     files_without_visit: tuple[Path, ...]  # recordings no row points at (a crash mid-upload)
     visits_without_file: frozenset[str]  # rows whose recording is missing (a lost upload)
     leftovers: tuple[Path, ...]  # entries in audio_dir/tmp: staged uploads, decrypted copies
@@ -39,6 +43,7 @@ class Disagreements:
         return {
             "vectors_without_visit": len(self.vectors_without_visit),
             "indexed_without_vectors": len(self.indexed_without_vectors),
+            "indexed_without_keywords": len(self.indexed_without_keywords),
             "files_without_visit": len(self.files_without_visit),
             "visits_without_file": len(self.visits_without_file),
             "leftovers": len(self.leftovers),
@@ -58,7 +63,7 @@ def find(
     """Compare the three stores; files younger than older_than_s may belong to work in flight
     and are not counted."""
     cutoff = time.time() - older_than_s
-    in_chroma = vector_index(settings.chroma_url).visit_ids()
+    in_chroma = shared(settings.chroma_url).visit_ids()
     with session_scope(sessions) as db:
         rows = {v: p for v, p in db.execute(select(Visit.id, Visit.audio_path))}
         indexed = set(
@@ -68,12 +73,14 @@ def find(
                 )
             )
         )
+        keyworded = set(db.scalars(select(SearchVisit.visit_id)))
     known_files = {str(Path(p)) for p in rows.values() if p}
     stored = audio_store.stored_files(settings.audio_dir)
     tmp = settings.audio_dir / audio_store.TMP
     return Disagreements(
         vectors_without_visit=frozenset(in_chroma - set(rows)),
         indexed_without_vectors=frozenset(indexed - in_chroma),
+        indexed_without_keywords=frozenset(indexed - keyworded),
         files_without_visit=tuple(
             p for p in stored if str(p) not in known_files and _older(p, cutoff)
         ),
@@ -86,10 +93,14 @@ def find(
 
 def repair(settings: Settings, sessions: sessionmaker[Session], *, older_than_s: float) -> int:
     """Remove the orphans: vectors and recordings of visits the database lacks, and leftovers
-    in audio_dir/tmp, each older than older_than_s; returns how many were removed. What is
-    missing (lost vectors or recordings) is only reported by `find`."""
+    in audio_dir/tmp, each older than older_than_s; index again (up to REINDEX_PER_RUN) the
+    visits keyword search lacks (those of a version before it); returns how many were mended.
+    What is missing otherwise (lost vectors or recordings) is only reported by `find`."""
     removed = reconcile(settings, sessions)
     found = find(settings, sessions, older_than_s=older_than_s)
+    for visit_id in sorted(found.indexed_without_keywords)[:REINDEX_PER_RUN]:
+        index_visit(settings, sessions, visit_id)
+        removed += 1
     with session_scope(sessions) as db:  # a row committed since find() looked
         rows = {str(Path(p)) for p in db.scalars(select(Visit.audio_path)) if p}
     for path in found.files_without_visit:

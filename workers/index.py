@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge import analysis, playbooks, visits
+from knowledge import analysis, analysis_document, playbooks, visits
+from knowledge.analysis_document import AnalysisDocument
 from knowledge.db import session_scope
+from knowledge.engine_search import forget_visit, replace_documents
 from knowledge.errors import TransientError
 from knowledge.models import Utterance, Visit
-from knowledge.search import (
-    UtteranceDoc,
-    VisitDoc,
-    feature_sentences,
-    utterance_embedding_texts,
-    visit_embedding_text,
-)
+from knowledge.search_text import feature_sentences, utterance_embedding_texts, visit_embedding_text
+from knowledge.search_types import UtteranceDoc, VisitDoc
 from knowledge.settings import Settings
-from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
+from knowledge.vector_index import IndexUnavailable, shared
 from nlp.embed import Embedder, load_embedder
 from nlp.redact import redact
+from nlp.vocabulary import Role
 from workers.runner import StepContext
 
 log = structlog.get_logger()
 CHUNK = 500  # visit ids per database look-up
-
-
-@cache
-def vector_index(url: str) -> VectorIndex:
-    return connect(url)
 
 
 def work(ctx: StepContext) -> None:
@@ -46,7 +38,7 @@ class _Stored:
 
     visit: Visit
     utterances: list[Utterance]
-    report: dict[str, Any]
+    report: AnalysisDocument
     coaching: dict[str, Any]
     meta: dict[str, Any]  # the filterable fields every document of the visit carries
 
@@ -64,19 +56,11 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     sentences = feature_sentences(settings.prompts_dir)
     visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
-        index = vector_index(settings.chroma_url)
-        if docs:
-            index.upsert_utterances(docs, vectors)
-        else:
-            index.delete_visit(visit_id)
-        index.upsert_visit(visit_doc, visit_vector)
-        with session_scope(sessions) as db:
-            deleted = db.get(Visit, visit_id) is None
-        if deleted:  # while this step wrote: take back what it wrote
-            index.delete_visit(visit_id)
+        index = shared(settings.chroma_url)
+        if not replace_documents(sessions, index, docs, visit_doc, (vectors, visit_vector)):
             log.info("index.deleted_meanwhile", visit_id=visit_id)
     except IndexUnavailable as e:
-        vector_index.cache_clear()
+        shared.cache_clear()
         raise TransientError(str(e)) from e
     return len(docs)
 
@@ -87,7 +71,7 @@ def _load(sessions: sessionmaker[Session], visit_id: str) -> _Stored:
         return _Stored(
             visit=visit,
             utterances=analysis.utterances_of(db, visit_id=visit_id),
-            report=visits.get_result(db, visit_id=visit_id, kind="analysis") or {},
+            report=analysis_document.get(db, visit_id=visit_id) or {},
             coaching=visits.get_result(db, visit_id=visit_id, kind="coaching") or {},
             meta=dict(
                 rep=visit.rep or "",
@@ -109,7 +93,7 @@ def _utterance_docs(stored: _Stored) -> list[UtteranceDoc]:
             start=u.start,
             end=u.end,
             text=redact(u.text, names=contacts),  # no phone, ID, card, e-mail or contact
-            role=u.role or "other",
+            role=u.role or Role.OTHER,
             labels=[x["id"] for x in u.labels],
             sentiment=u.sentiment,
             risk=[x["id"] for x in u.risk],
@@ -124,7 +108,7 @@ def _utterance_docs(stored: _Stored) -> list[UtteranceDoc]:
 def _visit_doc(stored: _Stored, docs: list[UtteranceDoc]) -> VisitDoc:
     """The visit's profile: summary, the customer's labels, coaching figures (scores 0..1)."""
     visit, report = stored.visit, stored.report
-    customer = [d for d in docs if d.role == "customer" and (d.labels or d.risk)]
+    customer = [d for d in docs if d.role == Role.CUSTOMER and (d.labels or d.risk)]
     total = (stored.coaching.get("scorecard") or {}).get("total")
     metrics = stored.coaching.get("metrics") or {}
     open_share, deep_share = metrics.get("open_question_share"), metrics.get("deep_question_share")
@@ -170,7 +154,7 @@ def _store_answers(sessions: sessionmaker[Session], embedder: Embedder, stored: 
 
 def reconcile(settings: Settings, sessions: sessionmaker[Session]) -> int:
     """Remove the vectors of visits the database no longer has; returns how many visits."""
-    index = vector_index(settings.chroma_url)
+    index = shared(settings.chroma_url)
     stored = sorted(index.visit_ids())
     orphans: set[str] = set()
     for start in range(0, len(stored), CHUNK):
@@ -178,6 +162,6 @@ def reconcile(settings: Settings, sessions: sessionmaker[Session]) -> int:
         with session_scope(sessions) as db:
             orphans |= set(chunk) - visits.existing(db, visit_ids=chunk)
     for visit_id in sorted(orphans):
-        index.delete_visit(visit_id)
+        forget_visit(sessions, index, visit_id)
         log.warning("index.orphan_removed", visit_id=visit_id)
     return len(orphans)

@@ -12,8 +12,10 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import audio_store
+from knowledge.engine_search import forget_visit
 from knowledge.errors import TransientError
 from knowledge.models import Step
+from knowledge.vector_index import shared
 from nlp.commitments import load_current_acts
 from nlp.embed import load_embedder
 from nlp.types import Segment
@@ -100,7 +102,7 @@ def expire_visits_task() -> int:
     return retention.expire(
         rt.settings,
         rt.sessions,
-        lambda v: index.vector_index(rt.settings.chroma_url).delete_visit(v),
+        lambda v: forget_visit(rt.sessions, shared(rt.settings.chroma_url), v),
     )
 
 

@@ -13,21 +13,22 @@ from typing import Any, Literal
 import httpx
 import structlog
 from fastapi import APIRouter, Request
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.access import Caller, Me, rate_limit
 from api.deps import Db
 from api.links import audio_link
 from api.routes.analysis import shared_classifier
-from api.routes.search import embed_query
+from api.routes.search import embed_query, engines, index_reachable
 from api.schemas import Body
 from knowledge import insights, visits
 from knowledge.bm25 import is_chinese
 from knowledge.errors import InvalidInput
 from knowledge.models import Visit
-from knowledge.search import MAX_QUERY_CHARS, SearchFilters, SearchHit
+from knowledge.search_types import MAX_QUERY_CHARS, SearchFilters, SearchHit
 from nlp.citations import CheckedAnswer, check_citations
 from nlp.llm import ChatEndpoint, LLMError, answer_question
+from nlp.vocabulary import Role
 
 router = APIRouter(tags=["ask"])
 log = structlog.get_logger()
@@ -40,6 +41,55 @@ PER_VISIT = 3
 class AskIn(Body):
     question: str = Field(max_length=MAX_QUERY_CHARS)  # the longest query search takes
     limit: int = Field(default=8, ge=1, le=20, description="visits to show")
+
+
+class LabelCountOut(BaseModel):
+    utterances: int
+    visits: int
+    share_of_visits: float = Field(description="of the analysed visits the caller may see, 0..1")
+    by_segment: dict[str, int] = Field(description="visits per customer segment")
+    by_month: dict[str, int] = Field(description="visits per month (YYYY-MM), oldest first")
+
+
+class AskVisitOut(BaseModel):
+    visit_id: str
+    title: str
+    customer: str | None
+    rep: str | None
+    visit_date: str | None = Field(description="ISO date")
+    outcome: str | None
+    quotes: list[int] = Field(description="the numbers (n) of its citations")
+
+
+class CitationOut(BaseModel):
+    n: int = Field(description="the number the answer cites it by, from 1")
+    visit_id: str
+    start: float = Field(description="seconds from the start of the recording")
+    role: str | None
+    text: str = Field(description="what was said, masked for masked roles")
+    labels: list[str]
+    audio_url: str = Field(description="signed audio link that plays from start")
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
+class AskOut(BaseModel):
+    question: str
+    answer: str
+    answer_kind: Literal["written", "extractive"] = Field(
+        description="written by the LLM endpoint, or the closest quotes themselves"
+    )
+    labels: list[str] = Field(description="need, pain and risk label ids the question is about")
+    counts: dict[str, LabelCountOut] | None = Field(
+        description="per label, when the question asks how many"
+    )
+    visits: list[AskVisitOut]
+    citations: list[CitationOut]
+    warnings: list[WarningOut] = Field(description="changes made to the written answer")
+    as_of: str = Field(description="ISO date the counts are of")
 
 
 def _counts(db: Db, labels: list[str], me: Caller) -> dict[str, Any]:
@@ -217,20 +267,21 @@ def _quotes(
 
 
 @router.post("/ask", dependencies=[rate_limit("search")])
-def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
+def ask(body: AskIn, request: Request, db: Db, me: Me) -> AskOut:
     question = body.question.strip()
     if not question:
         raise InvalidInput("The question is empty; ask something.", code="empty_question")
-    index, _ = request.app.state.live.require()
-    page = index.search(
-        question,
-        embed_query(request, question),
-        kind="utterance",
-        filters=SearchFilters(visit_ids=visits.visible_ids(db, scope=me.scope)),
-        limit=MOMENTS,
-    )
+    with index_reachable():
+        page = engines(request).search(
+            db,
+            question,
+            embed_query(request, question),
+            kind="utterance",
+            filters=SearchFilters(visit_ids=visits.visible_ids(db, scope=me.scope)),
+            limit=MOMENTS,
+        )
     cited, groups, lines = _quotes(db, me, group_hits(page.hits, body.limit))
-    said = shared_classifier(request).analyze([question], roles=["customer"])[0]
+    said = shared_classifier(request).analyze([question], roles=[Role.CUSTOMER])[0]
     labels = [x.id for x in (*said.labels, *said.risk)]
     counts = _counts(db, labels, me) if HOW_MANY.search(question) else None
     settings = request.app.state.settings
@@ -242,14 +293,16 @@ def ask(body: AskIn, request: Request, db: Db, me: Me) -> dict[str, Any]:
         else None
     )
     answer = compose_answer(question, cited, lines, len(groups), endpoint, settings.prompts_dir)
-    return {
-        "question": question,
-        "answer": answer.text,
-        "answer_kind": answer.kind,
-        "labels": labels,
-        "counts": counts,
-        "visits": groups,
-        "citations": cited,
-        "warnings": answer.warnings,
-        "as_of": date.today().isoformat(),
-    }
+    return AskOut.model_validate(
+        {
+            "question": question,
+            "answer": answer.text,
+            "answer_kind": answer.kind,
+            "labels": labels,
+            "counts": counts,
+            "visits": groups,
+            "citations": cited,
+            "warnings": answer.warnings,
+            "as_of": date.today().isoformat(),
+        }
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -16,11 +18,11 @@ from api.deps import Db, Offset
 from api.links import Signer, audio_link
 from api.routes.analysis import shared_classifier
 from api.schemas import Body
-from knowledge import visits
-from knowledge.errors import InvalidInput, NotReady
+from knowledge import analysis_document, visits
+from knowledge.engine_search import EngineSearch
+from knowledge.errors import InvalidInput, NotReady, Unavailable
 from knowledge.models import Visit
-from knowledge.search import (
-    RISK_IDS,
+from knowledge.search_types import (
     InvalidFilter,
     InvalidQuery,
     SearchFilters,
@@ -36,6 +38,7 @@ from knowledge.similar import (
     similar_stored,
     stored_profiles,
 )
+from knowledge.vector_index import IndexUnavailable, shared
 from nlp.embed import load_embedder
 
 router = APIRouter(tags=["search"])
@@ -140,6 +143,21 @@ class SimilarTextOut(BaseModel):
     results: list[CaseOut]
 
 
+def engines(request: Request) -> EngineSearch:
+    engine: EngineSearch = request.app.state.search
+    return engine
+
+
+@contextmanager
+def index_reachable() -> Iterator[None]:
+    """IndexUnavailable as the 503 every route gives, and a fresh connection next time."""
+    try:
+        yield
+    except IndexUnavailable as e:
+        shared.cache_clear()
+        raise Unavailable(str(e), code="index_unavailable") from e
+
+
 def embed_query(request: Request, text: str) -> np.ndarray:
     embedder = load_embedder(request.app.state.settings.embedding_model)
     return np.asarray(embedder.encode([text])[0], dtype=np.float32)
@@ -231,7 +249,6 @@ def search(
         check_query(q)
     except InvalidQuery as e:
         raise InvalidInput(str(e), code=e.code) from e
-    index, _ = request.app.state.live.require()
     filters = SearchFilters(
         label=label,
         role=role,
@@ -247,15 +264,17 @@ def search(
         visit_ids=_within(db, me, visit),
     )
     try:
-        page = index.search(
-            q,
-            embed_query(request, q),
-            kind=kind,
-            filters=filters,
-            limit=limit,
-            offset=offset,
-            mode=mode,
-        )
+        with index_reachable():
+            page = engines(request).search(
+                db,
+                q,
+                embed_query(request, q),
+                kind=kind,
+                filters=filters,
+                limit=limit,
+                offset=offset,
+                mode=mode,
+            )
     except InvalidFilter as e:
         raise InvalidInput(str(e), code="invalid_filter") from e
     except InvalidQuery as e:
@@ -282,7 +301,7 @@ def _page_out(db: Db, me: Caller, q: str, page: SearchPage) -> SearchOut:
 
 def _case_out(case: SimilarCase, db: Db) -> CaseOut:
     visit_id = case.visit.visit_id
-    report = visits.get_result(db, visit_id=visit_id, kind="analysis") or {}
+    report = analysis_document.get(db, visit_id=visit_id) or {}
     row = db.get(Visit, visit_id)  # the database has an outcome edited since indexing
     return CaseOut(
         visit_id=visit_id,
@@ -300,7 +319,7 @@ def _case_out(case: SimilarCase, db: Db) -> CaseOut:
         visit_date=case.visit.visit_date,
         outcome=row.outcome if row is not None else case.visit.outcome or None,
         summary=report.get("summary", case.visit.summary),
-        actions=report.get("actions", []),
+        actions=[dict(a) for a in report.get("actions", [])],
         sentiment_score=report.get("sentiment_score"),
     )
 
@@ -309,10 +328,13 @@ def _similar(
     request: Request, db: Db, me: Caller, target: CaseProfile, limit: int
 ) -> list[SimilarCase]:
     """The caller's stored visits most like the target."""
-    _, vectors = request.app.state.live.require()
-    return similar_stored(
-        vectors, target, among=visits.visible_ids(db, scope=me.scope), limit=limit
-    )
+    with index_reachable():
+        return similar_stored(
+            engines(request).vectors,
+            target,
+            among=visits.visible_ids(db, scope=me.scope),
+            limit=limit,
+        )
 
 
 @router.get("/visits/{visit_id}/similar", dependencies=[rate_limit("search")])
@@ -325,8 +347,8 @@ def similar_to_visit(
 ) -> SimilarVisitsOut:
     """Past visits whose customers had the same problems, with the reasons and how they ended."""
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
-    _, vectors = request.app.state.live.require()
-    target = stored_profiles(vectors, [visit_id]).get(visit_id)
+    with index_reachable():
+        target = stored_profiles(engines(request).vectors, [visit_id]).get(visit_id)
     if target is None:
         raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
     cases = _similar(request, db, me, target, limit)
@@ -336,9 +358,8 @@ def similar_to_visit(
 @router.post("/similar", dependencies=[rate_limit("search")])
 def similar_to_text(body: SimilarIn, request: Request, db: Db, me: Me) -> SimilarTextOut:
     """Past visits like a described situation ("after-sales too slow, threatens to switch")."""
-    index, _ = request.app.state.live.require()
     labels = body.labels
-    valid = (*index.label_ids, *RISK_IDS)
+    valid = engines(request).labels.all_ids
     for label in labels or []:
         if label not in valid:
             raise InvalidInput(str(InvalidFilter("label", label, valid)), code="invalid_filter")

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.deps import Db
 from knowledge.settings import Settings
+from knowledge.vector_index import IndexUnavailable, shared
 from nlp.llm import ChatEndpoint, LLMError, probe
 
 router = APIRouter(tags=["system"])
@@ -36,13 +37,22 @@ def health(request: Request, db: Db) -> HealthOut:
         parts["database"] = "ok"
     except Exception as e:  # noqa: BLE001 (reported, not raised: health must answer)
         parts["database"] = f"unavailable: {e.__class__.__name__}"
-    live = request.app.state.live
-    parts["index"] = "ok" if live.search is not None else f"unavailable: {live.error}"
+    parts["index"] = index_health(request)
     parts["broker"] = broker_health(request)
     ok = all(v == "ok" for v in parts.values())
     # optional: reported, never counted against the service (the built-in analysis stands alone)
     parts["llm"] = llm_health(request)
     return HealthOut(status="ok" if ok else "degraded", parts=parts, version=request.app.version)
+
+
+def index_health(request: Request) -> str:
+    """ok, or unavailable with why: can search reach Chroma?"""
+    try:
+        shared(request.app.state.settings.chroma_url).count()
+    except IndexUnavailable as e:
+        shared.cache_clear()
+        return f"unavailable: {e}"
+    return "ok"
 
 
 def broker_health(request: Request) -> str:

@@ -3,6 +3,7 @@ api/routes/uploads.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -22,10 +23,13 @@ from api.links import Signer, audio_link
 from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage
 from api.visit_fields import OUTCOMES, SEGMENTS, choice, names, optional, parse_date
 from knowledge import audit, steps, visits
+from knowledge.engine_search import forget_visit
 from knowledge.errors import InvalidInput, NotFound, NotReady
 from knowledge.models import Step, StepStatus, Visit, VisitStatus
+from knowledge.vector_index import shared
 from nlp import transcript_formats
 from nlp.redact import redact
+from nlp.vocabulary import Outcome, Risk, Segment
 from workers import dispatch, retention
 
 router = APIRouter(tags=["visits"])
@@ -63,17 +67,16 @@ def visit_out(db: Db, visit: Visit, signer: Signer) -> VisitOut:
 def list_visits(
     db: Db,
     me: Me,
-    status: Literal["queued", "transcribing", "analysing", "indexing", "done", "failed"]
-    | None = None,
+    status: VisitStatus | None = None,
     rep: str | None = None,
     customer: str | None = None,
     industry: str | None = None,
-    segment: Literal["strategic", "high_potential", "basic", "low_efficiency"] | None = None,
+    segment: Segment | None = None,
     language: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    outcome: Literal["won", "lost", "open"] | None = None,
-    risk: Literal["risk.churn", "risk.doubt"] | None = None,
+    outcome: Outcome | None = None,
+    risk: Risk | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: visits.VisitSort = "newest",
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -204,7 +207,7 @@ def delete_visit(visit_id: VisitId, db: Db, request: Request, me: Me) -> Respons
         [visit_id],
         actor=me.actor,
         reason="deleted on request",
-        forget=request.app.state.live.forget_visit,
+        forget=_forget(request),
     )
     return Response(status_code=204)
 
@@ -226,7 +229,7 @@ def delete_customer_visits(
         found,
         actor=me.actor,
         reason=f"every visit of customer {customer}",
-        forget=request.app.state.live.forget_visit,
+        forget=_forget(request),
     )
     return DeletedOut(deleted=deleted)
 
@@ -306,3 +309,9 @@ def read_audio(visit_id: VisitId, db: Db, me: Me, request: Request) -> Response:
         filename=visit.filename,
         media_type=visit.content_type or "application/octet-stream",
     )
+
+
+def _forget(request: Request) -> Callable[[str], None]:
+    """Takes a deleted visit out of both search engines."""
+    sessions, url = request.app.state.sessionmaker, request.app.state.settings.chroma_url
+    return lambda visit_id: forget_visit(sessions, shared(url), visit_id)

@@ -7,9 +7,9 @@ import pytest
 
 from api.routes.ask import compose_answer, quote_line
 from evals.llm_stub import Quote, StubConfig, read_prompt, serve, stub_answer
-from knowledge.search import PROMPTS_DIR
 from nlp import llm
 from nlp.citations import check_citations
+from nlp.labels import SHIPPED_PROMPTS
 
 QUOTES = [
     Quote(n, f"Visit {n}", "customer", f"Service was slow. We waited {n} days")
@@ -20,7 +20,7 @@ CITED = [{"n": q.n, "text": q.text} for q in QUOTES]
 
 
 def test_it_reads_the_question_and_quote_lines_the_route_sends() -> None:
-    template = llm.load_prompt(PROMPTS_DIR / "llm" / "ask.yaml", "en")
+    template = llm.load_prompt(SHIPPED_PROMPTS / "llm" / "ask.yaml", "en")
     lines = "\n".join(f"[{n}] {x}" for n, x in enumerate(LINES, start=1))
     prompt = llm._messages(template, question="Is service slow?", quotes=lines)[1]["content"]
     assert read_prompt(prompt) == ("Is service slow?", QUOTES)
@@ -70,7 +70,7 @@ def test_served_it_answers_the_route_s_answer_and_keeps_the_exchange() -> None:
     with serve(StubConfig(0, 0)) as stub:
         endpoint = llm.ChatEndpoint(stub.url, timeout_s=5)
         llm.probe(endpoint)  # GET /models
-        got = compose_answer("Is service slow?", CITED, LINES, 4, endpoint, PROMPTS_DIR)
+        got = compose_answer("Is service slow?", CITED, LINES, 4, endpoint, SHIPPED_PROMPTS)
     assert got.kind == "written" and got.warnings == [] and "[1]" in got.text
     assert [(x.question, x.quotes) for x in stub.exchanges] == [("Is service slow?", 4)]
 
@@ -85,7 +85,9 @@ def test_a_slow_or_failing_stub_leaves_the_quotes_with_a_warning(
     with serve(config) as stub:
         endpoint = llm.ChatEndpoint(stub.url, timeout_s=0.3)
         with pytest.raises(llm.LLMError) as e:
-            llm.answer_question(endpoint, PROMPTS_DIR, question="q", quotes=LINES, language="en")
-        got = compose_answer("Is service slow?", CITED, LINES, 4, endpoint, PROMPTS_DIR)
+            llm.answer_question(
+                endpoint, SHIPPED_PROMPTS, question="q", quotes=LINES, language="en"
+            )
+        got = compose_answer("Is service slow?", CITED, LINES, 4, endpoint, SHIPPED_PROMPTS)
     assert e.value.reason == reason
     assert got.kind == "extractive" and [w["code"] for w in got.warnings] == ["llm_unavailable"]

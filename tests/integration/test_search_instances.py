@@ -1,4 +1,5 @@
-"""Two API processes on one database and Chroma: a delete through one leaves the other's search."""
+"""Two API processes on one database and Chroma: a delete through one leaves the other's search;
+visits indexed before keyword search are indexed again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from knowledge import keyword_index
+from knowledge.db import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_stack
+from workers.consistency import find, repair
 
 pytestmark = [pytest.mark.integration]
 
@@ -60,4 +64,34 @@ def test_a_visit_deleted_through_one_api_process_leaves_the_others(
     finally:
         stack.stop()
         other.__exit__(None, None, None)
+        stack.client.__exit__(None, None, None)
+
+
+def test_visits_indexed_before_keyword_search_are_indexed_again_by_the_hourly_repair(
+    tmp_path: Path, chroma_url: str
+) -> None:
+    stack = make_stack(tmp_path, "embedded", chroma_url=chroma_url)
+    try:
+        stack.start_worker()
+        transcript = tmp_path / "visit.txt"
+        transcript.write_text(
+            "Rep: How is the packaging line?\n"
+            "Customer: The carton sealer jams twice a shift and nobody comes to fix it.\n",
+            encoding="utf-8",
+        )
+        visit_id = stack.upload(transcript, language="en").json()["id"]
+        assert stack.wait(visit_id, timeout=120)["status"] == "done"
+        engine = make_engine(stack.settings.database_url)
+        sessions = make_sessionmaker(engine)
+        with session_scope(sessions) as db:  # as a database from before migration 0008 is
+            keyword_index.reset(db)
+        query = {"q": "carton sealer jams", "mode": "bm25"}
+        assert stack.client.get("/api/search", params=query).json()["total"] == 0
+        assert find(stack.settings, sessions, older_than_s=0).indexed_without_keywords == {visit_id}
+        assert repair(stack.settings, sessions, older_than_s=3600) == 1
+        found = stack.client.get("/api/search", params=query).json()
+        assert visit_id in {r["visit_id"] for r in found["results"]}
+        engine.dispose()
+    finally:
+        stack.stop()
         stack.client.__exit__(None, None, None)

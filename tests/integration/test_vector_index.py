@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from knowledge.search import UtteranceDoc, VisitDoc
-from knowledge.vector_index import IndexUnavailable, VectorIndex, connect, warm_search_index
+from knowledge.search_types import SearchFilters, UtteranceDoc, VisitDoc
+from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
 from tests.conftest import CHROMA, free_port
 
 pytestmark = pytest.mark.skipif(not Path(CHROMA).exists(), reason="chroma CLI not installed")
@@ -56,8 +56,10 @@ def test_utterances_round_trip_with_their_metadata(index):
     docs = utterances("v1", 3)
     vecs = vectors(3)
     index.upsert_utterances(docs, vecs)
-    back, back_vecs = index.all_utterances()
-    by_id = {d.id: (d, v) for d, v in zip(back, back_vecs, strict=True)}
+    back, back_vecs = index.visit_documents("v1")
+    by_id = {
+        d.id: (d, v) for d, v in zip(back, back_vecs, strict=True) if isinstance(d, UtteranceDoc)
+    }
     assert set(by_id) == {"v1:0", "v1:1", "v1:2"}
     doc, vec = by_id["v1:1"]
     assert doc == docs[1]
@@ -67,8 +69,8 @@ def test_utterances_round_trip_with_their_metadata(index):
 def test_writing_a_visit_again_replaces_its_utterances(index):
     index.upsert_utterances(utterances("v1", 4), vectors(4))
     index.upsert_utterances(utterances("v1", 2, text="new"), vectors(2, seed=1))
-    back, _ = index.all_utterances()
-    assert sorted(d.text for d in back) == ["new 0", "new 1"]
+    back, _ = index.visit_documents("v1")
+    assert sorted(d.text for d in back) == ["new 0", "new 1"]  # type: ignore[union-attr]
 
 
 def test_visit_documents_round_trip(index):
@@ -87,7 +89,7 @@ def test_visit_documents_round_trip(index):
     )
     index.upsert_visit(doc, vectors(1)[0])
     index.upsert_visit(doc, vectors(1, seed=2)[0])
-    back, vecs = index.all_visits()
+    back, vecs = index.visit_documents("v9")
     assert back == [doc]
     assert vecs.shape == (1, 16)
 
@@ -97,8 +99,8 @@ def test_delete_visit_removes_utterances_and_visit_doc(index):
     index.upsert_visit(VisitDoc(visit_id="v1"), vectors(1)[0])
     index.delete_visit("v1")
     index.delete_visit("never-there")
-    back, _ = index.all_utterances()
-    assert {d.visit_id for d in back} == {"v2"}
+    assert index.visit_documents("v1")[0] == []
+    assert len(index.visit_documents("v2")[0]) == 2
     assert index.count() == (2, 0)
 
 
@@ -110,22 +112,29 @@ def test_chroma_filtered_query_matches_metadata(index):
     assert sorted(ids) == ["v1:1", "v1:2"]
 
 
-def test_all_utterances_pages_through_large_collections(index, monkeypatch):
+def test_reading_pages_through_large_visits(index, monkeypatch):
     import knowledge.vector_index as vi
 
     monkeypatch.setattr(vi, "_PAGE", 7)
     index.upsert_utterances(utterances("big", 30), vectors(30))
-    back, vecs = index.all_utterances()
+    back, vecs = index.visit_documents("big")
     assert len(back) == 30 and vecs.shape == (30, 16)
 
 
-def test_warm_search_index_serves_what_chroma_stores(index):
-    index.upsert_utterances(utterances("v1", 3), vectors(3))
+def test_nearest_filters_and_documents_come_back_by_id(index):
+    docs = utterances("v1", 3)
+    index.upsert_utterances(docs, vectors(3))
     index.upsert_visit(VisitDoc(visit_id="v1", title="Late engineer"), vectors(1)[0])
-    search = warm_search_index(index)
-    assert len(search) == 3 and search.visit_count == 1
-    page = search.search("line", vectors(3)[2], mode="dense")
-    assert page.hits[0].doc.id == "v1:2"
+    near, near_vectors = index.nearest("utterance", vectors(3)[2], n=5, filters=SearchFilters())
+    ids = [d.id for d in near if isinstance(d, UtteranceDoc)]
+    assert ids[0] == "v1:2" and sorted(ids) == ["v1:0", "v1:1", "v1:2"]
+    assert near_vectors.shape == (3, 16)
+    nobody = SearchFilters(rep="nobody")
+    assert index.nearest("utterance", vectors(1)[0], n=5, filters=nobody)[0] == []
+    visits, _ = index.nearest("visit", vectors(1)[0], n=5, filters=SearchFilters())
+    assert [v.visit_id for v in visits] == ["v1"]
+    back, vecs = index.documents("utterance", ["v1:2", "gone:0", "v1:0"])
+    assert sorted(d.id for d in back) == ["v1:0", "v1:2"] and vecs.shape == (2, 16)  # type: ignore[union-attr]
 
 
 def test_unreachable_server_raises_index_unavailable():

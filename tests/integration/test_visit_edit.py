@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from knowledge.models import PipelineStep, Step, StepStatus, Visit
-from knowledge.search import VisitDoc
+from knowledge.search_types import VisitDoc
 from knowledge.vector_index import connect
 from tests.conftest import Stack
 

@@ -3,18 +3,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from knowledge.search import (
-    LABEL_IDS,
-    ROLES,
-    VISIT_FEATURES,
-    FusionWeights,
-    InvalidFilter,
-    InvalidQuery,
+from knowledge.ranking import SearchIndex
+from knowledge.search_text import (
     LabelExamples,
-    SearchFilters,
-    SearchIndex,
-    UtteranceDoc,
-    VisitDoc,
     VisitFeatureText,
     feature_sentences,
     highlight,
@@ -22,6 +13,17 @@ from knowledge.search import (
     utterance_embedding_texts,
     visit_embedding_text,
 )
+from knowledge.search_types import (
+    VISIT_FEATURES,
+    FusionWeights,
+    InvalidFilter,
+    InvalidQuery,
+    SearchFilters,
+    UtteranceDoc,
+    VisitDoc,
+)
+from nlp.labels import SHIPPED_PROMPTS, load_labels
+from nlp.vocabulary import Role
 
 DIM = 8
 
@@ -162,13 +164,13 @@ def test_unknown_filter_values_raise_invalid_filter_naming_valid_values(field, v
 def test_invalid_filter_for_role_lists_the_roles():
     with pytest.raises(InvalidFilter) as err:
         small_index().search("x", axis(0), filters=SearchFilters(role="boss"))
-    assert err.value.valid_values == list(ROLES)
+    assert err.value.valid_values == list(Role)
     assert "rep" in str(err.value)
 
 
 def test_label_filter_accepts_every_taxonomy_label():
     index = small_index()
-    for label in LABEL_IDS:
+    for label in load_labels(SHIPPED_PROMPTS).need_pain_ids:
         index.search("x", axis(0), filters=SearchFilters(label=label))
 
 
@@ -201,44 +203,12 @@ def test_pages_do_not_overlap_and_a_page_past_the_end_is_empty():
     assert past.hits == [] and past.total == 5
 
 
-def test_remove_visit_drops_its_utterances_and_visit_doc():
-    index = small_index()
-    index.add([VisitDoc(visit_id="v2", title="Late engineer")], axis(2)[None])
-    assert index.remove_visit("v2") == 3
-    page = index.search("engineer", axis(2), limit=50)
-    assert all(h.visit_id != "v2" for h in page.hits)
-    assert index.search("engineer", axis(2), kind="visit").hits == []
-    assert index.remove_visit("v2") == 0
-
-
-def test_visit_ids_lists_the_visits_with_live_documents():
-    index = small_index()
-    before = index.visit_ids()
-    index.remove_visit("v1")
-    assert before - index.visit_ids() == {"v1"}
-
-
 def test_adding_an_utterance_again_replaces_it():
     index = small_index()
     index.add([utt("v1", 0, "The printer is fixed now")], axis(0)[None])
     assert len(index) == 5
     page = index.search("printer", axis(0), mode="bm25")
     assert [h.doc.text for h in page.hits] == ["The printer is fixed now"]
-
-
-def test_many_removals_compact_without_changing_results():
-    index = SearchIndex()
-    for v in range(100):
-        index.add(
-            [utt(f"v{v}", i, f"note {v} {i}") for i in range(5)],
-            np.stack([axis(v % DIM, 0.1, seed=v * 5 + i) for i in range(5)]),
-        )
-    for v in range(0, 100, 2):
-        index.remove_visit(f"v{v}")
-    assert len(index) == 250
-    page = index.search("note", axis(1), limit=100)
-    assert all(int(h.visit_id[1:]) % 2 == 1 for h in page.hits)
-    assert page.total == 250
 
 
 def test_visit_kind_returns_visits_with_their_best_quote():
@@ -398,25 +368,6 @@ def test_visit_embedding_text_describes_only_strong_features():
 def test_empty_index_answers_with_no_hits():
     page = SearchIndex().search("anything", axis(0))
     assert page.hits == [] and page.total == 0
-
-
-def test_low_rank_first_pass_returns_the_exact_top_hits():
-    rng = np.random.default_rng(0)
-    basis = rng.standard_normal((6, 64)).astype(np.float32)
-    vectors = rng.standard_normal((3000, 6)).astype(np.float32) @ basis
-    vectors += 0.05 * rng.standard_normal((3000, 64)).astype(np.float32)
-    docs = [utt(f"v{i // 30}", i % 30, f"row {i}") for i in range(3000)]
-    exact = SearchIndex(weights=FusionWeights(same_visit_penalty=0))
-    approx = SearchIndex(
-        weights=FusionWeights(same_visit_penalty=0), exact_below=0, reduced_dim=8, rescore=200
-    )
-    for index in (exact, approx):
-        for start in range(0, 3000, 300):
-            index.add(docs[start : start + 300], vectors[start : start + 300])
-    for q in rng.standard_normal((5, 6)).astype(np.float32) @ basis:
-        want = [h.doc.id for h in exact.search("row", q, limit=10, mode="dense").hits]
-        got = [h.doc.id for h in approx.search("row", q, limit=10, mode="dense").hits]
-        assert got == want
 
 
 def test_an_utterance_is_embedded_with_the_same_speakers_neighbouring_segments():

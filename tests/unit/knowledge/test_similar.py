@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from knowledge.search import UtteranceDoc, VisitDoc
+from knowledge.search_types import UtteranceDoc, VisitDoc
 from knowledge.similar import (
     CaseProfile,
     profile_from_text,

@@ -1,0 +1,55 @@
+"""The tables keyword search reads: each document's tokens and the fields search filters on.
+The database's own full-text engine indexes the tokens (FTS5 on SQLite, a GIN index over a
+tsvector on PostgreSQL; see migration 0008), and rows go with their visit (ON DELETE CASCADE)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from knowledge.models import Base
+
+ROW_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid, which FTS5 keys on
+
+
+class _Filterable:
+    """The fields both kinds of document are filtered on."""
+
+    tokens: Mapped[str] = mapped_column(Text)  # knowledge.bm25.tokenize, joined by spaces
+    length: Mapped[int] = mapped_column(Integer)  # number of tokens
+    language: Mapped[str] = mapped_column(String(8), default="")
+    rep: Mapped[str] = mapped_column(Text, default="")
+    customer: Mapped[str] = mapped_column(Text, default="")
+    industry: Mapped[str] = mapped_column(Text, default="")
+    segment: Mapped[str] = mapped_column(String(32), default="")
+    labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn "
+    day: Mapped[int | None] = mapped_column(Integer)  # the visit date's ordinal
+
+
+class SearchUtterance(_Filterable, Base):
+    __tablename__ = "search_utterances"
+
+    row: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)  # "<visit>:<index>", Chroma's id
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="")
+    sentiment: Mapped[str] = mapped_column(String(16), default="")
+
+
+class SearchVisit(_Filterable, Base):
+    __tablename__ = "search_visits"
+
+    row: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
+
+
+class SearchCentroid(Base):
+    """Per kind and language, how many documents and the sum of their unit vectors: the mean
+    cosine of a query with that language's documents, which the ranker subtracts."""
+
+    __tablename__ = "search_centroids"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)
+    vector_sum: Mapped[bytes] = mapped_column(LargeBinary)  # float64

@@ -1,0 +1,262 @@
+"""Search on the engines (the database's full-text engine and Chroma), with nothing held between
+requests, ranks as the in-memory ranker does over the whole corpus, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import chromadb
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from knowledge import keyword_index
+from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
+from knowledge.engine_search import EngineSearch, forget_visit, replace_documents
+from knowledge.models import Visit
+from knowledge.ranking import SearchIndex
+from knowledge.search_tables import SearchCentroid, SearchUtterance
+from knowledge.search_types import (
+    InvalidFilter,
+    SearchFilters,
+    SearchHit,
+    UtteranceDoc,
+    VisitDoc,
+)
+from knowledge.vector_index import VectorIndex
+from nlp.labels import SHIPPED_PROMPTS, load_labels
+
+pytestmark = [pytest.mark.integration]
+
+DIM = 16
+WORDS_EN = [
+    "price",
+    "delivery",
+    "late",
+    "engineer",
+    "invoice",
+    "pump",
+    "leak",
+    "hotline",
+    "training",
+    "contract",
+]
+WORDS_ZH = ["价格", "交货", "太慢", "售后", "工程师", "合同", "培训", "报价", "漏油", "热线"]
+LABELS = ["need.price", "pain.delivery", "pain.service", "need.training"]
+
+
+def _corpus(visits: int = 12) -> list[tuple[VisitDoc, list[UtteranceDoc]]]:
+    rng = random.Random(7)
+    out = []
+    for v in range(visits):
+        zh = v % 2 == 0
+        meta = dict(
+            rep=f"rep{v % 3}",
+            customer=f"cust{v}",
+            industry="retail" if v % 4 else "energy",
+            segment=("strategic", "basic")[v % 2],
+            language="zh" if zh else "en",
+            visit_date=date(2026, 1 + v % 6, 10),
+        )
+        utts = []
+        for i in range(8):
+            words = rng.sample(WORDS_ZH if zh else WORDS_EN, 3)
+            utts.append(
+                UtteranceDoc(
+                    visit_id=f"v{v:02d}",
+                    index=i,
+                    start=i * 5.0,
+                    end=i * 5.0 + 4,
+                    text=("，" if zh else " ").join(words),
+                    role=("rep", "customer")[i % 2],
+                    labels=rng.sample(LABELS, rng.choice((0, 1, 2))),
+                    sentiment=rng.choice(("positive", "neutral", "negative")),
+                    risk=["risk.churn"] if rng.random() < 0.1 else [],
+                    **meta,  # type: ignore[arg-type]
+                )
+            )
+        visit = VisitDoc(
+            visit_id=f"v{v:02d}",
+            title=f"visit {v}",
+            summary=" ".join(u.text for u in utts[:2]),
+            labels=sorted({x for u in utts for x in u.labels}),
+            text=" ".join(u.text for u in utts),
+            **meta,  # type: ignore[arg-type]
+        )
+        out.append((visit, utts))
+    return out
+
+
+def _vectors(texts: list[str]) -> np.ndarray:
+    """Stand-in embeddings: a hashed bag of words, a language offset, and a little noise of
+    each text's own, so that no two texts tie."""
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    for row, text in enumerate(texts):
+        out[row] = 0.05 * np.random.default_rng(sum(map(ord, text))).standard_normal(DIM)
+        for word in text.replace("，", " ").split():
+            out[row, hash(word) % DIM] += 1.0
+        out[row, 0] += 2.0 if any("\u4e00" <= c <= "\u9fff" for c in text) else 0.0
+    return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    url = (
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_database")
+    )
+    migrate(url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def vectors(request: pytest.FixtureRequest) -> VectorIndex:
+    prefix = f"t{abs(hash(request.node.nodeid)) % 10**8}-"
+    return VectorIndex(chromadb.EphemeralClient(), prefix=prefix)
+
+
+def _load(sessions: sessionmaker[Session], vectors: VectorIndex) -> SearchIndex:
+    """Every visit into both engines, and the same documents into one in-memory ranker."""
+    whole = SearchIndex()
+    for visit, utts in _corpus():
+        with session_scope(sessions) as db:
+            db.merge(Visit(id=visit.visit_id, title=visit.title, content_sha256=visit.visit_id))
+        uvec = _vectors([u.text for u in utts])
+        vvec = _vectors([visit.summary])[0]
+        replace_documents(sessions, vectors, utts, visit, (uvec, vvec))
+        whole.add(utts, uvec)
+        whole.add([visit], vvec.reshape(1, -1))
+    return whole
+
+
+def _search_engine(vectors: VectorIndex, candidates: int = 200) -> EngineSearch:
+    """Candidates 200: more than the corpus holds, so ranks must equal the whole corpus's."""
+    return EngineSearch(lambda: vectors, labels=load_labels(SHIPPED_PROMPTS), candidates=candidates)
+
+
+def _passing(kind: str, f: SearchFilters) -> int:
+    """How many documents of the kind pass the filters, counted in Python."""
+    n = 0
+    for visit, utts in _corpus():
+        for d in utts if kind == "utterance" else [visit]:
+            if f.visit_ids is not None and d.visit_id not in f.visit_ids:
+                continue
+            if f.date_from and (not d.visit_date or d.visit_date < f.date_from):
+                continue
+            if f.date_to and (not d.visit_date or d.visit_date > f.date_to):
+                continue
+            fields = ["rep", "customer", "industry", "segment", "language"]
+            if kind == "utterance":
+                fields += ["role", "sentiment"]
+                if f.label and f.label not in d.labels or f.risk and f.risk not in d.risk:
+                    continue
+            n += all(getattr(f, x) in (None, getattr(d, x)) for x in fields)
+    return n
+
+
+QUERIES = ["pump leak", "售后 太慢", "price contract late", "工程师 报价", "training"]
+FILTERS = [
+    SearchFilters(),
+    SearchFilters(role="customer"),
+    SearchFilters(label="need.price", rep="rep1"),
+    SearchFilters(language="zh", date_from=date(2026, 2, 1), date_to=date(2026, 4, 30)),
+    SearchFilters(visit_ids=frozenset({"v01", "v02", "v05"}), sentiment="negative"),
+    SearchFilters(risk="risk.churn"),
+]
+
+
+@pytest.mark.parametrize("kind", ["utterance", "visit"])
+def test_engines_rank_as_the_whole_corpus_in_memory(
+    sessions: sessionmaker[Session], vectors: VectorIndex, kind: str
+) -> None:
+    whole = _load(sessions, vectors)
+    engine = _search_engine(vectors)
+    for query in QUERIES:
+        qvec = _vectors([query])[0]
+        for f in FILTERS:
+            with sessions() as db:
+                page = engine.search(db, query, qvec, kind=kind, filters=f, limit=5)  # type: ignore[arg-type]
+            want = whole.search(query, qvec, kind=kind, filters=f, limit=5)  # type: ignore[arg-type]
+            assert _ranked(page.hits) == _ranked(want.hits), (query, f)
+            assert page.total == _passing(kind, f)
+
+
+def _ranked(hits: list[SearchHit]) -> list[tuple[float, str, int | None]]:
+    return [(round(h.score, 4), h.visit_id, getattr(h.doc, "index", None)) for h in hits]
+
+
+def test_keyword_side_alone_finds_chinese_and_english_words(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    engine = _search_engine(vectors)
+    for query, word in (("漏油", "漏油"), ("hotline", "hotline")):
+        with sessions() as db:
+            page = engine.search(db, query, _vectors([query])[0], mode="bm25", limit=20)
+        assert page.hits and all(word in h.doc.text for h in page.hits)  # type: ignore[union-attr]
+
+
+_utterance_centroids = select(SearchCentroid).where(SearchCentroid.kind == "utterance")
+
+
+def test_a_deleted_visit_leaves_both_engines_and_the_centroids(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    with session_scope(sessions) as db:
+        before = {r.language: r.docs for r in db.scalars(_utterance_centroids)}
+        db.delete(db.get(Visit, "v00"))  # the keyword rows go with the visit
+    forget_visit(sessions, vectors, "v00")
+    with sessions() as db:
+        left = db.scalar(select(func.count()).where(SearchUtterance.visit_id == "v00"))
+        after = {r.language: r.docs for r in db.scalars(_utterance_centroids)}
+        page = _search_engine(vectors).search(db, "售后", _vectors(["售后"])[0], limit=50)
+    assert left == 0
+    assert after["zh"] == before["zh"] - 8
+    assert "v00" not in {h.visit_id for h in page.hits}
+    assert vectors.documents("utterance", ["v00:0"])[0] == []
+
+
+def test_reindexing_a_visit_keeps_the_centroids_exact(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    visit, utts = _corpus()[3]
+    with sessions() as db:
+        before = keyword_index.centroids(db, "utterance")
+    for _ in range(2):
+        uvec = _vectors([u.text for u in utts])
+        replace_documents(sessions, vectors, utts, visit, (uvec, _vectors([visit.summary])[0]))
+    with sessions() as db:
+        after = keyword_index.centroids(db, "utterance")
+    for language, centroid in before.items():
+        assert np.allclose(after[language], centroid, atol=1e-5)
+
+
+def test_a_bad_filter_is_refused_before_any_engine_is_asked(
+    sessions: sessionmaker[Session],
+) -> None:
+    engine = _search_engine(VectorIndex(object()))  # any call on it would fail
+    with sessions() as db, pytest.raises(InvalidFilter):
+        engine.search(db, "price", np.ones(DIM, np.float32), filters=SearchFilters(label="x.y"))
+
+
+def test_a_visit_deleted_while_it_was_indexed_leaves_nothing_behind(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    visit, utts = _corpus()[0]
+    visit = dataclasses.replace(visit, visit_id="gone")  # no Visit row: deleted meanwhile
+    utts = [dataclasses.replace(u, visit_id="gone") for u in utts]
+    uvec = _vectors([u.text for u in utts])
+    assert not replace_documents(sessions, vectors, utts, visit, (uvec, uvec[0]))
+    assert vectors.visit_documents(visit.visit_id)[0] == []
+    with sessions() as db:
+        assert keyword_index.tokens_of(db, "utterance", [u.id for u in utts]) == {}
