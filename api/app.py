@@ -45,7 +45,6 @@ from api.routes import (
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.engine_search import EngineSearch
-from knowledge.playbooks import SuggestIndex
 from knowledge.search_text import embed_label_examples
 from knowledge.settings import Settings
 from knowledge.vector_index import shared
@@ -127,9 +126,9 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What the app holds while it runs: engine, Celery client, search (no corpus: that stays in
-    the engines) and playbooks; the query embedder, the classifier and the label examples'
-    vectors are loaded here, so no request waits for a model."""
+    """What the app holds while it runs: engine, Celery client and search (no corpus: that stays
+    in the engines); the query embedder, the classifier and the label examples' vectors are
+    loaded here, so no request waits for a model."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,7 +148,6 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
                 settings.models_dir / "cache",
             ),
         )
-        app.state.playbooks = SuggestIndex()  # answers' vectors, refreshed from the database
         yield
         engine.dispose()
 

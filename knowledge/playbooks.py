@@ -1,16 +1,15 @@
-"""Objection playbooks: stored answers to customers' objections, trainers' curation, and a
-per-process matrix of their vectors kept in step with the database for quick suggestions."""
+"""Objection playbooks: stored answers to customers' objections, trainers' curation, and
+suggestions from the objections nearest a customer's sentence (their vectors in Chroma)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from knowledge.access import Scope
@@ -22,7 +21,7 @@ from nlp.playbook import Answer, Group, Turn, answer_score, find_answers, group_
 FloatArray = npt.NDArray[np.float32]
 LABEL_MATCH = 0.1  # added to the similarity of an objection carrying a label the text carries
 QUALITY_WEIGHT = 0.3  # how much how well an answer worked counts against how close it is
-CANDIDATES = 60  # objections looked at per suggestion
+CANDIDATES = 60  # objections looked at per suggestion (and as many more of its labels)
 
 
 class TopicNotFound(NotFound):
@@ -265,51 +264,79 @@ def curate(
 
 @dataclass
 class _Matrix:
-    """Every stored answer's vectors and facts, as arrays (one row per answer)."""
+    """One suggestion's candidate answers: their vectors and facts, as arrays (a row each)."""
 
     keys: list[tuple[str, str, int]] = field(default_factory=list)  # visit, label, answer idx
     objections: FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     answers: FloatArray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     facts: list[tuple[bool, bool, float]] = field(default_factory=list)  # positive, commit, delta
-    newest: Any = None  # created_at of the newest row read
     hidden: set[tuple[str, int]] = field(default_factory=set)  # visit, answer idx (any topic)
     pinned: set[tuple[str, int]] = field(default_factory=set)
-    curation_stamp: tuple[int, Any] = (0, None)
-    stamp: tuple[int, Any] = (0, None)  # count and newest created_at of the rows read
 
 
-class SuggestIndex:
-    """The answers' vectors in memory, refreshed from the database (new rows appended, a full
-    reload when rows went away) before each suggestion, so every API process agrees."""
+class ObjectionStore(Protocol):
+    """Where the objections' vectors are searched (knowledge.vector_index.VectorIndex)."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._m = _Matrix()
+    def nearest_objections(
+        self,
+        vector: FloatArray,
+        *,
+        n: int,
+        labels: Sequence[str] = (),
+        among: frozenset[str] | None = None,
+    ) -> list[tuple[str, str, int]]: ...
 
-    def refresh(self, db: Session) -> _Matrix:
-        with self._lock:
-            count, newest = db.execute(
-                select(func.count(), func.max(PlaybookAnswer.created_at))
-            ).one()
-            m = self._m
-            if (count, newest) != m.stamp:  # as the database returns them (types differ by engine)
-                m = self._load(db, m if count >= len(m.keys) else _Matrix())
-                if len(m.keys) != count:  # rows replaced or deleted: start over
-                    m = self._load(db, _Matrix())
-                m.stamp = (count, newest)
-            stamp = tuple(
-                db.execute(select(func.count(), func.max(PlaybookCuration.updated_at))).one()
-            )
-            if stamp != m.curation_stamp:
-                cur = _curation(db)
-                m.hidden = {(k[0], k[2]) for k, c in cur.items() if c.hidden}
-                m.pinned = {(k[0], k[2]) for k, c in cur.items() if c.pinned}
-                m.curation_stamp = stamp  # type: ignore[assignment]  # (count, max) row
-            self._m = m
-            return m
 
-    def _load(self, db: Session, m: _Matrix) -> _Matrix:
-        query = select(
+def suggest(
+    db: Session,
+    store: ObjectionStore,
+    *,
+    vector: FloatArray,
+    labels: Sequence[str],
+    scope: Scope,
+    limit: int = 3,
+) -> list[GroupView]:
+    """Answers to the stored objections closest to a customer's sentence (its unit vector
+    and labels), grouped, closest and best-working first. The nearest objections come from
+    the vector store, their answers and curation from the database: nothing is kept."""
+    visits = {
+        v.id: v
+        for v in db.execute(
+            select(Visit.id, Visit.outcome, Visit.title, Visit.contacts).where(readable(scope))
+        )
+    }
+    among = None if scope.role in (Role.ADMIN, Role.PRODUCT) else frozenset(visits)
+    keys = store.nearest_objections(vector, n=2 * CANDIDATES, labels=labels, among=among)
+    m = _candidates(db, keys)
+    if not m.keys:
+        return []
+    sims = _similarities(m, vector, labels, visits)
+    rows = _distinct_best(m, sims)
+    if not rows:
+        return []
+    quality = [_quality(m, i, visits[m.keys[i][0]].outcome) for i in rows]
+    combined = [float(sims[i]) + QUALITY_WEIGHT * q for i, q in zip(rows, quality, strict=True)]
+    groups = group_answers(
+        m.answers[rows],
+        combined,
+        pinned=[(m.keys[i][0], m.keys[i][2]) in m.pinned for i in rows],
+    )[:limit]
+    views = _views(db, m, rows, sims, quality, visits, {rows[j] for g in groups for j in g.members})
+    out = []
+    for g in groups:
+        members = [v for v in (views[j] for j in g.members) if v is not None]
+        if members:
+            out.append(GroupView(members[0], members, g.score, g.pinned))
+    return out
+
+
+def _candidates(db: Session, keys: Sequence[tuple[str, str, int]]) -> _Matrix:
+    """The stored answers of these objections, with their trainers' pins and hides."""
+    if not keys:
+        return _Matrix()
+    key = tuple_(PlaybookAnswer.visit_id, PlaybookAnswer.label, PlaybookAnswer.answer_idx)
+    rows = db.execute(
+        select(
             PlaybookAnswer.visit_id,
             PlaybookAnswer.label,
             PlaybookAnswer.answer_idx,
@@ -318,70 +345,19 @@ class SuggestIndex:
             PlaybookAnswer.sentiment_delta,
             PlaybookAnswer.objection_vector,
             PlaybookAnswer.answer_vector,
-            PlaybookAnswer.created_at,
-        )
-        if m.newest is not None:
-            query = query.where(PlaybookAnswer.created_at > m.newest)
-        rows = db.execute(query).all()
-        if not rows:
-            return m
-        fresh = {r.visit_id for r in rows}
-        keep = [i for i, k in enumerate(m.keys) if k[0] not in fresh]
-        objections = [np.frombuffer(r.objection_vector, np.float32) for r in rows]
-        answers = [np.frombuffer(r.answer_vector, np.float32) for r in rows]
-        out = _Matrix(
-            keys=[m.keys[i] for i in keep] + [(r.visit_id, r.label, r.answer_idx) for r in rows],
-            objections=np.vstack([*(m.objections[keep] if keep else []), *objections]),
-            answers=np.vstack([*(m.answers[keep] if keep else []), *answers]),
-            facts=[m.facts[i] for i in keep]
-            + [(r.positive, r.commitment, r.sentiment_delta) for r in rows],
-            newest=max([r.created_at for r in rows] + ([m.newest] if m.newest else [])),
-            hidden=m.hidden,
-            pinned=m.pinned,
-            curation_stamp=m.curation_stamp,
-        )
-        return out
-
-    def suggest(
-        self,
-        db: Session,
-        *,
-        vector: FloatArray,
-        labels: Sequence[str],
-        scope: Scope,
-        limit: int = 3,
-    ) -> list[GroupView]:
-        """Answers to the stored objections closest to a customer's sentence (its unit vector
-        and labels), grouped, closest and best-working first."""
-        m = self.refresh(db)
-        if not m.keys:
-            return []
-        visits = {
-            v.id: v
-            for v in db.execute(
-                select(Visit.id, Visit.outcome, Visit.title, Visit.contacts).where(readable(scope))
-            )
-        }
-        sims = _similarities(m, vector, labels, visits)
-        rows = _distinct_best(m, sims)
-        if not rows:
-            return []
-        quality = [_quality(m, i, visits[m.keys[i][0]].outcome) for i in rows]
-        combined = [float(sims[i]) + QUALITY_WEIGHT * q for i, q in zip(rows, quality, strict=True)]
-        groups = group_answers(
-            m.answers[rows],
-            combined,
-            pinned=[(m.keys[i][0], m.keys[i][2]) in m.pinned for i in rows],
-        )[:limit]
-        views = _views(
-            db, m, rows, sims, quality, visits, {rows[j] for g in groups for j in g.members}
-        )
-        out = []
-        for g in groups:
-            members = [v for v in (views[j] for j in g.members) if v is not None]
-            if members:
-                out.append(GroupView(members[0], members, g.score, g.pinned))
-        return out
+        ).where(key.in_(list(keys)))
+    ).all()
+    if not rows:
+        return _Matrix()
+    cur = _curation(db, visit_ids={r.visit_id for r in rows})
+    return _Matrix(
+        keys=[(r.visit_id, r.label, r.answer_idx) for r in rows],
+        objections=np.vstack([np.frombuffer(r.objection_vector, np.float32) for r in rows]),
+        answers=np.vstack([np.frombuffer(r.answer_vector, np.float32) for r in rows]),
+        facts=[(r.positive, r.commitment, r.sentiment_delta) for r in rows],
+        hidden={(k[0], k[2]) for k, c in cur.items() if c.hidden},
+        pinned={(k[0], k[2]) for k, c in cur.items() if c.pinned},
+    )
 
 
 def _similarities(

@@ -20,6 +20,7 @@ log = structlog.get_logger()
 T = TypeVar("T")
 UTTERANCES = "utterances"
 VISITS = "visits"
+OBJECTIONS = "objections"  # customers' objections that a rep answered, for playbooks
 _PAGE = 2000  # rows per get()
 CHROMA_TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # seconds; a page of 2000 vectors fits in 30
 
@@ -81,7 +82,7 @@ class VectorIndex:
 
     def __init__(self, client: Any, *, prefix: str = "") -> None:
         self._client = client
-        self._names = (f"{prefix}{UTTERANCES}", f"{prefix}{VISITS}")
+        self._names = (f"{prefix}{UTTERANCES}", f"{prefix}{VISITS}", f"{prefix}{OBJECTIONS}")
         self._cols: dict[str, Any] = {}
 
     def _col(self, name: str) -> Any:
@@ -125,10 +126,50 @@ class VectorIndex:
             )
 
     def delete_visit(self, visit_id: str) -> None:
-        """Remove a visit's utterances and visit document (no error when absent)."""
+        """Remove a visit's utterances, visit document and objections (none is an error)."""
         with _reachable():
             self._col(self._names[0]).delete(where={"visit_id": visit_id})
             self._col(self._names[1]).delete(ids=[visit_id])
+            self._col(self._names[2]).delete(where={"visit_id": visit_id})
+
+    def upsert_objections(
+        self, visit_id: str, keys: Sequence[tuple[str, int]], vectors: FloatArray
+    ) -> None:
+        """A visit's answered objections, each (label, answer index) with the objection's
+        vector; replaces what the visit had."""
+        col = self._col(self._names[2])
+        with _reachable():
+            col.delete(where={"visit_id": visit_id})
+            if keys:
+                col.upsert(
+                    ids=[f"{visit_id}:{label}:{idx}" for label, idx in keys],
+                    embeddings=np.asarray(vectors, dtype=np.float32),
+                    metadatas=[
+                        {"visit_id": visit_id, "label": label, "answer_idx": idx}
+                        for label, idx in keys
+                    ],
+                )
+
+    def nearest_objections(
+        self,
+        vector: FloatArray,
+        *,
+        n: int,
+        labels: Sequence[str] = (),
+        among: frozenset[str] | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """(visit, label, answer index) of the n objections nearest to vector, and of the n
+        nearest among those of the labels, of visits among (None: every visit)."""
+        if among is not None and not among:
+            return []
+        wheres = [_visit_in(among)]
+        if labels:
+            wheres.append(_all_of({"label": {"$in": sorted(labels)}}, _visit_in(among)))
+        ids: list[str] = []
+        for where in wheres:
+            ids += self._nearest(self._names[2], vector, n=n, where=where)
+        keys = [i.rsplit(":", 2) for i in dict.fromkeys(ids)]
+        return [(visit, label, int(idx)) for visit, label, idx in keys]
 
     def visit_documents(self, visit_id: str) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """One visit's utterances and visit document with their vectors."""
@@ -239,7 +280,7 @@ class VectorIndex:
         return _parsed(kind, page)
 
     def visit_ids(self) -> set[str]:
-        """Every visit with an utterance or a visit document stored."""
+        """Every visit with an utterance, a visit document or an objection stored."""
         found: set[str] = set()
         with _reachable():
             for name in self._names:
@@ -254,7 +295,7 @@ class VectorIndex:
         return found
 
     def reset(self) -> None:
-        """Drop both collections, before a full reindex (e.g. after an embedding-model change)."""
+        """Drop the collections, before a full reindex (e.g. after an embedding-model change)."""
         with _reachable():
             for name in self._names:
                 if name in {c.name for c in self._client.list_collections()}:

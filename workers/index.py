@@ -1,4 +1,5 @@
-"""The indexing step: a visit's utterances and its profile into the Chroma knowledge base."""
+"""The indexing step: a visit's utterances, its profile and its answered objections into the
+knowledge base (Chroma and the database's keyword search)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from knowledge.engine_search import forget_visit, replace_documents
 from knowledge.errors import TransientError
 from knowledge.models import Utterance, Visit
 from knowledge.search_text import feature_sentences, utterance_embedding_texts, visit_embedding_text
-from knowledge.search_types import UtteranceDoc, VisitDoc
+from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
 from knowledge.settings import Settings
 from knowledge.vector_index import IndexUnavailable, shared
 from nlp.embed import Embedder, load_embedder
@@ -52,12 +53,14 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     vectors = np.zeros((0, 0), np.float32)
     if docs:
         vectors = embedder.encode(utterance_embedding_texts(docs))
-    _store_answers(sessions, embedder, stored)
+    objections = _store_answers(sessions, embedder, stored)
     sentences = feature_sentences(settings.prompts_dir)
     visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
         index = shared(settings.chroma_url)
-        if not replace_documents(sessions, index, docs, visit_doc, (vectors, visit_vector)):
+        if replace_documents(sessions, index, docs, visit_doc, (vectors, visit_vector)):
+            index.upsert_objections(visit_id, *objections)
+        else:
             log.info("index.deleted_meanwhile", visit_id=visit_id)
     except IndexUnavailable as e:
         shared.cache_clear()
@@ -132,9 +135,12 @@ def _visit_doc(stored: _Stored, docs: list[UtteranceDoc]) -> VisitDoc:
     )
 
 
-def _store_answers(sessions: sessionmaker[Session], embedder: Embedder, stored: _Stored) -> None:
-    """The rep's answers to objections, with their vectors, for the playbooks of every API
-    process; embedded here, outside any transaction."""
+def _store_answers(
+    sessions: sessionmaker[Session], embedder: Embedder, stored: _Stored
+) -> tuple[list[tuple[str, int]], FloatArray]:
+    """The rep's answers to objections, with their vectors, in the database for the playbooks;
+    embedded here, outside any transaction. Returns each objection's (label, answer index) and
+    vector, for the vector index."""
     answers = playbooks.answers_of_visit(stored.utterances, stored.report)
     if answers:
         objection_vectors = embedder.encode([a.objection_text for a in answers])
@@ -150,6 +156,7 @@ def _store_answers(sessions: sessionmaker[Session], embedder: Embedder, stored: 
                 objection_vectors=objection_vectors,
                 answer_vectors=answer_vectors,
             )
+    return [(a.label, a.answer_idx) for a in answers], objection_vectors
 
 
 def reconcile(settings: Settings, sessions: sessionmaker[Session]) -> int:

@@ -12,12 +12,12 @@ from api.access import Caller, Me
 from api.deps import MAX_ID, Db
 from api.links import audio_link
 from api.routes.analysis import shared_classifier
-from api.routes.search import embed_query
+from api.routes.search import embed_query, engines, index_reachable
 from api.schemas import Body
 from knowledge import audit, playbooks
 from knowledge.errors import Forbidden, InvalidInput
 from knowledge.models import Role
-from knowledge.playbooks import AnswerView, GroupView, SuggestIndex, TopicNotFound
+from knowledge.playbooks import AnswerView, GroupView, TopicNotFound
 from nlp.labels import LabelInfo, load_labels
 from nlp.playbook import is_objection
 from nlp.vocabulary import Outcome
@@ -279,11 +279,6 @@ def curate_answer(
     )
 
 
-def suggest_index(request: Request) -> SuggestIndex:
-    index: SuggestIndex = request.app.state.playbooks
-    return index
-
-
 @router.post("/playbooks/suggest")
 def suggest(body: SuggestIn, request: Request, db: Db, me: Me) -> SuggestOut:
     """The best answers to stored objections like this customer sentence (Chinese or English)."""
@@ -292,9 +287,15 @@ def suggest(body: SuggestIn, request: Request, db: Db, me: Me) -> SuggestOut:
         raise InvalidInput("The text is empty; paste what the customer said.", code="empty_text")
     said = shared_classifier(request).analyze([text], roles=[SpeakerRole.CUSTOMER])[0]
     labels = [x.id for x in (*said.labels, *said.risk) if is_objection(x.id)]
-    groups = suggest_index(request).suggest(
-        db, vector=embed_query(request, text), labels=labels, scope=me.scope, limit=body.limit
-    )
+    with index_reachable():
+        groups = playbooks.suggest(
+            db,
+            engines(request).vectors,
+            vector=embed_query(request, text),
+            labels=labels,
+            scope=me.scope,
+            limit=body.limit,
+        )
     return SuggestOut(
         text=text,
         topics=labels,

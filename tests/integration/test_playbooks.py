@@ -4,16 +4,20 @@ trainers' curation, suggestions in Chinese and English, and each caller's scope.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from api.app import create_app
 from knowledge import playbooks
+from knowledge.db import migrate
 from knowledge.models import Role, User, Utterance, Visit, VisitResult
+from knowledge.vector_index import shared
 from nlp.embed import load_embedder
-from tests.conftest import make_user
+from tests.conftest import make_user, settings_for, signed_in
 
 pytestmark = pytest.mark.integration
 
@@ -67,15 +71,32 @@ def add_visit(
         db.flush()
         answers = playbooks.answers_of_visit(rows, report)
         embedder = load_embedder(app.state.settings.embedding_model)
+        objection_vectors = embedder.encode([a.objection_text for a in answers])
         playbooks.replace_answers(
             db,
             visit_id=visit_id,
             answers=answers,
-            objection_vectors=embedder.encode([a.objection_text for a in answers]),
+            objection_vectors=objection_vectors,
             answer_vectors=embedder.encode([a.text for a in answers]),
         )
         db.commit()
+    keys = [(a.label, a.answer_idx) for a in answers]
+    shared(app.state.settings.chroma_url).upsert_objections(visit_id, keys, objection_vectors)
     return visit_id
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, chroma_url: str
+) -> Iterator[TestClient]:
+    """The API alone on SQLite and on PostgreSQL, with a Chroma server for the objections."""
+    overrides: dict[str, Any] = {"chroma_url": chroma_url}
+    if request.param == "postgresql":
+        overrides["database_url"] = request.getfixturevalue("pg_database")
+    settings = settings_for(tmp_path_factory.mktemp(request.param), "embedded", **overrides)
+    migrate(settings.database_url)
+    with TestClient(create_app(settings)) as c:
+        yield signed_in(c, settings)
 
 
 def price_visit(client: TestClient, owner_id: int, answer: str, *, good: bool, zh: bool) -> str:
