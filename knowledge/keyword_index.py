@@ -126,7 +126,11 @@ def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str
 
 
 def count(db: Session, kind: Kind, f: SearchFilters) -> int:
-    """Documents of the kind that pass the filters."""
+    """Documents of the kind that pass the filters; a visit passes an utterance-level filter
+    (label, risk, role, sentiment) when one of its utterances does."""
+    if kind == "visit" and any(getattr(f, x) is not None for x in _UTTERANCE_ONLY):
+        having = select(func.count(SearchUtterance.visit_id.distinct()))
+        return int(db.scalar(having.where(*_conditions(SearchUtterance, f))) or 0)
     table = _TABLES[kind]
     query = select(func.count()).select_from(table).where(*_conditions(table, f))
     return int(db.scalar(query) or 0)

@@ -143,23 +143,32 @@ def _search_engine(vectors: VectorIndex, candidates: int = 200) -> EngineSearch:
 
 
 def _passing(kind: str, f: SearchFilters) -> int:
-    """How many documents of the kind pass the filters, counted in Python."""
+    """How many documents of the kind pass the filters, counted in Python (a visit passes an
+    utterance-level filter when one of its utterances does)."""
     n = 0
     for visit, utts in _corpus():
-        for d in utts if kind == "utterance" else [visit]:
-            if f.visit_ids is not None and d.visit_id not in f.visit_ids:
-                continue
-            if f.date_from and (not d.visit_date or d.visit_date < f.date_from):
-                continue
-            if f.date_to and (not d.visit_date or d.visit_date > f.date_to):
-                continue
-            fields = ["rep", "customer", "industry", "segment", "language"]
-            if kind == "utterance":
-                fields += ["role", "sentiment"]
-                if f.label and f.label not in d.labels or f.risk and f.risk not in d.risk:
-                    continue
-            n += all(getattr(f, x) in (None, getattr(d, x)) for x in fields)
+        if kind == "utterance":
+            n += sum(_passes(u, f) for u in utts)
+        elif f.label or f.risk or f.role or f.sentiment:
+            n += any(_passes(u, f) for u in utts)
+        else:
+            n += _passes(visit, f)
     return n
+
+
+def _passes(d: UtteranceDoc | VisitDoc, f: SearchFilters) -> bool:
+    if f.visit_ids is not None and d.visit_id not in f.visit_ids:
+        return False
+    if f.date_from and (not d.visit_date or d.visit_date < f.date_from):
+        return False
+    if f.date_to and (not d.visit_date or d.visit_date > f.date_to):
+        return False
+    fields = ["rep", "customer", "industry", "segment", "language"]
+    if isinstance(d, UtteranceDoc):
+        fields += ["role", "sentiment"]
+        if f.label and f.label not in d.labels or f.risk and f.risk not in d.risk:
+            return False
+    return all(getattr(f, x) in (None, getattr(d, x)) for x in fields)
 
 
 QUERIES = ["pump leak", "售后 太慢", "price contract late", "工程师 报价", "training"]
