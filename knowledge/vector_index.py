@@ -184,19 +184,6 @@ class VectorIndex:
         with _reachable():
             return int(self._col(self._names[0]).count()), int(self._col(self._names[1]).count())
 
-    def query_utterances(
-        self, vector: FloatArray, *, n: int = 20, where: dict[str, Any] | None = None
-    ) -> list[str]:
-        """Ids of the n nearest utterances by Chroma's own (optionally filtered) search."""
-        with _reachable():
-            out = self._col(self._names[0]).query(
-                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-                n_results=n,
-                where=where,
-                include=[],
-            )
-        return list(out["ids"][0])
-
     def nearest_visits(
         self, vector: FloatArray, *, n: int, among: frozenset[str] | None = None
     ) -> list[str]:
@@ -264,7 +251,7 @@ class VectorIndex:
         page = {
             key: (out[key] or [[]])[0] for key in ("ids", "embeddings", "documents", "metadatas")
         }
-        return _parsed(kind, page)
+        return _parsed(_builder(kind), page)
 
     def documents(
         self, kind: Kind, ids: Sequence[str]
@@ -277,7 +264,7 @@ class VectorIndex:
             page = self._col(self._names[0 if kind == "utterance" else 1]).get(
                 ids=list(dict.fromkeys(ids)), include=["embeddings", "documents", "metadatas"]
             )
-        return _parsed(kind, page)
+        return _parsed(_builder(kind), page)
 
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance, a visit document or an objection stored."""
@@ -326,6 +313,7 @@ class VectorIndex:
         build: Callable[[str, dict[str, Any]], T],
         where: dict[str, Any] | None = None,
     ) -> tuple[list[T], FloatArray]:
+        """Every document of the collection that passes where, page by page."""
         col = self._col(name)
         docs: list[T] = []
         chunks: list[FloatArray] = []
@@ -340,28 +328,22 @@ class VectorIndex:
                 )
                 if not page["ids"]:
                     break
-                kept = []
-                for row, (text, meta) in enumerate(
-                    zip(page["documents"], page["metadatas"], strict=True)
-                ):
-                    try:
-                        docs.append(build(text or "", dict(meta or {})))
-                    except (KeyError, TypeError, ValueError):  # one bad document stops nothing
-                        log.warning("index.document_skipped", id=page["ids"][row])
-                        continue
-                    kept.append(row)
-                chunks.append(np.asarray(page["embeddings"], dtype=np.float32)[kept])
+                more, vectors = _parsed(build, page)
+                docs += more
+                chunks += [vectors] if len(more) else []
                 offset += len(page["ids"])
-        vectors = np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
-        return docs, vectors
+        return docs, np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def _builder(kind: Kind) -> Callable[[str, dict[str, Any]], UtteranceDoc | VisitDoc]:
+    return _utterance_from if kind == "utterance" else _visit_from
 
 
 def _parsed(
-    kind: Kind, page: Mapping[str, Any]
-) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+    build: Callable[[str, dict[str, Any]], T], page: Mapping[str, Any]
+) -> tuple[list[T], FloatArray]:
     """Documents and vectors of a Chroma answer; a document that does not parse is skipped."""
-    build = _utterance_from if kind == "utterance" else _visit_from
-    docs: list[UtteranceDoc | VisitDoc] = []
+    docs: list[T] = []
     kept: list[int] = []
     for row, (text, meta) in enumerate(zip(page["documents"], page["metadatas"], strict=True)):
         try:

@@ -106,10 +106,10 @@ def test_delete_visit_removes_utterances_and_visit_doc(index):
 
 def test_chroma_filtered_query_matches_metadata(index):
     index.upsert_utterances(utterances("v1", 3), vectors(3))
-    ids = index.query_utterances(
-        vectors(1, seed=5)[0], n=5, where={"labels": {"$contains": "pain.service"}}
+    found, _ = index.nearest(
+        "utterance", vectors(1, seed=5)[0], n=5, filters=SearchFilters(label="pain.service")
     )
-    assert sorted(ids) == ["v1:1", "v1:2"]
+    assert sorted(d.id for d in found if isinstance(d, UtteranceDoc)) == ["v1:1", "v1:2"]
 
 
 def test_reading_pages_through_large_visits(index, monkeypatch):
