@@ -56,6 +56,7 @@ class DocTable:
         self.corpus = corpus
         self.docs: list[Any] = []
         self.vectors = np.zeros((0, 0), dtype=np.float32)
+        self.cosine: FloatArray | None = None  # each row's cosine with the one query, if given
         self.alive = np.zeros(0, dtype=bool)
         self.visit_code = np.zeros(0, dtype=np.int32)
         self.bits = np.zeros(0, dtype=np.int64)
@@ -73,20 +74,28 @@ class DocTable:
         self,
         keys: Sequence[str],
         docs: Sequence[Any],
-        vectors: FloatArray,
+        vectors: FloatArray | None,
         visit_codes: list[int],
         token_lists: Sequence[list[str]],
+        cosines: FloatArray | None = None,
     ) -> None:
+        """Add rows with their vectors, or (a table for one query) with their cosines."""
         for key in keys:
             old = self.row_of.get(key)
             if old is not None:
                 self.retire([old])
         n, start = len(docs), self.size
-        dim = vectors.shape[1]
-        if self.vectors.shape[1] not in (0, dim):
-            raise ValueError(f"Vectors have {dim} dimensions; this index holds {self.dim}.")
-        self.vectors = _grow_rows(self.vectors, start + n, dim)
-        self.vectors[start : start + n] = vectors
+        if cosines is not None:
+            self.cosine = grow(
+                np.zeros(0, np.float32) if self.cosine is None else self.cosine, start + n
+            )
+            self.cosine[start : start + n] = cosines
+        elif vectors is not None:
+            dim = vectors.shape[1]
+            if self.vectors.shape[1] not in (0, dim):
+                raise ValueError(f"Vectors have {dim} dimensions; this index holds {self.dim}.")
+            self.vectors = _grow_rows(self.vectors, start + n, dim)
+            self.vectors[start : start + n] = vectors
         self.alive = grow(self.alive, start + n)
         self.alive[start : start + n] = True
         self.visit_code = grow(self.visit_code, start + n)
@@ -133,11 +142,15 @@ class DocTable:
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 
+    def scores(self, qvec: FloatArray) -> bool:
+        """Whether the table can give the query's cosines: given, or vectors of its size."""
+        return self.cosine is not None or self.dim == qvec.shape[0]
+
     def dense(self, qvec: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
         """Cosine of every masked row with qvec (0 elsewhere)."""
         out = np.zeros(self.size, dtype=np.float32)
         rows = np.flatnonzero(mask)
-        out[rows] = self.vectors[rows] @ qvec
+        out[rows] = self.vectors[rows] @ qvec if self.cosine is None else self.cosine[rows]
         return out
 
 

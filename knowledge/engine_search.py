@@ -114,30 +114,27 @@ class EngineSearch:
         also: list[str],
     ) -> list[str]:
         """Add to the ranker the nearest documents in meaning, the best keyword matches and the
-        documents of the ids in also, with their stored tokens; returns their ids."""
+        documents of the ids in also, with their cosines with the query (Chroma's) and their
+        stored tokens; returns their ids."""
         docs: list[UtteranceDoc | VisitDoc] = []
-        vectors = np.zeros((0, qvec.shape[0]), dtype=np.float32)
+        cosines = np.zeros(0, dtype=np.float32)
         if mode != "bm25":
-            docs, vectors = self.vectors.nearest(kind, qvec, n=n, filters=f)
+            docs, cosines = self.vectors.nearest(kind, qvec, n=n, filters=f)
         have = {_key(d) for d in docs}
         wanted = keyword_index.candidates(db, kind, tokens, f, n) if mode != "dense" else []
         missing = [i for i in dict.fromkeys([*wanted, *also]) if i not in have]
         if missing:
-            more, more_vectors = self.vectors.documents(kind, missing)
-            docs = [*docs, *more]
-            vectors = np.concatenate(
-                [vectors.reshape(-1, qvec.shape[0]), more_vectors.reshape(-1, qvec.shape[0])]
-            )
+            more, more_cosines = self.vectors.cosines(kind, qvec, missing)
+            docs, cosines = [*docs, *more], np.concatenate([cosines, more_cosines])
         ids = [_key(d) for d in docs]
         if docs:
             stored = keyword_index.tokens_of(db, kind, ids)
-            ranker.add(docs, vectors, tokens=[stored.get(i, []) for i in ids])
+            ranker.add(docs, None, tokens=[stored.get(i, []) for i in ids], cosines=cosines)
         return ids
 
     def _corpus(self, db: Session, kind: Kind, tokens: list[str]) -> CorpusStats:
         found = keyword_index.corpus(db, kind, tokens)
-        centroids = keyword_index.centroids(db, kind)
-        return CorpusStats(found.docs, found.avg_len, found.df, centroids)
+        return CorpusStats(found.docs, found.avg_len, found.df, found.centroids)
 
 
 def replace_documents(

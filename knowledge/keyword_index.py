@@ -32,6 +32,7 @@ class Corpus:
     docs: int
     avg_len: float
     df: dict[str, int]
+    centroids: dict[str, FloatArray]  # mean unit vector per language
 
 
 def replace_visit(
@@ -44,10 +45,14 @@ def replace_visit(
     """Write a visit's documents for keyword search in the caller's transaction, replacing
     what it had, and move the language centroids from its old vectors to its new ones."""
     forget_visit(db, visit.visit_id, old)
-    db.add_all(_row(SearchUtterance, d, id=d.id) for d in utterances)
-    db.add(_row(SearchVisit, visit))
-    _move_centroids(db, utterances, vectors[0], sign=1.0)
-    _move_centroids(db, [visit], vectors[1].reshape(1, -1), sign=1.0)
+    tokens = [tokenize(keyword_text(d)) for d in utterances]
+    db.add_all(
+        _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
+    )
+    visit_tokens = tokenize(keyword_text(visit))
+    db.add(_row(SearchVisit, visit, visit_tokens))
+    _move_centroids(db, utterances, vectors[0], [len(t) for t in tokens], sign=1.0)
+    _move_centroids(db, [visit], vectors[1].reshape(1, -1), [len(visit_tokens)], sign=1.0)
 
 
 def forget_visit(
@@ -61,7 +66,9 @@ def forget_visit(
     for kind in (UtteranceDoc, VisitDoc):
         rows = [i for i, d in enumerate(docs) if isinstance(d, kind)]
         if rows:
-            _move_centroids(db, [docs[i] for i in rows], vectors[rows], sign=-1.0)
+            mine = [docs[i] for i in rows]
+            lengths = [len(tokenize(keyword_text(d))) for d in mine]
+            _move_centroids(db, mine, vectors[rows], lengths, sign=-1.0)
 
 
 def reset(db: Session) -> None:
@@ -101,10 +108,17 @@ def candidates(
 
 
 def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> Corpus:
-    """Document count, mean length and (capped) document frequency of each query token."""
-    model = _TABLES[kind]
-    name = model.__tablename__
-    docs, avg_len = db.execute(select(func.count(), func.avg(model.length))).one()
+    """Document count, mean length, (capped) document frequency of each query token, and each
+    language's mean vector: from the per-language totals the writers keep, and the engine."""
+    name = _TABLES[kind].__tablename__
+    rows = db.scalars(
+        select(SearchCentroid).where(SearchCentroid.kind == kind, SearchCentroid.docs > 0)
+    ).all()
+    docs, total = sum(r.docs for r in rows), sum(r.tokens for r in rows)
+    centroids = {
+        r.language: (np.frombuffer(r.vector_sum, dtype=np.float64) / r.docs).astype(np.float32)
+        for r in rows
+    }
     df: dict[str, int] = {}
     for term in dict.fromkeys(tokens):
         if _sqlite(db):
@@ -114,7 +128,7 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> Corpus:
             hits = text(f"SELECT 1 FROM {name} WHERE tsv @@ CAST(:q AS tsquery) LIMIT :cap")
             sql = hits.bindparams(q=_tsquery([term]), cap=DF_CAP)
         df[term] = int(db.scalar(select(func.count()).select_from(sql.columns().subquery())) or 0)
-    return Corpus(int(docs or 0), float(avg_len or 0.0), df)
+    return Corpus(docs, total / docs if docs else 0.0, df, centroids)
 
 
 def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str]]:
@@ -146,19 +160,7 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     return set(db.scalars(query.distinct()))
 
 
-def centroids(db: Session, kind: Kind) -> dict[str, FloatArray]:
-    """Mean unit vector of each language's documents of the kind."""
-    rows = db.scalars(
-        select(SearchCentroid).where(SearchCentroid.kind == kind, SearchCentroid.docs > 0)
-    )
-    return {
-        r.language: (np.frombuffer(r.vector_sum, dtype=np.float64) / r.docs).astype(np.float32)
-        for r in rows
-    }
-
-
-def _row(table: type[Any], doc: UtteranceDoc | VisitDoc, **extra: Any) -> Any:
-    tokens = tokenize(keyword_text(doc))
+def _row(table: type[Any], doc: UtteranceDoc | VisitDoc, tokens: list[str], **extra: Any) -> Any:
     fields: dict[str, Any] = dict(
         visit_id=doc.visit_id,
         tokens=" ".join(tokens),
@@ -177,8 +179,14 @@ def _row(table: type[Any], doc: UtteranceDoc | VisitDoc, **extra: Any) -> Any:
 
 
 def _move_centroids(
-    db: Session, docs: Sequence[UtteranceDoc | VisitDoc], vectors: FloatArray, *, sign: float
+    db: Session,
+    docs: Sequence[UtteranceDoc | VisitDoc],
+    vectors: FloatArray,
+    lengths: Sequence[int],
+    *,
+    sign: float,
 ) -> None:
+    """Add (sign 1) or take out (-1) documents' unit vectors, count and tokens, per language."""
     if not len(docs) or vectors.size == 0:
         return
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -196,13 +204,18 @@ def _move_centroids(
         ).first()
         if found is None:
             found = SearchCentroid(
-                kind=kind, language=language, docs=0, vector_sum=np.zeros_like(total).tobytes()
+                kind=kind,
+                language=language,
+                docs=0,
+                tokens=0,
+                vector_sum=np.zeros_like(total).tobytes(),
             )
             db.add(found)
         old = np.frombuffer(found.vector_sum, dtype=np.float64)
         if old.shape != total.shape:  # another embedding model: start over
-            old, found.docs = np.zeros_like(total), 0
+            old, found.docs, found.tokens = np.zeros_like(total), 0, 0
         found.docs = max(found.docs + int(sign) * len(rows), 0)
+        found.tokens = max(found.tokens + int(sign) * sum(lengths[i] for i in rows), 0)
         found.vector_sum = (old + sign * total if found.docs else total * 0).tobytes()
         db.flush()
 

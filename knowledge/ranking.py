@@ -76,27 +76,30 @@ class SearchIndex:
     def add(
         self,
         docs: Sequence[UtteranceDoc | VisitDoc],
-        vectors: FloatArray,
+        vectors: FloatArray | None,
         *,
         tokens: Sequence[list[str]] | None = None,
+        cosines: FloatArray | None = None,
     ) -> None:
-        """Add or replace documents (same id replaces); vectors[i] embeds docs[i], tokens[i]
-        are its keyword tokens (tokenised here when not given)."""
+        """Add or replace documents (same id replaces); vectors[i] embeds docs[i], or, for a
+        ranker of one query, cosines[i] is its cosine with the query; tokens[i] are its
+        keyword tokens (tokenised here when not given)."""
         if tokens is None:
             tokens = [tokenize(keyword_text(d)) for d in docs]
-        vectors = _normalise(np.asarray(vectors, dtype=np.float32).reshape(len(docs), -1))
-        utt = [i for i, d in enumerate(docs) if isinstance(d, UtteranceDoc)]
-        vis = [i for i, d in enumerate(docs) if isinstance(d, VisitDoc)]
-        if utt:
-            udocs = [docs[i] for i in utt]
-            codes = [self._visit_code(d.visit_id) for d in udocs]
-            keys = [d.id for d in udocs if isinstance(d, UtteranceDoc)]
-            self._utt.append(keys, udocs, vectors[utt], codes, [tokens[i] for i in utt])
-        if vis:
-            vdocs = [docs[i] for i in vis]
-            codes = [self._visit_code(d.visit_id) for d in vdocs]
-            self._vis.append(
-                [d.visit_id for d in vdocs], vdocs, vectors[vis], codes, [tokens[i] for i in vis]
+        if vectors is not None:
+            vectors = _normalise(np.asarray(vectors, dtype=np.float32).reshape(len(docs), -1))
+        for kind, table in ((UtteranceDoc, self._utt), (VisitDoc, self._vis)):
+            rows = [i for i, d in enumerate(docs) if isinstance(d, kind)]
+            if not rows:
+                continue
+            mine = [docs[i] for i in rows]
+            table.append(
+                [d.id if isinstance(d, UtteranceDoc) else d.visit_id for d in mine],
+                mine,
+                None if vectors is None else vectors[rows],
+                [self._visit_code(d.visit_id) for d in mine],
+                [tokens[i] for i in rows],
+                None if cosines is None else np.asarray(cosines, dtype=np.float32)[rows],
             )
 
     def search(
@@ -254,7 +257,7 @@ class SearchIndex:
         close = np.zeros(n, dtype=bool)
         if n == 0 or not mask.any():
             return out, close
-        if dense_weight and table.dim == qvec.shape[0]:
+        if dense_weight and table.scores(qvec):
             out += table.dense(qvec, mask)
             close |= out >= self.weights.close_cosine
             if self.weights.center_by_language:

@@ -44,12 +44,14 @@ class SearchVisit(_Filterable, Base):
 
 
 class SearchCentroid(Base):
-    """Per kind and language, how many documents and the sum of their unit vectors: the mean
-    cosine of a query with that language's documents, which the ranker subtracts."""
+    """Per kind and language, how many documents, their tokens and the sum of their unit
+    vectors: BM25's corpus size and mean length, and the mean cosine of a query with that
+    language's documents, which the ranker subtracts; kept by the writers."""
 
     __tablename__ = "search_centroids"
 
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
     language: Mapped[str] = mapped_column(String(8), primary_key=True)
     docs: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)  # their keyword tokens, for BM25
     vector_sum: Mapped[bytes] = mapped_column(LargeBinary)  # float64

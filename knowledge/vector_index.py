@@ -234,37 +234,48 @@ class VectorIndex:
         self, kind: Kind, vector: FloatArray, *, n: int, filters: SearchFilters
     ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """The n documents of the kind nearest to vector that pass the filters, best first, and
-        their vectors, by Chroma's own filtered search."""
+        their cosines with it, by Chroma's own filtered search."""
         if filters.visit_ids is not None and not filters.visit_ids:
-            return [], np.zeros((0, 0), dtype=np.float32)
+            return [], np.zeros(0, dtype=np.float32)
         with _reachable():
             col = self._col(self._names[0 if kind == "utterance" else 1])
             n = min(n, int(col.count()))
             if n <= 0:
-                return [], np.zeros((0, 0), dtype=np.float32)
+                return [], np.zeros(0, dtype=np.float32)
             out = col.query(
                 query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
                 n_results=n,
                 where=where_of(filters, kind),
-                include=["embeddings", "documents", "metadatas"],
+                include=["documents", "metadatas", "distances"],
             )
-        page = {
-            key: (out[key] or [[]])[0] for key in ("ids", "embeddings", "documents", "metadatas")
-        }
-        return _parsed(_builder(kind), page)
+        return _scored(_builder(kind), out)
 
-    def documents(
-        self, kind: Kind, ids: Sequence[str]
+    def cosines(
+        self, kind: Kind, vector: FloatArray, ids: Sequence[str]
     ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-        """The stored documents with these ids (visit ids for visits) and their vectors; ids
-        not stored are left out."""
-        if not ids:
-            return [], np.zeros((0, 0), dtype=np.float32)
+        """The stored documents with these ids (visit ids for visits) and their cosines with
+        vector; ids not stored are left out."""
+        from chromadb.errors import ChromaError
+
+        ids = list(dict.fromkeys(ids))
+        col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
-            page = self._col(self._names[0 if kind == "utterance" else 1]).get(
-                ids=list(dict.fromkeys(ids)), include=["embeddings", "documents", "metadatas"]
-            )
-        return _parsed(_builder(kind), page)
+            try:
+                out = self._among(col, vector, ids)
+            except ChromaError:  # an id no longer stored: ask again with those that are
+                out = self._among(col, vector, col.get(ids=ids, include=[])["ids"])
+        return _scored(_builder(kind), out)
+
+    @staticmethod
+    def _among(col: Any, vector: FloatArray, ids: list[str]) -> Mapping[str, Any]:
+        if not ids:
+            return {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
+        return col.query(  # type: ignore[no-any-return]
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            ids=ids,
+            n_results=len(ids),
+            include=["documents", "metadatas", "distances"],
+        )
 
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance, a visit document or an objection stored."""
@@ -333,6 +344,16 @@ class VectorIndex:
                 chunks += [vectors] if len(more) else []
                 offset += len(page["ids"])
         return docs, np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+
+def _scored(
+    build: Callable[[str, dict[str, Any]], T], out: Mapping[str, Any]
+) -> tuple[list[T], FloatArray]:
+    """Documents of a one-query Chroma answer and their cosines (1 - cosine distance)."""
+    page = {key: (out[key] or [[]])[0] for key in ("ids", "documents", "metadatas", "distances")}
+    page["embeddings"] = [[1.0 - float(d)] for d in page["distances"]]
+    docs, cosines = _parsed(build, page)
+    return docs, cosines.reshape(-1)
 
 
 def _builder(kind: Kind) -> Callable[[str, dict[str, Any]], UtteranceDoc | VisitDoc]:

@@ -125,6 +125,8 @@ def vectors(request: pytest.FixtureRequest) -> VectorIndex:
 
 def _load(sessions: sessionmaker[Session], vectors: VectorIndex) -> SearchIndex:
     """Every visit into both engines, and the same documents into one in-memory ranker."""
+    with session_scope(sessions) as db:  # PostgreSQL's database is the module's: start clean
+        keyword_index.reset(db)
     whole = SearchIndex()
     for visit, utts in _corpus():
         with session_scope(sessions) as db:
@@ -231,7 +233,7 @@ def test_a_deleted_visit_leaves_both_engines_and_the_centroids(
     assert left == 0
     assert after["zh"] == before["zh"] - 8
     assert "v00" not in {h.visit_id for h in page.hits}
-    assert vectors.documents("utterance", ["v00:0"])[0] == []
+    assert vectors.visit_documents("v00")[0] == []
 
 
 def test_reindexing_a_visit_keeps_the_centroids_exact(
@@ -240,12 +242,12 @@ def test_reindexing_a_visit_keeps_the_centroids_exact(
     _load(sessions, vectors)
     visit, utts = _corpus()[3]
     with sessions() as db:
-        before = keyword_index.centroids(db, "utterance")
+        before = keyword_index.corpus(db, "utterance", []).centroids
     for _ in range(2):
         uvec = _vectors([u.text for u in utts])
         replace_documents(sessions, vectors, utts, visit, (uvec, _vectors([visit.summary])[0]))
     with sessions() as db:
-        after = keyword_index.centroids(db, "utterance")
+        after = keyword_index.corpus(db, "utterance", []).centroids
     for language, centroid in before.items():
         assert np.allclose(after[language], centroid, atol=1e-5)
 

@@ -170,7 +170,7 @@ def test_a_malformed_document_in_the_index_is_skipped_when_read(chroma_url: str)
         documents=["no times"],
         metadatas=[{"visit_id": "broken"}],
     )
-    docs, vectors = index.documents("utterance", ["fine:0", "broken:0"])
-    assert [d.visit_id for d in docs] == ["fine"] and vectors.shape == (1, 512)
+    docs, cosines = index.cosines("utterance", np.ones(512, np.float32), ["fine:0", "broken:0"])
+    assert [d.visit_id for d in docs] == ["fine"] and cosines.shape == (1,)
     index.delete_visit("fine")
     index.delete_visit("broken")

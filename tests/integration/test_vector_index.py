@@ -121,20 +121,20 @@ def test_reading_pages_through_large_visits(index, monkeypatch):
     assert len(back) == 30 and vecs.shape == (30, 16)
 
 
-def test_nearest_filters_and_documents_come_back_by_id(index):
+def test_nearest_filters_and_cosines_come_back_by_id(index):
     docs = utterances("v1", 3)
     index.upsert_utterances(docs, vectors(3))
     index.upsert_visit(VisitDoc(visit_id="v1", title="Late engineer"), vectors(1)[0])
-    near, near_vectors = index.nearest("utterance", vectors(3)[2], n=5, filters=SearchFilters())
+    near, cosines = index.nearest("utterance", vectors(3)[2], n=5, filters=SearchFilters())
     ids = [d.id for d in near if isinstance(d, UtteranceDoc)]
     assert ids[0] == "v1:2" and sorted(ids) == ["v1:0", "v1:1", "v1:2"]
-    assert near_vectors.shape == (3, 16)
+    assert cosines[0] == pytest.approx(1.0, abs=1e-5) and cosines.shape == (3,)
     nobody = SearchFilters(rep="nobody")
     assert index.nearest("utterance", vectors(1)[0], n=5, filters=nobody)[0] == []
     visits, _ = index.nearest("visit", vectors(1)[0], n=5, filters=SearchFilters())
     assert [v.visit_id for v in visits] == ["v1"]
-    back, vecs = index.documents("utterance", ["v1:2", "gone:0", "v1:0"])
-    assert sorted(d.id for d in back) == ["v1:0", "v1:2"] and vecs.shape == (2, 16)  # type: ignore[union-attr]
+    back, cos = index.cosines("utterance", vectors(3)[2], ["v1:2", "gone:0", "v1:0"])
+    assert sorted(d.id for d in back) == ["v1:0", "v1:2"] and cos.shape == (2,)  # type: ignore[union-attr]
 
 
 def test_unreachable_server_raises_index_unavailable():

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), primary_key=True),
         sa.Column("language", sa.String(length=8), primary_key=True),
         sa.Column("docs", sa.Integer(), nullable=False),
+        sa.Column("tokens", sa.BigInteger(), nullable=False),
         sa.Column("vector_sum", sa.LargeBinary(), nullable=False),
     )
     if op.get_bind().dialect.name == "sqlite":
