@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import keyword_index
 from knowledge.bm25 import tokenize
 from knowledge.db import session_scope
-from knowledge.doc_table import CorpusStats
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
 from knowledge.search_text import LabelExamples
@@ -79,7 +78,7 @@ class EngineSearch:
             weights=self.weights,
             labels=self.labels,
             label_examples=self.label_examples,
-            corpus={k: self._corpus(db, k, tokens) for k in ("utterance", "visit")},
+            corpus={k: keyword_index.corpus(db, k, tokens) for k in ("utterance", "visit")},
         )
         utterances = self._candidates(db, ranker, "utterance", qvec, tokens, f, n, mode, [])
         more_visits = [i.rsplit(":", 1)[0] for i in utterances]
@@ -131,10 +130,6 @@ class EngineSearch:
             stored = keyword_index.tokens_of(db, kind, ids)
             ranker.add(docs, None, tokens=[stored.get(i, []) for i in ids], cosines=cosines)
         return ids
-
-    def _corpus(self, db: Session, kind: Kind, tokens: list[str]) -> CorpusStats:
-        found = keyword_index.corpus(db, kind, tokens)
-        return CorpusStats(found.docs, found.avg_len, found.df, found.centroids)
 
 
 def replace_documents(

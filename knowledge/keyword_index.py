@@ -5,7 +5,6 @@ ranker scores them. Nothing is held between requests."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, column, delete, func, select, table,
 from sqlalchemy.orm import Session
 
 from knowledge.bm25 import tokenize
+from knowledge.doc_table import CorpusStats
 from knowledge.search_tables import SearchCentroid, SearchUtterance, SearchVisit
 from knowledge.search_text import keyword_text
 from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
@@ -23,16 +23,6 @@ _TABLES: dict[Kind, type[SearchUtterance] | type[SearchVisit]] = {
     "visit": SearchVisit,
 }
 _UTTERANCE_ONLY = ("role", "sentiment", "label", "risk")
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """BM25's view of one kind of document in the whole corpus."""
-
-    docs: int
-    avg_len: float
-    df: dict[str, int]
-    centroids: dict[str, FloatArray]  # mean unit vector per language
 
 
 def replace_visit(
@@ -107,7 +97,7 @@ def candidates(
     return [str(x) for x in db.scalars(query.limit(n))]
 
 
-def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> Corpus:
+def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
     """Document count, mean length, (capped) document frequency of each query token, and each
     language's mean vector: from the per-language totals the writers keep, and the engine."""
     name = _TABLES[kind].__tablename__
@@ -128,7 +118,7 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> Corpus:
             hits = text(f"SELECT 1 FROM {name} WHERE tsv @@ CAST(:q AS tsquery) LIMIT :cap")
             sql = hits.bindparams(q=_tsquery([term]), cap=DF_CAP)
         df[term] = int(db.scalar(select(func.count()).select_from(sql.columns().subquery())) or 0)
-    return Corpus(docs, total / docs if docs else 0.0, df, centroids)
+    return CorpusStats(docs, total / docs if docs else 0.0, df, centroids)
 
 
 def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str]]:
