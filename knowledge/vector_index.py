@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date
 from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -13,6 +12,15 @@ import httpx
 import numpy as np
 import structlog
 
+from knowledge.chroma_documents import (
+    all_of,
+    utterance_from,
+    utterance_meta,
+    visit_from,
+    visit_in,
+    visit_meta,
+    where_of,
+)
 from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
 
 log = structlog.get_logger()
@@ -111,7 +119,7 @@ class VectorIndex:
                 ids=ids,
                 embeddings=np.asarray(vectors, dtype=np.float32),
                 documents=[d.text for d in docs],
-                metadatas=[_utterance_meta(d) for d in docs],
+                metadatas=[utterance_meta(d) for d in docs],
             )
 
     def upsert_visit(self, doc: VisitDoc, vector: FloatArray) -> None:
@@ -122,7 +130,7 @@ class VectorIndex:
                 ids=[doc.visit_id],
                 embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
                 documents=[doc.text],
-                metadatas=[_visit_meta(doc)],
+                metadatas=[visit_meta(doc)],
             )
 
     def delete_visit(self, visit_id: str) -> None:
@@ -162,9 +170,9 @@ class VectorIndex:
         nearest among those of the labels, of visits among (None: every visit)."""
         if among is not None and not among:
             return []
-        wheres = [_visit_in(among)]
+        wheres = [visit_in(among)]
         if labels:
-            wheres.append(_all_of({"label": {"$in": sorted(labels)}}, _visit_in(among)))
+            wheres.append(all_of({"label": {"$in": sorted(labels)}}, visit_in(among)))
         ids: list[str] = []
         for where in wheres:
             ids += self._nearest(self._names[2], vector, n=n, where=where)
@@ -173,8 +181,8 @@ class VectorIndex:
 
     def visit_documents(self, visit_id: str) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """One visit's utterances and visit document with their vectors."""
-        utts, utt_vecs = self._all(self._names[0], _utterance_from, where={"visit_id": visit_id})
-        vis, vis_vecs = self._all(self._names[1], _visit_from, where={"visit_id": visit_id})
+        utts, utt_vecs = self._all(self._names[0], utterance_from, where={"visit_id": visit_id})
+        vis, vis_vecs = self._all(self._names[1], visit_from, where={"visit_id": visit_id})
         docs: list[UtteranceDoc | VisitDoc] = [*utts, *vis]
         parts = [v for v in (utt_vecs, vis_vecs) if v.size]
         return docs, (np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32))
@@ -190,7 +198,7 @@ class VectorIndex:
         """Ids of the n visits whose documents are nearest to vector (only those among)."""
         if among is not None and not among:
             return []
-        return self._nearest(self._names[1], vector, n=n, where=_visit_in(among))
+        return self._nearest(self._names[1], vector, n=n, where=visit_in(among))
 
     def nearest_customer_turns(
         self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
@@ -199,7 +207,7 @@ class VectorIndex:
         among), in one query."""
         if (among is not None and not among) or not len(vectors):
             return set()
-        where = _all_of({"role": "customer"}, _visit_in(among))
+        where = all_of({"role": "customer"}, visit_in(among))
         ids = self._nearest(self._names[0], vectors, n=n, where=where)
         return {doc_id.rsplit(":", 1)[0] for doc_id in ids}
 
@@ -210,10 +218,10 @@ class VectorIndex:
         utterances with theirs: what a similar-case profile is made of."""
         if not visit_ids:
             return {}
-        among = _visit_in(frozenset(visit_ids))
-        docs, vecs = self._all(self._names[1], _visit_from, where=among)
+        among = visit_in(frozenset(visit_ids))
+        docs, vecs = self._all(self._names[1], visit_from, where=among)
         utts, utt_vecs = self._all(
-            self._names[0], _utterance_from, where=_all_of({"role": "customer"}, among)
+            self._names[0], utterance_from, where=all_of({"role": "customer"}, among)
         )
         rows: dict[str, list[int]] = {}
         for i, u in enumerate(utts):
@@ -237,17 +245,9 @@ class VectorIndex:
         their cosines with it, by Chroma's own filtered search."""
         if filters.visit_ids is not None and not filters.visit_ids:
             return [], np.zeros(0, dtype=np.float32)
+        col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
-            col = self._col(self._names[0 if kind == "utterance" else 1])
-            n = min(n, int(col.count()))
-            if n <= 0:
-                return [], np.zeros(0, dtype=np.float32)
-            out = col.query(
-                query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-                n_results=n,
-                where=where_of(filters, kind),
-                include=["documents", "metadatas", "distances"],
-            )
+            out = _query(col, vector, n=min(n, int(col.count())), where=where_of(filters, kind))
         return _scored(_builder(kind), out)
 
     def cosines(
@@ -257,25 +257,15 @@ class VectorIndex:
         vector; ids not stored are left out."""
         from chromadb.errors import ChromaError
 
-        ids = list(dict.fromkeys(ids))
+        wanted = list(dict.fromkeys(ids))
         col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
             try:
-                out = self._among(col, vector, ids)
+                out = _query(col, vector, n=len(wanted), ids=wanted)
             except ChromaError:  # an id no longer stored: ask again with those that are
-                out = self._among(col, vector, col.get(ids=ids, include=[])["ids"])
+                wanted = col.get(ids=wanted, include=[])["ids"]
+                out = _query(col, vector, n=len(wanted), ids=wanted)
         return _scored(_builder(kind), out)
-
-    @staticmethod
-    def _among(col: Any, vector: FloatArray, ids: list[str]) -> Mapping[str, Any]:
-        if not ids:
-            return {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
-        return col.query(  # type: ignore[no-any-return]
-            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            ids=ids,
-            n_results=len(ids),
-            include=["documents", "metadatas", "distances"],
-        )
 
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance, a visit document or an objection stored."""
@@ -356,8 +346,28 @@ def _scored(
     return docs, cosines.reshape(-1)
 
 
+def _query(
+    col: Any,
+    vector: FloatArray,
+    *,
+    n: int,
+    where: dict[str, Any] | None = None,
+    ids: list[str] | None = None,
+) -> Mapping[str, Any]:
+    """Chroma's n nearest (under where, or among ids) with their documents and distances."""
+    if n <= 0:
+        return {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
+    return col.query(  # type: ignore[no-any-return]
+        query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+        n_results=n,
+        where=where,
+        ids=ids,
+        include=["documents", "metadatas", "distances"],
+    )
+
+
 def _builder(kind: Kind) -> Callable[[str, dict[str, Any]], UtteranceDoc | VisitDoc]:
-    return _utterance_from if kind == "utterance" else _visit_from
+    return utterance_from if kind == "utterance" else visit_from
 
 
 def _parsed(
@@ -375,129 +385,3 @@ def _parsed(
         kept.append(row)
     vectors = np.asarray(page["embeddings"], dtype=np.float32)
     return docs, vectors[kept] if len(kept) else np.zeros((0, 0), dtype=np.float32)
-
-
-def where_of(f: SearchFilters, kind: Kind) -> dict[str, Any] | None:
-    """Chroma's where clause for the filters (utterance-only fields apply to utterances)."""
-    names = ["rep", "customer", "industry", "segment", "language"]
-    if kind == "utterance":
-        names += ["role", "sentiment"]
-    conditions: list[dict[str, Any] | None] = [
-        {name: getattr(f, name)} for name in names if getattr(f, name) is not None
-    ]
-    if kind == "utterance":
-        conditions += [
-            {key: {"$contains": value}}
-            for key, value in (("labels", f.label), ("risk", f.risk))
-            if value is not None
-        ]
-    if f.date_from is not None:
-        conditions.append({"day": {"$gte": f.date_from.toordinal()}})
-    if f.date_to is not None:
-        conditions.append({"day": {"$lte": f.date_to.toordinal()}})
-    conditions.append(_visit_in(f.visit_ids))
-    return _all_of(*conditions)
-
-
-def _visit_in(visit_ids: frozenset[str] | None) -> dict[str, Any] | None:
-    return None if visit_ids is None else {"visit_id": {"$in": sorted(visit_ids)}}
-
-
-def _all_of(*conditions: dict[str, Any] | None) -> dict[str, Any] | None:
-    present = [c for c in conditions if c is not None]
-    if len(present) < 2:
-        return present[0] if present else None
-    return {"$and": present}
-
-
-def _common_meta(doc: UtteranceDoc | VisitDoc) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "visit_id": doc.visit_id,
-        "language": doc.language,
-        "rep": doc.rep,
-        "customer": doc.customer,
-        "industry": doc.industry,
-        "segment": doc.segment,
-    }
-    if doc.visit_date is not None:
-        meta["visit_date"] = doc.visit_date.isoformat()
-        meta["day"] = doc.visit_date.toordinal()  # numeric, so Chroma can filter ranges
-    if doc.labels:  # Chroma rejects empty lists
-        meta["labels"] = list(doc.labels)
-    return meta
-
-
-def _utterance_meta(doc: UtteranceDoc) -> dict[str, Any]:
-    meta = _common_meta(doc)
-    meta.update(
-        index=doc.index, start=doc.start, end=doc.end, role=doc.role, sentiment=doc.sentiment
-    )
-    if doc.risk:
-        meta["risk"] = list(doc.risk)
-    return meta
-
-
-def _visit_meta(doc: VisitDoc) -> dict[str, Any]:
-    meta = _common_meta(doc)
-    meta.update(
-        title=doc.title,
-        summary=doc.summary,
-        outcome=doc.outcome,
-    )
-    for name in ("coaching_score", "question_quality", "rep_talk_share", "next_steps"):
-        value = getattr(doc, name)
-        if value is not None:  # Chroma rejects None
-            meta[name] = float(value)
-    return meta
-
-
-def _day(meta: dict[str, Any]) -> date | None:
-    raw = meta.get("visit_date")
-    return date.fromisoformat(raw) if raw else None
-
-
-def _utterance_from(text: str, meta: dict[str, Any]) -> UtteranceDoc:
-    return UtteranceDoc(
-        visit_id=str(meta["visit_id"]),
-        index=int(meta["index"]),
-        start=float(meta["start"]),
-        end=float(meta["end"]),
-        text=text,
-        role=str(meta.get("role", "other")),
-        labels=list(meta.get("labels", [])),
-        sentiment=str(meta.get("sentiment", "neutral")),
-        risk=list(meta.get("risk", [])),
-        language=str(meta.get("language", "")),
-        rep=str(meta.get("rep", "")),
-        customer=str(meta.get("customer", "")),
-        industry=str(meta.get("industry", "")),
-        segment=str(meta.get("segment", "")),
-        visit_date=_day(meta),
-    )
-
-
-def _optional(meta: dict[str, Any], name: str) -> float | None:
-    value = meta.get(name)
-    return None if value is None else float(value)
-
-
-def _visit_from(text: str, meta: dict[str, Any]) -> VisitDoc:
-    steps = meta.get("next_steps")
-    return VisitDoc(
-        visit_id=str(meta["visit_id"]),
-        title=str(meta.get("title", "")),
-        summary=str(meta.get("summary", "")),
-        labels=list(meta.get("labels", [])),
-        outcome=str(meta.get("outcome", "")),
-        rep=str(meta.get("rep", "")),
-        customer=str(meta.get("customer", "")),
-        industry=str(meta.get("industry", "")),
-        segment=str(meta.get("segment", "")),
-        language=str(meta.get("language", "")),
-        visit_date=_day(meta),
-        coaching_score=_optional(meta, "coaching_score"),
-        question_quality=_optional(meta, "question_quality"),
-        rep_talk_share=_optional(meta, "rep_talk_share"),
-        next_steps=None if steps is None else int(steps),
-        text=text,
-    )
