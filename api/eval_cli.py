@@ -114,8 +114,12 @@ def bench(
     kb_database: Annotated[
         str | None, typer.Option(help="Database for the insights timing")
     ] = None,
-    kb_chroma: Annotated[
-        bool, typer.Option(help="Also time Chroma's own filtered query (throwaway collections).")
+    kb_search: Annotated[
+        bool,
+        typer.Option(
+            help="Also measure search on the engines at these sizes (evals.scalebench: its own "
+            "PostgreSQL database and Chroma server)."
+        ),
     ] = False,
     playbooks: Annotated[
         int, typer.Option(help="Time playbook suggestions at this many synthetic utterances")
@@ -150,9 +154,7 @@ def bench(
         result["knowledge_base"] = b.bench_knowledge_base(
             [int(n) for n in kb_sizes.split(",")],
             kb_database or settings.database_url,
-            settings.embedding_model,
-            corpus,
-            settings.chroma_url if kb_chroma else None,
+            search=kb_search,
         )
     result |= _bench_in_process(settings, playbooks=playbooks, page_visits=page_visits)
     _dump(result, out)

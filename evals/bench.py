@@ -226,28 +226,14 @@ def bench_memory(
     return rows
 
 
-def bench_knowledge_base(
-    sizes: list[int],
-    database_url: str,
-    embedding_model: str,
-    corpus: Path,
-    chroma_url: str | None = None,
-) -> dict[str, Any]:
-    """Search p50/p95 with and without filters, insights time, indexing throughput and, with a
-    chroma_url, Chroma's own write rate and filtered query time (in throwaway collections)."""
+def bench_knowledge_base(sizes: list[int], database_url: str, *, search: bool) -> dict[str, Any]:
+    """Insights time at each size and, with search, evals.scalebench's figures for search on the
+    engines (on a PostgreSQL database and a Chroma server of its own)."""
     from evals.kbbench import bench_insights
-    from evals.search import bench_chroma, bench_index_throughput, bench_search
-    from knowledge.vector_index import connect
-    from nlp.embed import load_embedder
 
-    embedder = load_embedder(embedding_model)
-    texts = [t["text"] for meta in _visits(corpus) for t in meta["turns"]]
-    out: dict[str, Any] = {
-        "search": {n: bench_search(n) for n in sizes},
-        "insights": {n: bench_insights(n, database_url) for n in sizes},
-        "indexing_utterances_per_s": round(bench_index_throughput(embedder, texts), 1),
-    }
-    if chroma_url:
-        index = connect(chroma_url, prefix="bench_")
-        out["chroma"] = {n: bench_chroma(index, n) for n in sizes}
+    out: dict[str, Any] = {"insights": {n: bench_insights(n, database_url) for n in sizes}}
+    if search:
+        from evals.scalebench import measure
+
+        out["search"] = measure(sizes)
     return out

@@ -1,5 +1,5 @@
-"""Search quality and similar-case hit@3 on a labelled corpus folder; search and Chroma speed on
-synthetic utterances."""
+"""Search quality and similar-case hit@3 on a labelled corpus folder, and the synthetic
+utterances that evals.scalebench grows a corpus from."""
 
 from __future__ import annotations
 
@@ -10,32 +10,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.search import (
-    LABEL_IDS,
-    PROMPTS_DIR,
-    RISK_IDS,
-    SEGMENTS,
-    SENTIMENTS,
-    Encoder,
-    FusionWeights,
+from evals.engine_folder import EngineFolder
+from knowledge.ranking import SearchIndex
+from knowledge.search_text import (
     LabelExamples,
-    Mode,
-    SearchFilters,
-    SearchIndex,
-    UtteranceDoc,
-    VisitDoc,
     embed_label_examples,
     feature_sentences,
     utterance_embedding_texts,
     visit_embedding_text,
 )
+from knowledge.search_types import (
+    Encoder,
+    FloatArray,
+    FusionWeights,
+    Kind,
+    Mode,
+    SearchFilters,
+    SearchPage,
+    UtteranceDoc,
+    VisitDoc,
+)
 from knowledge.similar import profile_from_visit, similar_visits
-from knowledge.vector_index import VectorIndex
+from nlp.labels import SHIPPED_PROMPTS, load_labels
+from nlp.vocabulary import Segment, Sentiment
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
 
@@ -128,7 +130,7 @@ def build_index(
 ) -> SearchIndex:
     """A SearchIndex holding every utterance and visit document of the corpus."""
     index = SearchIndex(weights=weights, label_examples=label_examples)
-    sentences = feature_sentences(PROMPTS_DIR)
+    sentences = feature_sentences(SHIPPED_PROMPTS)
     for cv in visits:
         texts = [
             *utterance_embedding_texts(cv.utterances),
@@ -139,8 +141,25 @@ def build_index(
     return index
 
 
+class Searcher(Protocol):
+    """The in-memory ranker over a folder, or the folder in the product's engines."""
+
+    def __len__(self) -> int: ...
+
+    def search(
+        self,
+        query: str,
+        query_vector: FloatArray,
+        *,
+        kind: Kind = "utterance",
+        filters: SearchFilters | None = None,
+        limit: int = 20,
+        mode: Mode = "hybrid",
+    ) -> SearchPage: ...
+
+
 def rank_visits(
-    index: SearchIndex, query: dict[str, Any], query_vector: npt.NDArray[np.float32], mode: Mode
+    index: Searcher, query: dict[str, Any], query_vector: npt.NDArray[np.float32], mode: Mode
 ) -> list[str]:
     """Distinct visit ids in hit order for one queries.json entry, as the reference scorer sees."""
     raw_filters = query.get("filters") or {}
@@ -172,11 +191,25 @@ def evaluate_search(
     corpus_dir: Path,
     embedder: Encoder,
     weights: FusionWeights | None = None,
-    prompts_dir: Path = PROMPTS_DIR,
+    prompts_dir: Path = SHIPPED_PROMPTS,
+    *,
+    engines: bool = True,
 ) -> dict[str, Any]:
-    """recall@5 and MRR per mode on queries.json, similar-case hit@3, query latency in ms."""
+    """recall@5 and MRR per mode on queries.json, similar-case hit@3, query latency in ms; over
+    the product's engines (as the API searches), or with engines=False the in-memory ranker
+    over the whole folder (what the fusion constants were chosen with)."""
     visits = load_corpus(corpus_dir)
-    index = build_index(visits, embedder, weights, embed_label_examples(prompts_dir, embedder))
+    examples = embed_label_examples(prompts_dir, embedder)
+    index: Searcher
+    if engines:
+        index = EngineFolder(
+            [(cv.visit, cv.utterances) for cv in visits],
+            embedder,
+            weights=weights,
+            label_examples=examples,
+        )
+    else:
+        index = build_index(visits, embedder, weights, examples)
     queries = json.loads((corpus_dir / "queries.json").read_text(encoding="utf-8"))
     qvecs = _encode(embedder, [q["query"] for q in queries])
     result: dict[str, Any] = {"queries": len(queries), "utterances": len(index)}
@@ -204,11 +237,13 @@ def evaluate_search(
     result["no_close_matches"] = _no_close_matches(index, embedder, queries, corpus_dir)
     result["latency_ms"] = _percentiles(latencies)
     result["similar"] = evaluate_similar(visits, embedder)
+    if isinstance(index, EngineFolder):
+        index.close()
     return result
 
 
 def _no_close_matches(
-    index: SearchIndex, embedder: Encoder, queries: Sequence[dict[str, Any]], corpus_dir: Path
+    index: Searcher, embedder: Encoder, queries: Sequence[dict[str, Any]], corpus_dir: Path
 ) -> dict[str, Any]:
     """Share of real queries told "no close matches", and of offtopic.json's queries (when the
     folder has one), where that is what a user wants to hear."""
@@ -269,9 +304,13 @@ _FILL_EN = {
 }
 
 
-def synthetic_docs(n: int, *, seed: int = 0, per_visit: int = 40) -> list[UtteranceDoc]:
-    """n template utterances in zh and en with random labels and metadata, per_visit per visit."""
+def synthetic_docs(
+    n: int, *, seed: int = 0, per_visit: int = 40, first_visit: int = 0
+) -> list[UtteranceDoc]:
+    """n template utterances in zh and en with random labels and metadata, per_visit per visit,
+    in visits v<first_visit>, v<first_visit + 1>, ... (a corpus grown in slices)."""
     rng = random.Random(seed)
+    labels = load_labels(SHIPPED_PROMPTS)
     docs = []
     for i in range(n):
         zh = rng.random() < 0.5
@@ -279,7 +318,7 @@ def synthetic_docs(n: int, *, seed: int = 0, per_visit: int = 40) -> list[Uttera
         text = rng.choice(templates).format(
             n=rng.randint(2, 9), **{k: rng.choice(v) for k, v in fill.items()}
         )
-        visit = i // per_visit
+        visit = first_visit + i // per_visit
         vrng = random.Random(visit)
         docs.append(
             UtteranceDoc(
@@ -289,81 +328,20 @@ def synthetic_docs(n: int, *, seed: int = 0, per_visit: int = 40) -> list[Uttera
                 end=(i % per_visit) * 12.0 + 10.0,
                 text=text,
                 role=rng.choice(("rep", "customer")),
-                labels=rng.sample(LABEL_IDS, rng.choice((0, 1, 1, 2))),
-                sentiment=rng.choice(SENTIMENTS),
-                risk=[RISK_IDS[0]] if rng.random() < 0.05 else [],
+                labels=rng.sample(labels.need_pain_ids, rng.choice((0, 1, 1, 2))),
+                sentiment=rng.choice(tuple(Sentiment)),
+                risk=[labels.risk_ids[0]] if rng.random() < 0.05 else [],
                 language="zh" if zh else "en",
                 rep=f"rep{vrng.randint(0, 49)}",
                 customer=f"customer{vrng.randint(0, 999)}",
                 industry=f"industry{vrng.randint(0, 19)}",
-                segment=vrng.choice(SEGMENTS),
+                segment=vrng.choice(tuple(Segment)),
                 visit_date=date(2026, 1, 1).fromordinal(
                     date(2026, 1, 1).toordinal() + vrng.randint(0, 300)
                 ),
             )
         )
     return docs
-
-
-def bench_search(
-    n: int,
-    embedder: Encoder | None = None,
-    *,
-    queries: int = 60,
-    seed: int = 0,
-    prompts_dir: Path = PROMPTS_DIR,
-) -> dict[str, Any]:
-    """Indexing throughput and search p50/p95 (ms) at n synthetic utterances, random vectors."""
-    docs = synthetic_docs(n, seed=seed)
-    rng = np.random.default_rng(seed)
-    vectors = rng.standard_normal((n, 512), dtype=np.float32)
-    examples = embed_label_examples(prompts_dir, embedder) if embedder is not None else None
-    index = SearchIndex(label_examples=examples)
-    t0 = time.perf_counter()
-    for start in range(0, n, 40):
-        index.add(docs[start : start + 40], vectors[start : start + 40])
-    index_s = time.perf_counter() - t0
-    texts = ["售后响应太慢，工程师好几天才来", "support takes days and we may switch vendors"]
-    texts = [texts[i % 2] for i in range(queries)]
-    if embedder is not None:
-        qvecs = _encode(embedder, texts)
-    else:
-        qvecs = rng.standard_normal((queries, 512), dtype=np.float32)
-    filter_sets = {
-        "none": SearchFilters(),
-        "label+sentiment": SearchFilters(label="pain.service", sentiment="negative"),
-        "segment+dates": SearchFilters(
-            segment="strategic", date_from=date(2026, 3, 1), date_to=date(2026, 6, 30)
-        ),
-        "rep": SearchFilters(rep="rep7"),
-    }
-    result: dict[str, Any] = {
-        "n": n,
-        "index_utterances_per_s": round(n / index_s),
-        "note": "BM25 tokenisation included; embedding excluded (random vectors)",
-    }
-    for kind in ("utterance", "visit"):
-        for name, filters in filter_sets.items():
-            times = []
-            for text, qv in zip(texts, qvecs, strict=True):
-                t = time.perf_counter()
-                index.search(text, qv, kind=kind, filters=filters, limit=20)
-                times.append((time.perf_counter() - t) * 1000)
-            result[f"{kind}/{name}"] = _percentiles(times)
-    return result
-
-
-def bench_index_throughput(embedder: Encoder, texts: Sequence[str]) -> float:
-    """Utterances per second through embedding and indexing, with a real embedder."""
-    t0 = time.perf_counter()
-    vectors = _encode(embedder, list(texts))
-    index = SearchIndex()
-    docs = [
-        UtteranceDoc(visit_id=f"v{i // 40}", index=i, start=0, end=1, text=t)
-        for i, t in enumerate(texts)
-    ]
-    index.add(docs, vectors)
-    return len(texts) / (time.perf_counter() - t0)
 
 
 def _encode(embedder: Encoder, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -378,45 +356,3 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
         "p50": round(ordered[len(ordered) // 2], 2),
         "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
     }
-
-
-def bench_chroma(
-    index: VectorIndex, n: int, *, queries: int = 30, seed: int = 0, per_write: int = 40
-) -> dict[str, Any]:
-    """Chroma's own write rate and filtered query p50/p95 (ms); drops the index's collections.
-
-    Pass a VectorIndex with a throwaway prefix: the numbers are for the record, not the product.
-    """
-    docs = synthetic_docs(n, seed=seed)
-    rng = np.random.default_rng(seed)
-    vectors = rng.standard_normal((n, 512), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    t0 = time.perf_counter()
-    for start in range(0, n, per_write):  # 40 = one visit per call, as the indexing step writes
-        stop = start + per_write
-        index.upsert_utterances(docs[start:stop], vectors[start:stop])
-    write_s = time.perf_counter() - t0
-    wheres: dict[str, dict[str, Any] | None] = {
-        "none": None,
-        "label+sentiment": {
-            "$and": [{"labels": {"$contains": "pain.service"}}, {"sentiment": "negative"}]
-        },
-        "segment+dates": {
-            "$and": [
-                {"segment": "strategic"},
-                {"day": {"$gte": date(2026, 3, 1).toordinal()}},
-                {"day": {"$lte": date(2026, 6, 30).toordinal()}},
-            ]
-        },
-        "rep": {"rep": "rep7"},
-    }
-    result: dict[str, Any] = {"n": n, "write_utterances_per_s": round(n / write_s)}
-    for name, where in wheres.items():
-        times = []
-        for qv in rng.standard_normal((queries, 512), dtype=np.float32):
-            t = time.perf_counter()
-            index.query_utterances(qv, n=20, where=where)
-            times.append((time.perf_counter() - t) * 1000)
-        result[f"utterance/{name}"] = _percentiles(times)
-    index.reset()
-    return result
