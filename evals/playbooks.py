@@ -8,6 +8,8 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,12 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from evals.scalebench import chroma_server
 from knowledge import playbooks, users
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import Role, Utterance, Visit
 from knowledge.settings import Settings
+from knowledge.vector_index import shared
 from nlp.embed import load_embedder
 
 PER_VISIT = 40  # utterances
@@ -168,13 +172,16 @@ def _fill(settings: Settings, n_utterances: int, seed: int, exact: bool) -> str:
                 v = bank[text] if exact else bank[text] + noise.normal(0, 0.02, bank[text].shape)
                 return np.asarray(v / np.linalg.norm(v), np.float32)
 
+            objection_vectors = np.array([vec(a.objection_text) for a in answers])
             playbooks.replace_answers(
                 db,
                 visit_id=visit_id,
                 answers=answers,
-                objection_vectors=np.array([vec(a.objection_text) for a in answers]),
+                objection_vectors=objection_vectors,
                 answer_vectors=np.array([vec(a.text) for a in answers]),
             )
+            keys = [(a.label, a.answer_idx) for a in answers]
+            shared(settings.chroma_url).upsert_objections(visit_id, keys, objection_vectors)
             if v % 200 == 0:
                 db.commit()
         db.commit()
@@ -182,13 +189,15 @@ def _fill(settings: Settings, n_utterances: int, seed: int, exact: bool) -> str:
     return rep_token
 
 
-def _app(base: Settings, tmp: Path, database_url: str | None) -> Settings:
-    url = database_url or f"sqlite:///{tmp}/playbooks.db"
-    settings = base.model_copy(
-        update={"database_url": url, "data_dir": tmp, "chroma_url": "http://127.0.0.1:1"}
-    )
-    migrate(url)
-    return settings
+@contextmanager
+def _app(base: Settings, database_url: str | None) -> Iterator[Settings]:
+    """Settings over a fresh database (SQLite unless given) and a Chroma server of its own."""
+    with tempfile.TemporaryDirectory() as tmp, chroma_server(Path(tmp) / "chroma") as (url, _):
+        database = database_url or f"sqlite:///{tmp}/playbooks.db"
+        migrate(database)
+        yield base.model_copy(
+            update={"database_url": database, "data_dir": Path(tmp), "chroma_url": url}
+        )
 
 
 def bench_playbooks(
@@ -196,8 +205,7 @@ def bench_playbooks(
 ) -> dict[str, Any]:
     """POST /api/playbooks/suggest end to end (sign-in, classifier, embedding, database, the
     vector matrix) over n_utterances synthetic utterances: p50/p95 ms, admin and a rep."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = _app(base, Path(tmp), database_url)
+    with _app(base, database_url) as settings:
         started = time.monotonic()
         rep_token = _fill(settings, n_utterances, seed=7, exact=False)
         fill_s = time.monotonic() - started
@@ -228,7 +236,7 @@ def bench_playbooks(
 
 def _settle(client: TestClient, token: str, calls: int = 10, pause_s: float = 20) -> float:
     """A few requests, then a pause: the first calls load the classifier's encoders, and the
-    app's start-up threads (the search index's first load) must not share the timed cores.
+    app's start-up work must not share the timed cores.
     Returns the first call's time in ms."""
     headers = {"Authorization": f"Bearer {token}"}
     started = time.monotonic()
@@ -243,8 +251,7 @@ def _settle(client: TestClient, token: str, calls: int = 10, pause_s: float = 20
 def check_written(base: Settings) -> dict[str, Any]:
     """For each written objection (PARAPHRASES, worded anew): is the answer that worked in the
     top 3 suggestions? Visits hold both answers, half of them won."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = _app(base, Path(tmp), None)
+    with _app(base, None) as settings:
         _fill(settings, 20 * PER_VISIT, seed=11, exact=True)
         admin_token = _token(settings, "check-admin", Role.ADMIN)
         rows: list[dict[str, Any]] = []
