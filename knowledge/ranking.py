@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -429,18 +428,6 @@ class SearchIndex:
             self._visit_codes[visit_id] = code
             self._visit_ids.append(visit_id)
         return code
-
-
-def minus_group_means(values: FloatArray, groups: npt.NDArray[np.integer[Any]]) -> FloatArray:
-    """Each value minus the mean of its group (e.g. the document's language); values are
-    returned as they are when they all belong to one group."""
-    counts = np.bincount(groups)
-    if np.count_nonzero(counts) < 2:
-        return values
-    sums = np.bincount(groups, weights=values, minlength=len(counts))
-    means = (sums / np.maximum(counts, 1)).astype(np.float32)
-    out: FloatArray = values - means[groups]
-    return out
 
 
 _REPEAT_KEY = re.compile(r"[\W_]+")

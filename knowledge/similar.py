@@ -6,12 +6,11 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from knowledge.ranking import minus_group_means
 from knowledge.search_types import UtteranceDoc, VisitDoc
 from nlp.vocabulary import Role
 
@@ -265,4 +264,16 @@ def _quote_pairs(target: CaseProfile, cand: CaseProfile, k: int) -> list[QuotePa
 def _unit(vectors: FloatArray) -> FloatArray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     out: FloatArray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
+
+
+def minus_group_means(values: FloatArray, groups: npt.NDArray[np.integer[Any]]) -> FloatArray:
+    """Each value minus the mean of its group (e.g. the document's language); values are
+    returned as they are when they all belong to one group."""
+    counts = np.bincount(groups)
+    if np.count_nonzero(counts) < 2:
+        return values
+    sums = np.bincount(groups, weights=values, minlength=len(counts))
+    means = (sums / np.maximum(counts, 1)).astype(np.float32)
+    out: FloatArray = values - means[groups]
     return out
