@@ -43,7 +43,7 @@ ANALYSIS = {
     "alerts": [{"label": "risk.churn", "confidence": 0.8, "idx": 1, "start": 2.5, "quote": EVIL}],
     "actions": [{"owner": "rep", "text": f"Call {EVIL}", "due": None, "start": 3.0, "quote": EVIL}],
 }
-COACHING = {"talk_ratio": {"rep": 0.4, "customer": 0.6}, "questions": [], "scorecard": []}
+COACHING = {"talk_ratio": 0.4, "questions": [], "scorecard": {"total": 50.0, "items": []}}
 
 
 @pytest.fixture(scope="module")
