@@ -547,8 +547,9 @@ def _open_transactions(stack: FaultStack) -> int:
 
 
 def chroma_paused(stack: FaultStack, seeded: dict[str, str]) -> dict[str, Any]:
-    """SIGSTOP the Chroma server: search answers from memory, a deletion answers within the
-    Chroma timeout, nothing holds a database transaction, and all recovers after SIGCONT."""
+    """SIGSTOP the Chroma server: search and a deletion answer within the Chroma timeout
+    (search with 503: it holds no copy of the index), nothing holds a database transaction,
+    and all recovers after SIGCONT (a worker takes the deleted visit's vectors out)."""
     assert stack.chroma is not None
     word, victim = next(iter(seeded.items()))
     other_word, other = list(seeded.items())[1]
@@ -567,7 +568,7 @@ def chroma_paused(stack: FaultStack, seeded: dict[str, str]) -> dict[str, Any]:
     try:
         time.sleep(1.0)
         started = time.monotonic()
-        with stack.client(timeout_s=60) as c:
+        with stack.client(timeout_s=120) as c:
             search = c.get("/api/search", params={"q": other_word})
             health = c.get("/api/health")
         answers["search"] = (search.status_code, round(time.monotonic() - started, 2))

@@ -32,6 +32,7 @@ from knowledge.search_types import (
 from knowledge.vector_index import VectorIndex
 from nlp.labels import LabelSet
 
+FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
 _UTTERANCE_FILTERS = ("label", "risk", "role", "sentiment")
 

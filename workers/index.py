@@ -58,9 +58,8 @@ def index_visit(settings: Settings, sessions: sessionmaker[Session], visit_id: s
     visit_vector = embedder.encode([visit_embedding_text(visit_doc, sentences)])[0]
     try:
         index = shared(settings.chroma_url)
-        if replace_documents(sessions, index, docs, visit_doc, (vectors, visit_vector)):
-            index.upsert_objections(visit_id, *objections)
-        else:
+        index.upsert_objections(visit_id, *objections)  # taken back with the rest if deleted
+        if not replace_documents(sessions, index, docs, visit_doc, (vectors, visit_vector)):
             log.info("index.deleted_meanwhile", visit_id=visit_id)
     except IndexUnavailable as e:
         shared.cache_clear()

@@ -12,10 +12,10 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import audio_store
-from knowledge.engine_search import forget_visit
+from knowledge.engine_search import FORGET_TASK, forget_visit
 from knowledge.errors import TransientError
 from knowledge.models import Step
-from knowledge.vector_index import shared
+from knowledge.vector_index import IndexUnavailable, shared
 from nlp.commitments import load_current_acts
 from nlp.embed import load_embedder
 from nlp.types import Segment
@@ -104,6 +104,17 @@ def expire_visits_task() -> int:
         rt.sessions,
         lambda v: forget_visit(rt.sessions, shared(rt.settings.chroma_url), v),
     )
+
+
+@app.task(name=FORGET_TASK, bind=True, acks_late=True, max_retries=None)
+def forget_visit_task(self: Task, visit_id: str) -> None:
+    """A deleted visit's vectors, when the API could not reach Chroma: retried until it can."""
+    rt = runtime()
+    try:
+        forget_visit(rt.sessions, shared(rt.settings.chroma_url), visit_id)
+    except IndexUnavailable as e:
+        shared.cache_clear()
+        raise self.retry(countdown=2, exc=e) from e
 
 
 @app.task(name="maintenance.reconcile_index", acks_late=True)

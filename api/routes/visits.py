@@ -23,10 +23,10 @@ from api.links import Signer, audio_link
 from api.schemas import Body, SegmentOut, TranscriptOut, VisitOut, VisitPage
 from api.visit_fields import OUTCOMES, SEGMENTS, choice, names, optional, parse_date
 from knowledge import audit, steps, visits
-from knowledge.engine_search import forget_visit
+from knowledge.engine_search import FORGET_TASK, forget_visit
 from knowledge.errors import InvalidInput, NotFound, NotReady
 from knowledge.models import Step, StepStatus, Visit, VisitStatus
-from knowledge.vector_index import shared
+from knowledge.vector_index import IndexUnavailable, shared
 from nlp import transcript_formats
 from nlp.redact import redact
 from nlp.vocabulary import Outcome, Risk, Segment
@@ -312,6 +312,17 @@ def read_audio(visit_id: VisitId, db: Db, me: Me, request: Request) -> Response:
 
 
 def _forget(request: Request) -> Callable[[str], None]:
-    """Takes a deleted visit out of both search engines."""
+    """Takes a deleted visit out of both search engines; when Chroma cannot be reached, a
+    worker does it as soon as it can (search already leaves the visit out)."""
     sessions, url = request.app.state.sessionmaker, request.app.state.settings.chroma_url
-    return lambda visit_id: forget_visit(sessions, shared(url), visit_id)
+    celery = request.app.state.celery
+
+    def forget(visit_id: str) -> None:
+        try:
+            forget_visit(sessions, shared(url), visit_id)
+        except IndexUnavailable:
+            shared.cache_clear()
+            celery.send_task(FORGET_TASK, args=[visit_id])
+            raise
+
+    return forget
