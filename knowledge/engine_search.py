@@ -34,7 +34,6 @@ from nlp.labels import LabelSet
 
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
-_UTTERANCE_FILTERS = ("label", "risk", "role", "sentiment")
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,7 @@ class EngineSearch:
         more_visits = [i.rsplit(":", 1)[0] for i in utterances]
         visit_ids = self._candidates(db, ranker, "visit", qvec, tokens, f, n, mode, more_visits)
         matching = None
-        if kind == "visit" and any(getattr(f, x) is not None for x in _UTTERANCE_FILTERS):
+        if kind == "visit" and f.on_utterances:
             matching = keyword_index.visits_with_utterances(db, visit_ids, f)
         page = ranker.search(
             query,

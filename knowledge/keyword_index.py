@@ -22,7 +22,6 @@ _TABLES: dict[Kind, type[SearchUtterance] | type[SearchVisit]] = {
     "utterance": SearchUtterance,
     "visit": SearchVisit,
 }
-_UTTERANCE_ONLY = ("role", "sentiment", "label", "risk")
 
 
 def replace_visit(
@@ -132,7 +131,7 @@ def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str
 def count(db: Session, kind: Kind, f: SearchFilters) -> int:
     """Documents of the kind that pass the filters; a visit passes an utterance-level filter
     (label, risk, role, sentiment) when one of its utterances does."""
-    if kind == "visit" and any(getattr(f, x) is not None for x in _UTTERANCE_ONLY):
+    if kind == "visit" and f.on_utterances:
         having = select(func.count(SearchUtterance.visit_id.distinct()))
         return int(db.scalar(having.where(*_conditions(SearchUtterance, f))) or 0)
     table = _TABLES[kind]

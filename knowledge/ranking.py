@@ -230,7 +230,7 @@ class SearchIndex:
     ) -> npt.NDArray[np.bool_]:
         """Visit rows that have a matching utterance when an utterance-level filter is set."""
         n = self._vis.size
-        if all(x is None for x in (f.label, f.risk, f.role, f.sentiment)):
+        if not f.on_utterances:
             return np.ones(n, dtype=bool)
         has = np.zeros(len(self._visit_ids), dtype=bool)
         if known is None:

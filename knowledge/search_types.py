@@ -117,6 +117,12 @@ class SearchFilters:
     date_to: date | None = None
     visit_ids: frozenset[str] | None = None  # only these visits (the caller's); None: every one
 
+    @property
+    def on_utterances(self) -> bool:
+        """Whether a filter only utterances carry is set (label, risk, role, sentiment): a visit
+        passes it when one of its utterances does."""
+        return any(x is not None for x in (self.label, self.risk, self.role, self.sentiment))
+
 
 @dataclass(frozen=True)
 class FusionWeights:
