@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,6 +35,8 @@ from nlp.labels import LabelSet
 
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
+KINDS: tuple[Kind, Kind] = ("utterance", "visit")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,12 @@ class EngineSearch:
             weights=self.weights,
             labels=self.labels,
             label_examples=self.label_examples,
-            corpus={k: keyword_index.corpus(db, k, tokens) for k in ("utterance", "visit")},
+            corpus={k: keyword_index.corpus(db, k, tokens) for k in KINDS},
         )
-        utterances = self._candidates(db, ranker, "utterance", qvec, tokens, f, n, mode, [])
-        more_visits = [i.rsplit(":", 1)[0] for i in utterances]
-        visit_ids = self._candidates(db, ranker, "visit", qvec, tokens, f, n, mode, more_visits)
+        ids = self._candidates(db, ranker, qvec, tokens, f, n, mode)
         matching = None
         if kind == "visit" and f.on_utterances:
-            matching = keyword_index.visits_with_utterances(db, visit_ids, f)
+            matching = keyword_index.visits_with_utterances(db, ids["visit"], f)
         page = ranker.search(
             query,
             qvec,
@@ -104,32 +105,50 @@ class EngineSearch:
         self,
         db: Session,
         ranker: SearchIndex,
-        kind: Kind,
         qvec: FloatArray,
         tokens: list[str],
         f: SearchFilters,
         n: int,
         mode: Mode,
-        also: list[str],
-    ) -> list[str]:
-        """Add to the ranker the nearest documents in meaning, the best keyword matches and the
-        documents of the ids in also, with their cosines with the query (Chroma's) and their
-        stored tokens; returns their ids."""
-        docs: list[UtteranceDoc | VisitDoc] = []
-        cosines = np.zeros(0, dtype=np.float32)
-        if mode != "bm25":
-            docs, cosines = self.vectors.nearest(kind, qvec, n=n, filters=f)
-        have = {_key(d) for d in docs}
-        wanted = keyword_index.candidates(db, kind, tokens, f, n) if mode != "dense" else []
-        missing = [i for i in dict.fromkeys([*wanted, *also]) if i not in have]
-        if missing:
-            more, more_cosines = self.vectors.cosines(kind, qvec, missing)
-            docs, cosines = [*docs, *more], np.concatenate([cosines, more_cosines])
-        ids = [_key(d) for d in docs]
-        if docs:
-            stored = keyword_index.tokens_of(db, kind, ids)
-            ranker.add(docs, None, tokens=[stored.get(i, []) for i in ids], cosines=cosines)
+    ) -> dict[Kind, list[str]]:
+        """Add to the ranker, per kind, the nearest documents in meaning and the best keyword
+        matches (and for visits, those of the utterances found), with their cosines with the
+        query (Chroma's) and their stored tokens; returns their ids. Chroma is asked for both
+        kinds at once, while the database gives the keyword matches."""
+        none: tuple[list[UtteranceDoc | VisitDoc], FloatArray] = ([], np.zeros(0, np.float32))
+        dense = {
+            k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f)
+            for k in KINDS
+            if mode != "bm25"
+        }
+        wanted: dict[Kind, list[str]] = {k: [] for k in KINDS}
+        if mode != "dense":
+            for k in KINDS:
+                wanted[k] = keyword_index.candidates(db, k, tokens, f, n, ranker.corpus[k].df)
+        found = {k: dense[k].result() if k in dense else none for k in KINDS}
+        utterances = [*(_key(d) for d in found["utterance"][0]), *wanted["utterance"]]
+        wanted["visit"] += [i.rsplit(":", 1)[0] for i in utterances]
+        more = {k: _POOL.submit(self._missing, k, qvec, found[k][0], wanted[k]) for k in KINDS}
+        ids: dict[Kind, list[str]] = {}
+        for k in KINDS:
+            more_docs, more_cosines = more[k].result()
+            docs = [*found[k][0], *more_docs]
+            ids[k] = [_key(d) for d in docs]
+            if docs:
+                stored = keyword_index.tokens_of(db, k, ids[k])
+                cosines = np.concatenate([found[k][1], more_cosines])
+                ranker.add(docs, None, tokens=[stored.get(i, []) for i in ids[k]], cosines=cosines)
         return ids
+
+    def _missing(
+        self, kind: Kind, qvec: FloatArray, have: list[UtteranceDoc | VisitDoc], wanted: list[str]
+    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+        """The documents of the wanted ids not among have, with their cosines with the query."""
+        known = {_key(d) for d in have}
+        missing = [i for i in dict.fromkeys(wanted) if i not in known]
+        if not missing:
+            return [], np.zeros(0, dtype=np.float32)
+        return self.vectors.cosines(kind, qvec, missing)
 
 
 def replace_documents(

@@ -4,20 +4,23 @@ ranker scores them. Nothing is held between requests."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, and_, column, delete, func, select, table, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from knowledge.bm25 import tokenize
 from knowledge.doc_table import CorpusStats
-from knowledge.search_tables import SearchCentroid, SearchUtterance, SearchVisit
+from knowledge.search_tables import SearchCentroid, SearchTerm, SearchUtterance, SearchVisit
 from knowledge.search_text import keyword_text
 from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
 
-DF_CAP = 100_000  # a term's document frequency is counted up to this (its idf is near 0 there)
+MATCH_BUDGET = 20_000  # keyword candidates come from the rarest query words matching this many
 _TABLES: dict[Kind, type[SearchUtterance] | type[SearchVisit]] = {
     "utterance": SearchUtterance,
     "visit": SearchVisit,
@@ -42,6 +45,8 @@ def replace_visit(
     db.add(_row(SearchVisit, visit, visit_tokens))
     _move_centroids(db, utterances, vectors[0], [len(t) for t in tokens], sign=1.0)
     _move_centroids(db, [visit], vectors[1].reshape(1, -1), [len(visit_tokens)], sign=1.0)
+    _move_terms(db, "utterance", tokens, sign=1)
+    _move_terms(db, "visit", [visit_tokens], sign=1)
 
 
 def forget_visit(
@@ -52,26 +57,30 @@ def forget_visit(
     db.execute(delete(SearchUtterance).where(SearchUtterance.visit_id == visit_id))
     db.execute(delete(SearchVisit).where(SearchVisit.visit_id == visit_id))
     docs, vectors = old
-    for kind in (UtteranceDoc, VisitDoc):
-        rows = [i for i, d in enumerate(docs) if isinstance(d, kind)]
+    for kind in _TABLES:
+        doc_type = UtteranceDoc if kind == "utterance" else VisitDoc
+        rows = [i for i, d in enumerate(docs) if isinstance(d, doc_type)]
         if rows:
             mine = [docs[i] for i in rows]
-            lengths = [len(tokenize(keyword_text(d))) for d in mine]
-            _move_centroids(db, mine, vectors[rows], lengths, sign=-1.0)
+            tokens = [tokenize(keyword_text(d)) for d in mine]
+            _move_centroids(db, mine, vectors[rows], [len(t) for t in tokens], sign=-1.0)
+            _move_terms(db, kind, tokens, sign=-1)
 
 
 def reset(db: Session) -> None:
     """Empty both tables and the centroids, before a full reindex."""
-    for model in (SearchUtterance, SearchVisit, SearchCentroid):
+    for model in (SearchUtterance, SearchVisit, SearchCentroid, SearchTerm):
         db.execute(delete(model))
 
 
 def candidates(
-    db: Session, kind: Kind, tokens: Sequence[str], f: SearchFilters, n: int
+    db: Session, kind: Kind, tokens: Sequence[str], f: SearchFilters, n: int, df: Mapping[str, int]
 ) -> list[str]:
     """Ids (utterance ids, or visit ids) of the n documents that pass the filters and rank
-    best by the engine's own keyword score."""
-    terms = list(dict.fromkeys(tokens))
+    best by the engine's own keyword score. The engine scores the documents that hold the
+    rarest query words, up to MATCH_BUDGET of them by their document frequencies: a word held
+    by more adds little to BM25 and would make the engine score most of the corpus."""
+    terms = _rarest(list(dict.fromkeys(tokens)), df)
     if not terms or n <= 0:
         return []
     model = _TABLES[kind]
@@ -96,10 +105,22 @@ def candidates(
     return [str(x) for x in db.scalars(query.limit(n))]
 
 
+def _rarest(terms: list[str], df: Mapping[str, int]) -> list[str]:
+    """The query's words held by any document, rarest first, while their documents number at
+    most MATCH_BUDGET (the rarest always)."""
+    kept: list[str] = []
+    total = 0
+    for term in sorted((t for t in terms if df.get(t, 0) > 0), key=lambda t: df[t]):
+        total += df[term]
+        if kept and total > MATCH_BUDGET:
+            break
+        kept.append(term)
+    return kept
+
+
 def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
-    """Document count, mean length, (capped) document frequency of each query token, and each
-    language's mean vector: from the per-language totals the writers keep, and the engine."""
-    name = _TABLES[kind].__tablename__
+    """Document count, mean length, document frequency of each query token, and each
+    language's mean vector: from the totals the writers keep."""
     rows = db.scalars(
         select(SearchCentroid).where(SearchCentroid.kind == kind, SearchCentroid.docs > 0)
     ).all()
@@ -108,15 +129,11 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
         r.language: (np.frombuffer(r.vector_sum, dtype=np.float64) / r.docs).astype(np.float32)
         for r in rows
     }
-    df: dict[str, int] = {}
-    for term in dict.fromkeys(tokens):
-        if _sqlite(db):
-            hits = text(f"SELECT rowid FROM {name}_fts WHERE {name}_fts MATCH :q LIMIT :cap")
-            sql = hits.bindparams(q=_fts_query([term]), cap=DF_CAP)
-        else:
-            hits = text(f"SELECT 1 FROM {name} WHERE tsv @@ CAST(:q AS tsquery) LIMIT :cap")
-            sql = hits.bindparams(q=_tsquery([term]), cap=DF_CAP)
-        df[term] = int(db.scalar(select(func.count()).select_from(sql.columns().subquery())) or 0)
+    terms = sorted(set(tokens))
+    found = select(SearchTerm.term, SearchTerm.docs).where(
+        SearchTerm.kind == kind, SearchTerm.term.in_(terms)
+    )
+    df = {str(t): int(n) for t, n in db.execute(found)} if terms else {}
     return CorpusStats(docs, total / docs if docs else 0.0, df, centroids)
 
 
@@ -207,6 +224,26 @@ def _move_centroids(
         found.tokens = max(found.tokens + int(sign) * sum(lengths[i] for i in rows), 0)
         found.vector_sum = (old + sign * total if found.docs else total * 0).tobytes()
         db.flush()
+
+
+def _move_terms(db: Session, kind: Kind, tokens: Sequence[Sequence[str]], *, sign: int) -> None:
+    """Add (sign 1) or take out (-1) documents' distinct tokens from the document frequencies;
+    terms are written in one order by every writer, and a count that falls to 0 goes."""
+    df = Counter(t for doc in tokens for t in set(doc))
+    if not df:
+        return
+    rows = [{"kind": kind, "term": t, "docs": sign * n} for t, n in sorted(df.items())]
+    insert = sqlite_insert if _sqlite(db) else pg_insert
+    stmt = insert(SearchTerm)
+    db.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["kind", "term"], set_={"docs": SearchTerm.docs + stmt.excluded.docs}
+        ),
+        rows,
+    )
+    if sign < 0:
+        gone = (SearchTerm.kind == kind, SearchTerm.term.in_(list(df)), SearchTerm.docs <= 0)
+        db.execute(delete(SearchTerm).where(*gone))
 
 
 def _sqlite(db: Session) -> bool:

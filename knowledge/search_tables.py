@@ -55,3 +55,15 @@ class SearchCentroid(Base):
     docs: Mapped[int] = mapped_column(Integer, default=0)
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)  # their keyword tokens, for BM25
     vector_sum: Mapped[bytes] = mapped_column(LargeBinary)  # float64
+
+
+class SearchTerm(Base):
+    """Per kind, how many documents hold each keyword token (BM25's document frequency), kept
+    by the writers as they add and remove documents, so that a query reads its words' counts
+    instead of counting matches."""
+
+    __tablename__ = "search_terms"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
+    term: Mapped[str] = mapped_column(Text, primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer, default=0)

@@ -247,7 +247,7 @@ class VectorIndex:
             return [], np.zeros(0, dtype=np.float32)
         col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
-            out = _query(col, vector, n=min(n, int(col.count())), where=where_of(filters, kind))
+            out = _query(col, vector, n=n, where=where_of(filters, kind))  # fewer when fewer
         return _scored(_builder(kind), out)
 
     def cosines(

@@ -20,7 +20,7 @@ from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, forget_visit, replace_documents
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
-from knowledge.search_tables import SearchCentroid, SearchUtterance
+from knowledge.search_tables import SearchCentroid, SearchTerm, SearchUtterance, SearchVisit
 from knowledge.search_types import (
     InvalidFilter,
     SearchFilters,
@@ -254,6 +254,35 @@ def test_reindexing_a_visit_keeps_the_centroids_exact(
         after = keyword_index.corpus(db, "utterance", []).centroids
     for language, centroid in before.items():
         assert np.allclose(after[language], centroid, atol=1e-5)
+
+
+def test_the_kept_document_frequencies_are_those_of_the_stored_rows(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    visit, utts = _corpus()[3]
+    uvec = _vectors([u.text for u in utts])
+    replace_documents(sessions, vectors, utts[:4], visit, (uvec[:4], _vectors([visit.summary])[0]))
+    with session_scope(sessions) as db:
+        db.delete(db.get(Visit, "v05"))
+    forget_visit(sessions, vectors, "v05")
+    with sessions() as db:
+        for kind, model in (("utterance", SearchUtterance), ("visit", SearchVisit)):
+            counted: dict[str, int] = {}
+            for tokens in db.scalars(select(model.tokens)):
+                for term in set(tokens.split()):
+                    counted[term] = counted.get(term, 0) + 1
+            rows = db.execute(
+                select(SearchTerm.term, SearchTerm.docs).where(SearchTerm.kind == kind)
+            )
+            assert {term: n for term, n in rows} == counted, kind
+
+
+def test_keyword_candidates_come_from_the_rarest_words_within_the_budget() -> None:
+    df = {"rare": 3, "mid": 15_000, "common": 90_000, "absent": 0}
+    assert keyword_index._rarest(["common", "mid", "rare", "absent"], df) == ["rare", "mid"]
+    assert keyword_index._rarest(["common"], df) == ["common"]  # the rarest always
+    assert keyword_index._rarest(["absent", "unknown"], df) == []
 
 
 def test_a_bad_filter_is_refused_before_any_engine_is_asked(

@@ -1,4 +1,5 @@
-"""Schema migrations on SQLite and PostgreSQL: 0004 adds the visit outcome to existing rows."""
+"""Schema migrations on SQLite and PostgreSQL: 0004 adds the visit outcome to existing rows, 0009
+counts the document frequencies of the keyword rows already stored."""
 
 from __future__ import annotations
 
@@ -68,3 +69,35 @@ def test_migrations_form_one_line_with_one_head() -> None:
     """Two migrations written at once from the same parent would leave `upgrade head` ambiguous."""
     script = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert len(script.get_heads()) == 1
+
+
+def test_document_frequencies_are_counted_from_the_stored_keyword_rows(database_url: str) -> None:
+    cfg = alembic_config(database_url)
+    migrate(database_url)
+    command.downgrade(cfg, "0008")
+    engine = make_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO visits (id, title, language_hint, source, filename, content_sha256,"
+                " size_bytes, status, progress, warnings, created_at, updated_at) VALUES"
+                " ('kw', 'Before 0009', 'auto', 'audio', 'a.mp3', :sha, 0, 'done', 1.0, '[]',"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"sha": "1" * 64},
+        )
+        for i, tokens in enumerate(["售后 太慢 售后", "price late", "售后 price"]):
+            conn.execute(
+                text(
+                    "INSERT INTO search_utterances (id, visit_id, role, sentiment, tokens, length,"
+                    " language, rep, customer, industry, segment, labels) VALUES (:id, 'kw', '',"
+                    " '', :tokens, 2, 'zh', '', '', '', '', ' ')"
+                ),
+                {"id": f"kw:{i}", "tokens": tokens},
+            )
+    migrate(database_url)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT term, docs FROM search_terms WHERE kind = 'utterance'"))
+        assert {term: n for term, n in rows} == {"售后": 2, "太慢": 1, "price": 2, "late": 1}
+        conn.execute(text("DELETE FROM visits WHERE id = 'kw'"))
+    engine.dispose()
