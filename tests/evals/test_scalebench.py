@@ -27,4 +27,4 @@ def test_grown_corpus_is_searched_and_timed_with_0_1_and_3_filters(tmp_path: Pat
     assert all(cell["p95"] >= cell["p50"] > 0 for cell in timed.values())
     similar = time_similar(stack, ["v1", "v6"])
     assert similar["similar"]["p50"] > 0
-    assert "vector_index.nearest" in profile_search(stack, queries, qvecs, FILTERS["0"])
+    assert "waiting_for_chroma" in profile_search(stack, queries, qvecs, FILTERS["0"])
