@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evals.search import synthetic_docs
 from knowledge import users
+from knowledge.case_store import StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, replace_documents
 from knowledge.models import Role, Visit
@@ -186,9 +187,11 @@ def time_similar(stack: Stack, visit_ids: Sequence[str]) -> dict[str, dict[str, 
     profile_ms, similar_ms = [], []
     for visit_id in visit_ids:
         t0 = time.perf_counter()
-        target = stored_profiles(stack.vectors, [visit_id])[visit_id]
-        t1 = time.perf_counter()
-        similar_stored(stack.vectors, target, among=None, limit=5)
+        with stack.sessions() as db:
+            store = StoredCases(stack.vectors, db)
+            target = stored_profiles(store, [visit_id])[visit_id]
+            t1 = time.perf_counter()
+            similar_stored(store, target, among=None, limit=5)
         profile_ms.append((t1 - t0) * 1000)
         similar_ms.append((time.perf_counter() - t1) * 1000)
     return {"profile": percentiles(profile_ms), "similar": percentiles(similar_ms)}

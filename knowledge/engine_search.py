@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import keyword_index
 from knowledge.bm25 import tokenize
+from knowledge.case_store import replace_case
 from knowledge.db import session_scope
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
@@ -159,8 +160,9 @@ def replace_documents(
     embedded: tuple[FloatArray, FloatArray],
 ) -> bool:
     """Write a visit's documents to both engines: Chroma first (IndexUnavailable when it is
-    down: the step retries), then the keyword rows and centroids in a short transaction of
-    their own. False when the visit was deleted meanwhile: its vectors are taken back."""
+    down: the step retries), then the keyword rows, centroids and similar-case profile in a
+    short transaction of their own. False when the visit was deleted meanwhile: its vectors
+    are taken back."""
     old = vectors.visit_documents(visit.visit_id)
     if utterances:
         vectors.upsert_utterances(utterances, embedded[0])
@@ -171,6 +173,7 @@ def replace_documents(
         alive = db.get(Visit, visit.visit_id) is not None
         if alive:
             keyword_index.replace_visit(db, utterances, visit, embedded, old)
+            replace_case(db, visit, embedded[1], utterances, embedded[0])
     if not alive:
         vectors.delete_visit(visit.visit_id)
     return alive

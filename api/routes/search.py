@@ -19,6 +19,7 @@ from api.links import Signer, audio_link
 from api.routes.analysis import shared_classifier
 from api.schemas import Body
 from knowledge import analysis_document, visits
+from knowledge.case_store import StoredCases
 from knowledge.engine_search import EngineSearch
 from knowledge.errors import InvalidInput, NotReady, Unavailable
 from knowledge.models import Visit
@@ -330,7 +331,7 @@ def _similar(
     """The caller's stored visits most like the target."""
     with index_reachable():
         return similar_stored(
-            engines(request).vectors,
+            StoredCases(engines(request).vectors, db),
             target,
             among=visits.visible_ids(db, scope=me.scope),
             limit=limit,
@@ -348,7 +349,9 @@ def similar_to_visit(
     """Past visits whose customers had the same problems, with the reasons and how they ended."""
     visit = visits.get(db, visit_id=visit_id, scope=me.scope)
     with index_reachable():
-        target = stored_profiles(engines(request).vectors, [visit_id]).get(visit_id)
+        target = stored_profiles(StoredCases(engines(request).vectors, db), [visit_id]).get(
+            visit_id
+        )
     if target is None:
         raise NotReady(f"This visit is not in the knowledge base yet; it is {visit.status}.")
     cases = _similar(request, db, me, target, limit)

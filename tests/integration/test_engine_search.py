@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import keyword_index
+from knowledge.case_store import CaseProfileRow, StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, forget_visit, replace_documents
 from knowledge.models import Visit
@@ -28,6 +29,7 @@ from knowledge.search_types import (
     UtteranceDoc,
     VisitDoc,
 )
+from knowledge.similar import stored_profiles
 from knowledge.vector_index import VectorIndex
 from nlp.labels import SHIPPED_PROMPTS, load_labels
 
@@ -283,6 +285,29 @@ def test_keyword_candidates_come_from_the_rarest_words_within_the_budget() -> No
     assert keyword_index._rarest(["common", "mid", "rare", "absent"], df) == ["rare", "mid"]
     assert keyword_index._rarest(["common"], df) == ["common"]  # the rarest always
     assert keyword_index._rarest(["absent", "unknown"], df) == []
+
+
+def test_similar_case_profiles_are_read_from_the_database_as_from_chroma(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    ids = [f"v{v:02d}" for v in range(12)]
+    with session_scope(sessions) as db:  # as a visit indexed before the database kept profiles
+        db.delete(db.get(CaseProfileRow, "v03"))
+    with sessions() as db:
+        stored = stored_profiles(StoredCases(vectors, db), [*ids, "nope"])
+    direct = stored_profiles(vectors, ids)
+    assert list(stored) == ids
+    assert sum(len(p.quotes) for p in stored.values()) > 12
+    for visit_id, profile in stored.items():
+        want = direct[visit_id]
+        assert (profile.visit, profile.labels, profile.quote_docs) == (
+            want.visit,
+            want.labels,
+            want.quote_docs,
+        )
+        assert np.allclose(profile.quote_vectors, want.quote_vectors, atol=1e-6)  # Chroma's float32
+        assert np.allclose(profile.summary_vector, want.summary_vector, atol=1e-6)  # type: ignore[arg-type]
 
 
 def test_a_bad_filter_is_refused_before_any_engine_is_asked(

@@ -1,5 +1,6 @@
 """each keyword token's document frequency, kept by the writers (a query no longer counts the
-matches of its words)
+matches of its words); similar-case profiles (a visit indexed before has none until it is indexed
+again: its profile is read from Chroma meanwhile)
 
 Revision ID: 0009
 Revises: 0008
@@ -23,6 +24,18 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), primary_key=True),
         sa.Column("term", sa.Text(), primary_key=True),
         sa.Column("docs", sa.Integer(), nullable=False),
+    )
+    op.create_table(
+        "case_profiles",
+        sa.Column(
+            "visit_id",
+            sa.String(length=32),
+            sa.ForeignKey("visits.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("documents", sa.JSON(), nullable=False),
+        sa.Column("vectors", sa.LargeBinary(), nullable=False),
+        sa.Column("dim", sa.Integer(), nullable=False),
     )
     for kind, table in (("utterance", "search_utterances"), ("visit", "search_visits")):
         if op.get_bind().dialect.name == "postgresql":
@@ -48,4 +61,5 @@ def _count_terms(kind: str, table: str) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("case_profiles")
     op.drop_table("search_terms")

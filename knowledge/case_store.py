@@ -1,0 +1,93 @@
+"""Similar-case profiles kept in the database: each visit's document with its vector, and its
+labelled customer quotes with theirs (what knowledge.similar.profile_from_visit keeps), written
+by the index step. A similar-case request reads its candidates' profiles in one query instead of
+copying their vectors out of Chroma; Chroma still finds the candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from knowledge.chroma_documents import utterance_from, utterance_meta, visit_from, visit_meta
+from knowledge.models import Base
+from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
+from knowledge.vector_index import VectorIndex
+from nlp.vocabulary import Role
+
+Case = tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]
+
+
+class CaseProfileRow(Base):
+    __tablename__ = "case_profiles"
+
+    visit_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True
+    )
+    documents: Mapped[list[Any]] = mapped_column(JSON)  # [text, metadata] of the visit, quotes
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)  # float32 rows, in the same order
+    dim: Mapped[int] = mapped_column(Integer)
+
+
+def replace_case(
+    db: Session,
+    visit: VisitDoc,
+    visit_vector: FloatArray,
+    utterances: Sequence[UtteranceDoc],
+    vectors: FloatArray,
+) -> None:
+    """Write a visit's profile in the caller's transaction, replacing what it had."""
+    keep = [i for i, u in enumerate(utterances) if u.role == Role.CUSTOMER and (u.labels or u.risk)]
+    rows = np.vstack([np.asarray(visit_vector, np.float32).reshape(1, -1), vectors[keep]])
+    db.execute(delete(CaseProfileRow).where(CaseProfileRow.visit_id == visit.visit_id))
+    db.add(
+        CaseProfileRow(
+            visit_id=visit.visit_id,
+            documents=[
+                [visit.text, visit_meta(visit)],
+                *([utterances[i].text, utterance_meta(utterances[i])] for i in keep),
+            ],
+            vectors=rows.astype(np.float32).tobytes(),
+            dim=rows.shape[1],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class StoredCases:
+    """knowledge.similar.CaseStore over both engines: Chroma for the nearest visits and
+    customer turns, the database for profiles (Chroma's copy for a visit indexed before the
+    database kept them)."""
+
+    vectors: VectorIndex
+    db: Session
+
+    def nearest_visits(
+        self, vector: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> list[str]:
+        return self.vectors.nearest_visits(vector, n=n, among=among)
+
+    def nearest_customer_turns(
+        self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
+    ) -> set[str]:
+        return self.vectors.nearest_customer_turns(vectors, n=n, among=among)
+
+    def cases(self, visit_ids: Sequence[str]) -> dict[str, Case]:
+        found = self.db.scalars(
+            select(CaseProfileRow).where(CaseProfileRow.visit_id.in_(list(visit_ids)))
+        )
+        out = {row.visit_id: _case(row) for row in found}
+        missing = [v for v in visit_ids if v not in out]
+        out |= self.vectors.cases(missing) if missing else {}
+        return {v: out[v] for v in visit_ids if v in out}
+
+
+def _case(row: CaseProfileRow) -> Case:
+    rows = np.frombuffer(row.vectors, dtype=np.float32).reshape(-1, row.dim)
+    (text, meta), *quotes = row.documents
+    utterances = [utterance_from(quote, m) for quote, m in quotes]
+    return visit_from(text, meta), rows[0], utterances, rows[1:]
