@@ -295,12 +295,10 @@ class VectorIndex:
     ) -> list[str]:
         """Ids nearest to each row of vector (one row or several), best first per row."""
         queries = np.asarray(vector, dtype=np.float32)
+        if n <= 0:
+            return []
         with _reachable():
-            col = self._col(name)
-            n = min(n, int(col.count()))
-            if n <= 0:
-                return []
-            out = col.query(
+            out = self._col(name).query(  # fewer when fewer are stored
                 query_embeddings=queries.reshape(-1, queries.shape[-1]),
                 n_results=n,
                 where=where,
