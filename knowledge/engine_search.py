@@ -37,6 +37,9 @@ from nlp.labels import LabelSet
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
 KINDS: tuple[Kind, Kind] = ("utterance", "visit")
+PREFILTER = 5_000  # filters passing at most this many documents are applied by the database, and
+# Chroma compares the query with those ids alone: 26-55 ms against 158 ms for its own filtered
+# query (60k random 512-d vectors, 1k passing, in process)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
 
 
@@ -117,8 +120,12 @@ class EngineSearch:
         query (Chroma's) and their stored tokens; returns their ids. Chroma is asked for both
         kinds at once, while the database gives the keyword matches."""
         none: tuple[list[UtteranceDoc | VisitDoc], FloatArray] = ([], np.zeros(0, np.float32))
+        filtered = f != SearchFilters()
+        passing = {
+            k: keyword_index.passing(db, k, f, PREFILTER) if filtered else None for k in KINDS
+        }
         dense = {
-            k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f)
+            k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f, passing=passing[k])
             for k in KINDS
             if mode != "bm25"
         }

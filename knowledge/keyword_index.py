@@ -137,6 +137,15 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
     return CorpusStats(docs, total / docs if docs else 0.0, df, centroids)
 
 
+def passing(db: Session, kind: Kind, f: SearchFilters, limit: int) -> list[str] | None:
+    """Ids of the documents of the kind that pass the filters, or None when more than limit
+    do (a visit's own fields only: as Chroma filters visit documents)."""
+    model = _TABLES[kind]
+    key = model.id if model is SearchUtterance else model.visit_id
+    found = [str(x) for x in db.scalars(select(key).where(*_conditions(model, f)).limit(limit + 1))]
+    return found if len(found) <= limit else None
+
+
 def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str]]:
     """The stored keyword tokens of these documents (utterance ids, or visit ids)."""
     model = _TABLES[kind]

@@ -239,15 +239,26 @@ class VectorIndex:
         return out
 
     def nearest(
-        self, kind: Kind, vector: FloatArray, *, n: int, filters: SearchFilters
+        self,
+        kind: Kind,
+        vector: FloatArray,
+        *,
+        n: int,
+        filters: SearchFilters,
+        passing: list[str] | None = None,
     ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """The n documents of the kind nearest to vector that pass the filters, best first, and
-        their cosines with it, by Chroma's own filtered search."""
-        if filters.visit_ids is not None and not filters.visit_ids:
+        their cosines with it: by Chroma's own filtered search, or among the ids of passing
+        when the caller knows which pass (faster for a few thousand)."""
+        empty = passing is not None and not passing
+        if empty or (filters.visit_ids is not None and not filters.visit_ids):
             return [], np.zeros(0, dtype=np.float32)
         col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
-            out = _query(col, vector, n=n, where=where_of(filters, kind))  # fewer when fewer
+            if passing is not None:
+                out = _query(col, vector, n=n, ids=passing)
+            else:
+                out = _query(col, vector, n=n, where=where_of(filters, kind))  # fewer when fewer
         return _scored(_builder(kind), out)
 
     def cosines(

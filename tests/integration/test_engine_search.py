@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from knowledge import keyword_index
+from knowledge import engine_search, keyword_index
 from knowledge.case_store import CaseProfileRow, StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, forget_visit, replace_documents
@@ -187,9 +187,15 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("kind", ["utterance", "visit"])
+@pytest.mark.parametrize("prefilter", [5_000, 3])  # the database's ids, or Chroma's where
 def test_engines_rank_as_the_whole_corpus_in_memory(
-    sessions: sessionmaker[Session], vectors: VectorIndex, kind: str
+    sessions: sessionmaker[Session],
+    vectors: VectorIndex,
+    kind: str,
+    prefilter: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(engine_search, "PREFILTER", prefilter)
     whole = _load(sessions, vectors)
     engine = _search_engine(vectors)
     for query in QUERIES:
