@@ -120,10 +120,9 @@ class EngineSearch:
         query (Chroma's) and their stored tokens; returns their ids. Chroma is asked for both
         kinds at once, while the database gives the keyword matches."""
         none: tuple[list[UtteranceDoc | VisitDoc], FloatArray] = ([], np.zeros(0, np.float32))
-        filtered = f != SearchFilters()
-        passing = {
-            k: keyword_index.passing(db, k, f, PREFILTER) if filtered else None for k in KINDS
-        }
+        passing: dict[Kind, list[str] | None] = dict.fromkeys(KINDS)
+        if f != SearchFilters() and mode != "bm25":
+            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in KINDS}
         dense = {
             k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f, passing=passing[k])
             for k in KINDS

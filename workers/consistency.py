@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import audio_store
+from knowledge.case_store import CaseProfileRow
 from knowledge.db import session_scope
 from knowledge.models import PipelineStep, Step, StepStatus, Visit
 from knowledge.search_tables import SearchVisit
@@ -30,7 +31,8 @@ class Disagreements:
 
     vectors_without_visit: frozenset[str]  # in Chroma, no row (a delete while Chroma was down)
     indexed_without_vectors: frozenset[str]  # index step done, nothing in Chroma (lost writes)
-    indexed_without_keywords: frozenset[str]  # index step done, no keyword rows (an upgrade)
+    indexed_without_keywords: frozenset[str]  # index step done, no keyword rows or similar-case
+    # profile (written by a version before them)
     files_without_visit: tuple[Path, ...]  # recordings no row points at (a crash mid-upload)
     visits_without_file: frozenset[str]  # rows whose recording is missing (a lost upload)
     leftovers: tuple[Path, ...]  # entries in audio_dir/tmp: staged uploads, decrypted copies
@@ -73,7 +75,9 @@ def find(
                 )
             )
         )
-        keyworded = set(db.scalars(select(SearchVisit.visit_id)))
+        keyworded = set(db.scalars(select(SearchVisit.visit_id))) & set(
+            db.scalars(select(CaseProfileRow.visit_id))
+        )
     known_files = {str(Path(p)) for p in rows.values() if p}
     stored = audio_store.stored_files(settings.audio_dir)
     tmp = settings.audio_dir / audio_store.TMP
@@ -94,8 +98,9 @@ def find(
 def repair(settings: Settings, sessions: sessionmaker[Session], *, older_than_s: float) -> int:
     """Remove the orphans: vectors and recordings of visits the database lacks, and leftovers
     in audio_dir/tmp, each older than older_than_s; index again (up to REINDEX_PER_RUN) the
-    visits keyword search lacks (those of a version before it); returns how many were mended.
-    What is missing otherwise (lost vectors or recordings) is only reported by `find`."""
+    visits keyword search or similar cases lack (those of a version before them); returns how
+    many were mended. What is missing otherwise (lost vectors or recordings) is only reported
+    by `find`."""
     removed = reconcile(settings, sessions)
     found = find(settings, sessions, older_than_s=older_than_s)
     for visit_id in sorted(found.indexed_without_keywords)[:REINDEX_PER_RUN]:

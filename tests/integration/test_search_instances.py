@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
 
 from api.app import create_app
 from knowledge import keyword_index
+from knowledge.case_store import CaseProfileRow
 from knowledge.db import make_engine, make_sessionmaker, session_scope
 from tests.conftest import make_stack
 from workers.consistency import find, repair
@@ -83,14 +85,17 @@ def test_visits_indexed_before_keyword_search_are_indexed_again_by_the_hourly_re
         assert stack.wait(visit_id, timeout=120)["status"] == "done"
         engine = make_engine(stack.settings.database_url)
         sessions = make_sessionmaker(engine)
-        with session_scope(sessions) as db:  # as a database from before migration 0008 is
+        with session_scope(sessions) as db:  # as a database from before migrations 0008-9 is
             keyword_index.reset(db)
+            db.execute(delete(CaseProfileRow))
         query = {"q": "carton sealer jams", "mode": "bm25"}
         assert stack.client.get("/api/search", params=query).json()["total"] == 0
         assert find(stack.settings, sessions, older_than_s=0).indexed_without_keywords == {visit_id}
         assert repair(stack.settings, sessions, older_than_s=3600) == 1
         found = stack.client.get("/api/search", params=query).json()
         assert visit_id in {r["visit_id"] for r in found["results"]}
+        with sessions() as db:
+            assert db.get(CaseProfileRow, visit_id) is not None
         engine.dispose()
     finally:
         stack.stop()
