@@ -42,7 +42,9 @@ def replace_case(
 ) -> None:
     """Write a visit's profile in the caller's transaction, replacing what it had."""
     keep = [i for i, u in enumerate(utterances) if u.role == Role.CUSTOMER and (u.labels or u.risk)]
-    rows = np.vstack([np.asarray(visit_vector, np.float32).reshape(1, -1), vectors[keep]])
+    rows = np.asarray(visit_vector, np.float32).reshape(1, -1)
+    if keep:  # a visit without utterances may come with no utterance vectors at all
+        rows = np.vstack([rows, np.asarray(vectors, np.float32)[keep]])
     db.execute(delete(CaseProfileRow).where(CaseProfileRow.visit_id == visit.visit_id))
     db.add(
         CaseProfileRow(

@@ -316,6 +316,20 @@ def test_similar_case_profiles_are_read_from_the_database_as_from_chroma(
         assert np.allclose(profile.summary_vector, want.summary_vector, atol=1e-6)  # type: ignore[arg-type]
 
 
+def test_a_visit_without_utterances_has_a_profile_of_its_document_alone(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    visit = _corpus()[0][0]
+    with session_scope(sessions) as db:
+        db.merge(Visit(id=visit.visit_id, title=visit.title, content_sha256=visit.visit_id))
+    vvec = _vectors([visit.summary])[0]
+    assert replace_documents(sessions, vectors, [], visit, (np.zeros(0, np.float32), vvec))
+    with sessions() as db:
+        doc, vector, quotes, _ = StoredCases(vectors, db).cases([visit.visit_id])[visit.visit_id]
+    assert (doc.visit_id, quotes) == (visit.visit_id, [])
+    assert np.allclose(vector, vvec)
+
+
 def test_a_bad_filter_is_refused_before_any_engine_is_asked(
     sessions: sessionmaker[Session],
 ) -> None:
