@@ -1,6 +1,6 @@
 """Similar-case profiles kept in the database: each visit's document with its vector, and its
-labelled customer quotes with theirs (what knowledge.similar.profile_from_visit keeps), written
-by the index step. A similar-case request reads its candidates' profiles in one query instead of
+labelled customer quotes with theirs (knowledge.similar.is_quote), written by the index step.
+A similar-case request reads its candidates' profiles in one query instead of
 copying their vectors out of Chroma; Chroma still finds the candidates."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from knowledge.chroma_documents import utterance_from, utterance_meta, visit_from, visit_meta
 from knowledge.models import Base
 from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
+from knowledge.similar import is_quote
 from knowledge.vector_index import VectorIndex
-from nlp.vocabulary import Role
 
 Case = tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]
 
@@ -41,7 +41,7 @@ def replace_case(
     vectors: FloatArray,
 ) -> None:
     """Write a visit's profile in the caller's transaction, replacing what it had."""
-    keep = [i for i, u in enumerate(utterances) if u.role == Role.CUSTOMER and (u.labels or u.risk)]
+    keep = [i for i, u in enumerate(utterances) if is_quote(u)]
     rows = np.asarray(visit_vector, np.float32).reshape(1, -1)
     if keep:  # a visit without utterances may come with no utterance vectors at all
         rows = np.vstack([rows, np.asarray(vectors, np.float32)[keep]])

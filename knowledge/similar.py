@@ -65,6 +65,11 @@ class SimilarWeights:
     center_by_language: bool = True  # compare candidates of each language on their own baseline
 
 
+def is_quote(utterance: UtteranceDoc) -> bool:
+    """Whether an utterance is one of its visit's profile quotes: a customer's, with a label."""
+    return utterance.role == Role.CUSTOMER and bool(utterance.labels or utterance.risk)
+
+
 def profile_from_visit(
     visit: VisitDoc,
     utterances: Sequence[UtteranceDoc],
@@ -72,7 +77,7 @@ def profile_from_visit(
     summary_vector: FloatArray | None = None,
 ) -> CaseProfile:
     """Profile of an analysed visit from its labelled customer utterances (vectors align)."""
-    keep = [i for i, u in enumerate(utterances) if u.role == Role.CUSTOMER and (u.labels or u.risk)]
+    keep = [i for i, u in enumerate(utterances) if is_quote(u)]
     labels = [x for i in keep for x in (*utterances[i].labels, *utterances[i].risk)]
     return CaseProfile(
         labels=labels or list(visit.labels),
