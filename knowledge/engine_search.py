@@ -87,7 +87,10 @@ class EngineSearch:
             label_examples=self.label_examples,
             corpus={k: keyword_index.corpus(db, k, tokens) for k in KINDS},
         )
-        ids = self._candidates(db, ranker, qvec, tokens, f, n, mode)
+        passing: dict[Kind, list[str] | None] = dict.fromkeys(KINDS)
+        if f != SearchFilters() and mode != "bm25":
+            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in KINDS}
+        ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
         matching = None
         if kind == "visit" and f.on_utterances:
             matching = keyword_index.visits_with_utterances(db, ids["visit"], f)
@@ -101,7 +104,15 @@ class EngineSearch:
             mode=mode,
             visits_matching=matching,
         )
-        total = keyword_index.count(db, kind, f) if mode != "bm25" else page.total
+        known = passing[kind]
+        if mode == "bm25":
+            total = page.total
+        elif f == SearchFilters():
+            total = ranker.corpus[kind].docs  # kept by the writers
+        elif known is not None and not (kind == "visit" and f.on_utterances):
+            total = len(known)
+        else:
+            total = keyword_index.count(db, kind, f)
         took = (time.perf_counter() - t0) * 1000
         return replace(page, total=max(total, len(page.hits) + offset), took_ms=took)
 
@@ -114,15 +125,14 @@ class EngineSearch:
         f: SearchFilters,
         n: int,
         mode: Mode,
+        passing: dict[Kind, list[str] | None],
     ) -> dict[Kind, list[str]]:
         """Add to the ranker, per kind, the nearest documents in meaning and the best keyword
         matches (and for visits, those of the utterances found), with their cosines with the
         query (Chroma's) and their stored tokens; returns their ids. Chroma is asked for both
-        kinds at once, while the database gives the keyword matches."""
+        kinds at once (among the ids of passing where known), while the database gives the
+        keyword matches."""
         none: tuple[list[UtteranceDoc | VisitDoc], FloatArray] = ([], np.zeros(0, np.float32))
-        passing: dict[Kind, list[str] | None] = dict.fromkeys(KINDS)
-        if f != SearchFilters() and mode != "bm25":
-            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in KINDS}
         dense = {
             k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f, passing=passing[k])
             for k in KINDS
