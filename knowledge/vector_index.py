@@ -256,7 +256,7 @@ class VectorIndex:
         col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
             if passing is not None:
-                out = _query(col, vector, n=n, ids=passing)
+                out = _query_stored(col, vector, n=n, ids=passing)
             else:
                 out = _query(col, vector, n=n, where=where_of(filters, kind))  # fewer when fewer
         return _scored(_builder(kind), out)
@@ -266,16 +266,10 @@ class VectorIndex:
     ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """The stored documents with these ids (visit ids for visits) and their cosines with
         vector; ids not stored are left out."""
-        from chromadb.errors import ChromaError
-
         wanted = list(dict.fromkeys(ids))
         col = self._col(self._names[0 if kind == "utterance" else 1])
         with _reachable():
-            try:
-                out = _query(col, vector, n=len(wanted), ids=wanted)
-            except ChromaError:  # an id no longer stored: ask again with those that are
-                wanted = col.get(ids=wanted, include=[])["ids"]
-                out = _query(col, vector, n=len(wanted), ids=wanted)
+            out = _query_stored(col, vector, n=len(wanted), ids=wanted)
         return _scored(_builder(kind), out)
 
     def visit_ids(self) -> set[str]:
@@ -373,6 +367,17 @@ def _query(
         ids=ids,
         include=["documents", "metadatas", "distances"],
     )
+
+
+def _query_stored(col: Any, vector: FloatArray, *, n: int, ids: list[str]) -> Mapping[str, Any]:
+    """_query among ids, those not stored left out (Chroma refuses a query naming one)."""
+    from chromadb.errors import ChromaError
+
+    try:
+        return _query(col, vector, n=n, ids=ids)
+    except ChromaError:  # an id not stored: ask again with those that are
+        stored = col.get(ids=ids, include=[])["ids"]
+        return _query(col, vector, n=min(n, len(stored)), ids=stored)
 
 
 def _builder(kind: Kind) -> Callable[[str, dict[str, Any]], UtteranceDoc | VisitDoc]:

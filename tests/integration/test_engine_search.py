@@ -330,6 +330,17 @@ def test_a_visit_without_utterances_has_a_profile_of_its_document_alone(
     assert np.allclose(vector, vvec)
 
 
+def test_documents_chroma_lost_are_left_out_of_a_prefiltered_search(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    vectors.delete_visit("v01")  # its keyword rows stay: Chroma's data lost, say
+    f = SearchFilters(visit_ids=frozenset({"v01", "v02"}))
+    with sessions() as db:
+        page = _search_engine(vectors).search(db, "price", _vectors(["price"])[0], filters=f)
+    assert page.hits and {h.visit_id for h in page.hits} == {"v02"}
+
+
 def test_a_bad_filter_is_refused_before_any_engine_is_asked(
     sessions: sessionmaker[Session],
 ) -> None:
