@@ -37,6 +37,7 @@ import structlog
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from evals.servers import free_port
 from knowledge import users
 from knowledge.audio_crypto import AudioKey
 from knowledge.db import make_engine, make_sessionmaker, migrate
@@ -57,12 +58,6 @@ T = TypeVar("T")
 
 class FaultFailed(AssertionError):
     """A fault left the stack in a state the product promises it never reaches."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(

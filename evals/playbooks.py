@@ -17,7 +17,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from evals.scalebench import chroma_server
+from evals.servers import chroma_server
 from knowledge import playbooks, users
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import Role, Utterance, Visit

@@ -11,7 +11,6 @@ import os
 import pstats
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from evals.search import synthetic_docs
+from evals.servers import chroma_server, free_port
 from knowledge import users
 from knowledge.case_store import StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
@@ -39,7 +39,7 @@ from knowledge.models import Role, Visit
 from knowledge.search_text import LabelExamples, embed_label_examples
 from knowledge.search_types import FloatArray, SearchFilters, UtteranceDoc, VisitDoc
 from knowledge.similar import similar_stored, stored_profiles
-from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
+from knowledge.vector_index import VectorIndex, connect
 from nlp.labels import SHIPPED_PROMPTS, load_labels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,12 +205,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _first_answer(http: httpx.Client, proc: subprocess.Popen[bytes], query: str) -> float:
     deadline, last = time.monotonic() + 300, "nothing"
     while time.monotonic() < deadline:
@@ -230,7 +224,7 @@ def _first_answer(http: httpx.Client, proc: subprocess.Popen[bytes], query: str)
 def time_api(env: dict[str, str], token: str, queries: Sequence[str], log: Path) -> dict[str, Any]:
     """`visitlens api` started fresh: seconds to its first search answer, then HTTP search
     p50/p95 and its RSS after HTTP_SEARCHES searches."""
-    port = _free_port()
+    port = free_port()
     with log.open("ab") as out:
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -258,28 +252,6 @@ def time_api(env: dict[str, str], token: str, queries: Sequence[str], log: Path)
         "rss_mb": rss,
         "http_search": percentiles(ms),
     }
-
-
-@contextmanager
-def chroma_server(path: Path) -> Iterator[tuple[str, int]]:
-    """A `chroma run` server on a free port over path; (url, pid)."""
-    url = f"http://127.0.0.1:{(port := _free_port())}"
-    command = [str(BIN / "chroma"), "run", "--path", str(path), "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                connect(url)
-                break
-            except IndexUnavailable:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 @contextmanager

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
+from evals.servers import chroma_server
 from knowledge import users
 from knowledge.db import make_engine, make_sessionmaker, migrate
 from knowledge.models import Role
@@ -33,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 MODELS = ROOT / "models"
 PG_ADMIN = os.environ.get("VISITLENS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
 REDIS_URL = os.environ.get("VISITLENS_TEST_REDIS", "redis://127.0.0.1:6379/9")
 
 
@@ -240,46 +237,11 @@ def api(tmp_path: Path) -> Iterator[TestClient]:
         yield signed_in(client, settings)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free port with a temporary path."""
-    from knowledge.vector_index import IndexUnavailable, connect
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            CHROMA,
-            "run",
-            "--path",
-            str(tmp_path_factory.mktemp("chroma")),
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            connect(url)
-            break
-        except IndexUnavailable:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("chroma run did not start within 60 s")
-            time.sleep(0.3)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with chroma_server(tmp_path_factory.mktemp("chroma")) as (url, _):
+        yield url
 
 
 def assert_stores_agree(settings: Settings, *, chroma_shared: bool = False) -> None:

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Stack, free_port, make_stack
+from evals.servers import free_port
+from tests.conftest import Stack, make_stack
 
 pytestmark = [pytest.mark.integration]
 

@@ -21,9 +21,10 @@ from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from api.app import create_app
+from evals.servers import free_port
 from knowledge.db import migrate
 from knowledge.models import Role
-from tests.conftest import free_port, make_user, settings_for
+from tests.conftest import make_user, settings_for
 
 pytestmark = pytest.mark.integration
 CLIENT_ID, CLIENT_SECRET = "visitlens", "stub-secret"

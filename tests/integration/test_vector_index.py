@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from evals.servers import CHROMA, free_port
 from knowledge.search_types import SearchFilters, UtteranceDoc, VisitDoc
 from knowledge.vector_index import IndexUnavailable, VectorIndex, connect
-from tests.conftest import CHROMA, free_port
 
 pytestmark = pytest.mark.skipif(not Path(CHROMA).exists(), reason="chroma CLI not installed")
 
