@@ -7,7 +7,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from knowledge.db import MIGRATIONS, make_engine, migrate
 
@@ -37,21 +37,26 @@ def visit_columns(url: str) -> set[str]:
         engine.dispose()
 
 
+def insert_visit(conn: Connection, visit_id: str, title: str) -> None:
+    """A visit row with only the columns every migration has had."""
+    conn.execute(
+        text(
+            "INSERT INTO visits (id, title, language_hint, source, filename, content_sha256,"
+            " size_bytes, status, progress, warnings, created_at, updated_at) VALUES"
+            " (:id, :title, 'auto', 'audio', 'a.mp3', :sha, 0, 'done', 1.0, '[]',"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ),
+        {"id": visit_id, "title": title, "sha": visit_id.ljust(64, "0")},
+    )
+
+
 def test_outcome_column_is_added_to_a_database_with_visits(database_url: str) -> None:
     cfg = alembic_config(database_url)
     command.upgrade(cfg, "0003")
     assert "outcome" not in visit_columns(database_url)
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO visits (id, title, language_hint, source, filename, content_sha256,"
-                " size_bytes, status, progress, warnings, created_at, updated_at) VALUES"
-                " ('old', 'Before 0004', 'auto', 'audio', 'a.mp3', :sha, 0, 'done', 1.0, '[]',"
-                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ),
-            {"sha": "0" * 64},
-        )
+        insert_visit(conn, "old", "Before 0004")
     migrate(database_url)
     assert "outcome" in visit_columns(database_url)
     with engine.begin() as conn:
@@ -77,15 +82,7 @@ def test_document_frequencies_are_counted_from_the_stored_keyword_rows(database_
     command.downgrade(cfg, "0008")
     engine = make_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO visits (id, title, language_hint, source, filename, content_sha256,"
-                " size_bytes, status, progress, warnings, created_at, updated_at) VALUES"
-                " ('kw', 'Before 0009', 'auto', 'audio', 'a.mp3', :sha, 0, 'done', 1.0, '[]',"
-                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ),
-            {"sha": "1" * 64},
-        )
+        insert_visit(conn, "kw", "Before 0009")
         for i, tokens in enumerate(["售后 太慢 售后", "price late", "售后 price"]):
             conn.execute(
                 text(
