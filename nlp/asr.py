@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from nlp.asr_language import change_spans, language_runs, probe_spans, whole_spans
 from nlp.audio import SAMPLE_RATE, decode_chunks, probe
 from nlp.language import main_language
 from nlp.textnorm import (
@@ -42,7 +43,7 @@ class AsrOptions:
 
     beam_size: int = 5
     temperature: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    condition_on_previous_text: bool = True  # safe once each run has its language fixed
+    condition_on_previous_text: bool = True  # only text in the same language (whisper_model)
     no_speech_threshold: float | None = 0.6
     log_prob_threshold: float | None = -1.0
     compression_ratio_threshold: float | None = 2.4
@@ -51,10 +52,11 @@ class AsrOptions:
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 2000
     vad_speech_pad_ms: int = 400
-    # Language changes: "when_mixed" decodes with per-window detection first and, only when the
-    # chunk comes out in two languages or a probe hears another language than was written,
-    # re-decodes it turn by turn in each turn's detected language (a 30 s window straddling a
-    # change otherwise comes out wholly in one language, i.e. translated).
+    # Language changes: "when_mixed" decodes with per-window detection first; then, around each
+    # change of written language and where a probe hears another language than was written, it
+    # decodes the window either side again turn by turn, in each turn's detected language (a
+    # 30 s window straddling a change otherwise comes out wholly in one language, i.e.
+    # translated). "always" decodes every chunk turn by turn.
     language_runs: Literal["never", "when_mixed", "always"] = "when_mixed"
     lid_min_silence_ms: int = 400  # pause that separates turns when finding language changes
     lid_confident: float = 0.8  # a language probe counts only when this sure
@@ -137,15 +139,6 @@ def _convert(
     return out
 
 
-@dataclass(frozen=True)
-class _Run:
-    """A stretch of one chunk in one language, in samples from the chunk start."""
-
-    start: int
-    end: int
-    language: str | None
-
-
 def _speech_regions(samples: npt.NDArray[np.float32], opts: AsrOptions) -> list[tuple[int, int]]:
     """Silero VAD regions (turns, roughly) as (start, end) sample indices."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -156,54 +149,6 @@ def _speech_regions(samples: npt.NDArray[np.float32], opts: AsrOptions) -> list[
         speech_pad_ms=min(opts.vad_speech_pad_ms, opts.lid_min_silence_ms // 2),
     )
     return [(int(t["start"]), int(t["end"])) for t in get_speech_timestamps(samples, vad)]
-
-
-def _detect(model: WhisperModel, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
-    """Most likely language of up to 30 s of audio and its probability."""
-    from faster_whisper.audio import pad_or_trim
-
-    features = model.feature_extractor(audio[: model.feature_extractor.n_samples])
-    encoded = model.encode(pad_or_trim(features))
-    token, probability = model.model.detect_language(encoded)[0][0]
-    return str(token)[2:-2], float(probability)
-
-
-def _language_runs(
-    model: WhisperModel,
-    samples: npt.NDArray[np.float32],
-    regions: list[tuple[int, int]],
-    opts: AsrOptions,
-) -> list[_Run]:
-    """Split a chunk where the spoken language changes; one run when it never does."""
-    if not regions:
-        regions = [(0, len(samples))]
-    labels: list[str] = []
-    for a, b in regions:
-        # very short regions ("OK", "嗯") are not worth a detection: they go with the last one
-        if b - a < SAMPLE_RATE and labels:
-            labels.append(labels[-1])
-        else:
-            labels.append(_detect(model, samples[a:b])[0])
-    runs: list[_Run] = []
-    for (a, b), language in zip(regions, labels, strict=True):
-        if runs and runs[-1].language == language:
-            runs[-1] = _Run(runs[-1].start, b, language)
-        else:
-            runs.append(_Run(a, b, language))
-    return _merge_short_runs(runs, int(opts.min_run_s * SAMPLE_RATE))
-
-
-def _merge_short_runs(runs: list[_Run], min_samples: int) -> list[_Run]:
-    """Fold runs shorter than min_samples into a neighbour: one odd turn is more likely noise."""
-    merged: list[_Run] = []
-    for run in runs:
-        if merged and (run.end - run.start < min_samples or merged[-1].language == run.language):
-            merged[-1] = _Run(merged[-1].start, run.end, merged[-1].language)
-        elif merged and merged[-1].end - merged[-1].start < min_samples:
-            merged[-1] = _Run(merged[-1].start, run.end, run.language)
-        else:
-            merged.append(run)
-    return merged
 
 
 def _transcribe_run(
@@ -255,7 +200,7 @@ def _by_language_runs(
 ) -> list[Segment]:
     pad = int(opts.vad_speech_pad_ms * SAMPLE_RATE / 1000)
     segments: list[Segment] = []
-    for run in _language_runs(model, samples, regions, opts):
+    for run in language_runs(model, samples, regions, opts.min_run_s):
         start = max(0, run.start - pad)
         segments += _transcribe_run(
             model,
@@ -330,50 +275,47 @@ def _overlap_s(segment: Segment, others: Sequence[Segment]) -> float:
     return sum(max(0.0, min(segment.end, o.end) - max(segment.start, o.start)) for o in others)
 
 
-def _probe_regions(regions: list[tuple[int, int]], every_s: float) -> list[tuple[int, int]]:
-    """The longest region (at least 2 s) in every stretch of every_s, plus the last one."""
-    long_enough = [r for r in regions if r[1] - r[0] >= 2 * SAMPLE_RATE]
-    picked: dict[int, tuple[int, int]] = {}
-    for a, b in long_enough:
-        slot = int(a / SAMPLE_RATE // every_s)
-        if slot not in picked or b - a > picked[slot][1] - picked[slot][0]:
-            picked[slot] = (a, b)
-    if long_enough:
-        picked[-1] = long_enough[-1]
-    return sorted(set(picked.values()))
-
-
-def _looks_mixed(
+def _redecode_changes(
     model: WhisperModel,
     samples: npt.NDArray[np.float32],
     offset_s: float,
     regions: list[tuple[int, int]],
-    segments: Sequence[Segment],
+    segments: list[Segment],
+    *,
+    hotwords: Sequence[str],
     opts: AsrOptions,
-) -> bool:
-    """True when the decoded text has two languages, or a probe hears another one than was written.
-
-    Whisper picks one language per 30 s window, so a window that straddles a change comes out
-    wholly in one language (translated); a few cheap probes catch that.
-    """
-    written = {s.language for s in segments if s.language}
-    if len(written) > 1:
-        log.info("asr.language_mixed", offset_s=offset_s, languages=sorted(written))
-        return True
-    for a, b in _probe_regions(regions, opts.probe_every_s):
-        heard, probability = _detect(model, samples[a:b])
-        if probability < opts.lid_confident:
-            continue
-        start_s, end_s = offset_s + a / SAMPLE_RATE, offset_s + b / SAMPLE_RATE
-        here = {s.language for s in segments if s.start < end_s and s.end > start_s}
-        if not here and segments:  # Whisper skipped this turn: compare with the nearest text
-            middle_s = (start_s + end_s) / 2
-            near = min(segments, key=lambda s: abs((s.start + s.end) / 2 - middle_s))
-            here = {near.language}
-        if here and heard not in here:
-            log.info("asr.language_probe", offset_s=round(start_s, 1), heard=heard)
-            return True
-    return False
+    tick: Tick,
+) -> list[Segment]:
+    """Decode the spans around each language change again turn by turn, each run of turns in its
+    detected language, in place of the first pass's segments there; the rest of the chunk keeps
+    its first decode."""
+    spans = change_spans(segments)
+    spans += probe_spans(
+        model,
+        samples,
+        offset_s,
+        regions,
+        segments,
+        every_s=opts.probe_every_s,
+        confident=opts.lid_confident,
+        known=spans,
+    )
+    bounds = (offset_s, offset_s + len(samples) / SAMPLE_RATE)
+    for t0, t1 in whole_spans(spans, segments, regions, bounds):
+        a, b = int((t0 - offset_s) * SAMPLE_RATE), int((t1 - offset_s) * SAMPLE_RATE)
+        inside = [(max(ra, a) - a, min(rb, b) - a) for ra, rb in regions if ra < b and a < rb]
+        fresh = _by_language_runs(
+            model,
+            samples[a:b],
+            offset_s + a / SAMPLE_RATE,
+            inside,
+            hotwords=hotwords,
+            opts=opts,
+            tick=tick,
+        )
+        segments = [s for s in segments if not t0 <= (s.start + s.end) / 2 <= t1] + fresh
+        log.info("asr.language_redecoded", start_s=round(t0, 1), end_s=round(t1, 1))
+    return sorted(segments, key=lambda s: s.start)
 
 
 def _transcribe_chunk(
@@ -404,13 +346,9 @@ def _transcribe_chunk(
             tick=tick,
             multilingual=language is None and opts.language_runs == "when_mixed",
         )
-        if (
-            language is None
-            and opts.language_runs == "when_mixed"
-            and _looks_mixed(model, samples, offset_s, regions, segments, opts)
-        ):
-            segments = _by_language_runs(
-                model, samples, offset_s, regions, hotwords=hotwords, opts=opts, tick=tick
+        if language is None and opts.language_runs == "when_mixed":
+            segments = _redecode_changes(
+                model, samples, offset_s, regions, segments, hotwords=hotwords, opts=opts, tick=tick
             )
     if opts.fill_gaps and regions:
         segments = _fill_gaps(

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -184,12 +184,52 @@ def pick_compute_type(compute_type: str, device: Literal["cpu", "cuda"]) -> str:
     return compute_type
 
 
+@dataclass
+class PromptState:
+    """One decode's prompt history: the language of the last window, where it began (in the
+    previous tokens) and how many previous tokens there were."""
+
+    language: str | None = None
+    since: int = 0
+    seen: int = 0
+
+
+def same_language_tail(state: PromptState, language: str, previous: list[int]) -> list[int]:
+    """The previous tokens written since the window language last changed: prompted with the
+    English before a change, Whisper wrote the Mandarin after it in English for minutes."""
+    if len(previous) < state.seen:  # faster-whisper dropped the history itself
+        state.since = 0
+    if state.language is not None and language != state.language:
+        state.since = len(previous)
+    state.language, state.seen = language, len(previous)
+    return previous[state.since :]
+
+
+@cache
+def _whisper_class() -> type[WhisperModel]:
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
+    class Whisper(WhisperModel):  # type: ignore[misc]  # faster-whisper is untyped
+        """faster-whisper whose windows are prompted only with text in their own language (with
+        a language detected per window, a change of language starts a fresh history)."""
+
+        def get_prompt(
+            self, tokenizer: Tokenizer, previous_tokens: list[int], *args: Any, **kwargs: Any
+        ) -> list[int]:
+            # a decode makes one tokenizer and sets its language window by window
+            state = tokenizer.__dict__.setdefault("_visitlens_prompt", PromptState())
+            tail = same_language_tail(state, tokenizer.language_code, previous_tokens)
+            prompt: list[int] = super().get_prompt(tokenizer, tail, *args, **kwargs)
+            return prompt
+
+    return Whisper
+
+
 @cache
 def load_whisper(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
     """Load a faster-whisper model once per process; model is a resolved path or hub name."""
-    from faster_whisper import WhisperModel
-
     resolved_device = pick_device(device)
     resolved_type = pick_compute_type(compute_type, resolved_device)
     log.info("whisper_model.load", model=model, device=resolved_device, compute_type=resolved_type)
-    return WhisperModel(model, device=resolved_device, compute_type=resolved_type)
+    return _whisper_class()(model, device=resolved_device, compute_type=resolved_type)
