@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from resemblyzer import VoiceEncoder
 
+from nlp.audio import SAMPLE_RATE
 from nlp.types import Segment, Word
 from nlp.voiceprint import FRAME_S, embed_windows, mel_frames, speech_frames
 
@@ -76,20 +77,41 @@ def _window_spans(
     return spans
 
 
+def _in_chunk(seg: Segment, start_s: float, end_s: float) -> bool:
+    """A segment is embedded in the chunk that holds its middle, and in any other one that holds
+    enough of it for a window."""
+    overlap = min(seg.end, end_s) - max(seg.start, start_s)
+    return start_s <= (seg.start + seg.end) / 2 < end_s or overlap >= MIN_WINDOW_S
+
+
 def _embed(
-    encoder: VoiceEncoder, samples: np.ndarray, segments: Sequence[Segment], offset_s: float
+    encoder: VoiceEncoder,
+    chunks: Iterable[tuple[float, np.ndarray]],
+    segments: Sequence[Segment],
 ) -> _Windows:
-    mel = mel_frames(samples)
-    spans = _window_spans(segments, mel.shape[0], offset_s)
-    emb = embed_windows(encoder, mel, [(s, e) for _, s, e in spans])
-    loud = speech_frames(mel)
-    voiced = np.array([loud[s:e].mean() >= 0.5 if loud[s:e].size else False for _, s, e in spans])
+    """Voice windows of every segment, one chunk of audio at a time (memory flat with length)."""
+    starts, ends, owners, embs, voiced = [], [], [], [], []
+    for offset_s, samples in chunks:
+        end_s = offset_s + len(samples) / SAMPLE_RATE
+        here = [i for i, seg in enumerate(segments) if _in_chunk(seg, offset_s, end_s)]
+        if not here:
+            continue
+        mel = mel_frames(samples)
+        spans = _window_spans([segments[i] for i in here], mel.shape[0], offset_s)
+        embs.append(embed_windows(encoder, mel, [(s, e) for _, s, e in spans]))
+        loud = speech_frames(mel)
+        voiced += [bool(loud[s:e].mean() >= 0.5) if loud[s:e].size else False for _, s, e in spans]
+        starts += [s * FRAME_S + offset_s for _, s, _ in spans]
+        ends += [e * FRAME_S + offset_s for _, _, e in spans]
+        owners += [here[si] for si, _, _ in spans]
+    # each segment's windows must be one slice (a segment can span two chunks)
+    order = np.argsort(np.array(owners, dtype=np.int64), kind="stable")
     return _Windows(
-        start_s=np.array([s for _, s, _ in spans]) * FRAME_S + offset_s,
-        end_s=np.array([e for _, _, e in spans]) * FRAME_S + offset_s,
-        segment=np.array([si for si, _, _ in spans], dtype=np.int64),
-        embeddings=emb,
-        voiced=voiced.astype(bool),
+        start_s=np.array(starts, dtype=np.float64)[order],
+        end_s=np.array(ends, dtype=np.float64)[order],
+        segment=np.array(owners, dtype=np.int64)[order],
+        embeddings=np.concatenate(embs)[order] if embs else np.zeros((0, 256), np.float32),
+        voiced=np.array(voiced, dtype=bool)[order],
     )
 
 
@@ -300,11 +322,33 @@ def diarize(
     max_speakers: int = 6,
     offset_s: float = 0.0,
 ) -> Diarization:
+    """diarize_chunks on audio held whole: float32 16 kHz samples starting offset_s seconds into
+    the recording that segment times refer to."""
+    return diarize_chunks(
+        encoder,
+        [(offset_s, samples)],
+        segments,
+        num_speakers=num_speakers,
+        min_speakers=min_speakers,
+        max_speakers=max_speakers,
+    )
+
+
+def diarize_chunks(
+    encoder: VoiceEncoder,
+    chunks: Iterable[tuple[float, np.ndarray]],
+    segments: Sequence[Segment],
+    *,
+    num_speakers: int | None = None,
+    min_speakers: int = 2,
+    max_speakers: int = 6,
+) -> Diarization:
     """Label each ASR segment with a speaker S1..Sn (first to talk is S1), splitting at changes.
 
     The count is found between min_speakers and max_speakers unless num_speakers is given; with
-    min_speakers=1 a recording whose voices do not separate is given one speaker. samples are
-    float32 16 kHz starting offset_s seconds into the recording that segment times refer to.
+    min_speakers=1 a recording whose voices do not separate is given one speaker. chunks are
+    (offset_s, float32 16 kHz samples) in order, as nlp.audio.decode_chunks yields them, read
+    once: only the voice windows are kept.
     """
     if num_speakers is not None and num_speakers < 1:
         raise ValueError("num_speakers must be at least 1.")
@@ -312,7 +356,7 @@ def diarize(
         raise ValueError("min_speakers must not exceed max_speakers.")
     if not segments:
         return Diarization(segments=[], speaker_embeddings={}, num_speakers=0)
-    win = _embed(encoder, samples, segments, offset_s)
+    win = _embed(encoder, chunks, segments)
     if len(win.embeddings) == 0:
         only = [replace(s, speaker="S1") for s in segments]
         return Diarization(segments=only, speaker_embeddings={}, num_speakers=1)

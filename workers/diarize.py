@@ -12,19 +12,13 @@ import structlog
 from knowledge import audio_store, reps, visits
 from knowledge.db import session_scope
 from nlp.audio import decode_chunks
-from nlp.diarize import diarize
+from nlp.diarize import diarize_chunks
 from nlp.roles import RoleAssignment, assign_roles
 from nlp.types import Segment
 from nlp.voiceprint import load_encoder
 from workers.runner import StepContext
 
 log = structlog.get_logger()
-
-
-def load_samples(path: Path) -> np.ndarray:
-    """The whole recording as float32 mono 16 kHz."""
-    chunks = [samples for _, samples in decode_chunks(path)]
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
 
 def work(ctx: StepContext) -> None:
@@ -42,8 +36,8 @@ def work(ctx: StepContext) -> None:
             with audio_store.decrypted(
                 settings.audio_dir, Path(audio_path), settings.audio_keyring
             ) as plain:
-                samples = load_samples(plain)
-            result = diarize(load_encoder(), samples, segments, num_speakers=hint)
+                chunks = decode_chunks(plain)
+                result = diarize_chunks(load_encoder(), chunks, segments, num_speakers=hint)
             segments, embeddings = result.segments, result.speaker_embeddings
         elif any(s.role is None for s in segments):
             segments = [replace(s, speaker=s.speaker or s.role) for s in segments]

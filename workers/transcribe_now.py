@@ -16,12 +16,11 @@ from knowledge import audio_store
 from knowledge.glossary import load_hotwords
 from knowledge.settings import Settings
 from nlp import asr
-from nlp.audio import AudioError
-from nlp.diarize import diarize
+from nlp.audio import AudioError, decode_chunks
+from nlp.diarize import diarize_chunks
 from nlp.roles import assign_roles
 from nlp.types import Segment, Transcript
 from nlp.voiceprint import load_encoder
-from workers.diarize import load_samples
 from workers.results import NowRequest
 from workers.transcribe import whisper
 
@@ -47,7 +46,7 @@ def _whisper_languages() -> frozenset[str]:
 
 def with_roles(path: Path, transcript: Transcript) -> list[Segment]:
     """The segments split by speaker, each speaker named rep, customer or other."""
-    result = diarize(load_encoder(), load_samples(path), transcript.segments)
+    result = diarize_chunks(load_encoder(), decode_chunks(path), transcript.segments)
     assignment = assign_roles(
         result.segments, result.speaker_embeddings, language=transcript.language
     )

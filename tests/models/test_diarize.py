@@ -10,7 +10,7 @@ import pytest
 from faster_whisper import decode_audio
 
 from evals.roles import role_accuracy
-from nlp.diarize import diarize
+from nlp.diarize import diarize, diarize_chunks
 from nlp.roles import assign_roles
 from nlp.types import Segment, Word
 from nlp.voiceprint import load_encoder, voiceprint
@@ -125,6 +125,20 @@ def test_a_chunk_of_the_recording_is_diarized_with_its_offset(encoder) -> None: 
     for seg in result.segments:
         seg.role = roles.roles[seg.speaker or ""]
     assert role_accuracy(later, result.segments) >= 0.9
+
+
+def test_audio_read_chunk_by_chunk_gives_the_same_speakers_as_read_whole(encoder) -> None:  # type: ignore[no-untyped-def]
+    # the speakers step reads long recordings in chunks; a turn may cross a chunk's edge
+    samples, turns = _load("zh_three_voices.mp3")
+    cut = int(16000 * (turns[3]["start"] + turns[3]["end"]) / 2)  # inside a turn
+    chunks = [(0.0, samples[:cut]), (cut / 16000, samples[cut:])]
+    whole = diarize(encoder, samples, _segments(turns))
+    chunked = diarize_chunks(encoder, iter(chunks), _segments(turns))
+    assert chunked.num_speakers == whole.num_speakers == 3
+    roles = assign_roles(chunked.segments, chunked.speaker_embeddings, language="zh")
+    for seg in chunked.segments:
+        seg.role = roles.roles[seg.speaker or ""]
+    assert role_accuracy(turns, chunked.segments) >= 0.95
 
 
 def test_three_voice_visit_gets_three_speakers_and_right_roles(encoder) -> None:  # type: ignore[no-untyped-def]
