@@ -102,9 +102,9 @@ def bench(
     corpus: Annotated[Path, typer.Option("--dir", exists=True, file_okay=False)] = SHARED_CORPUS,
     variants: Annotated[str, typer.Option(help="clean,noisy,hard")] = "clean",
     minutes: Annotated[
-        str, typer.Option(help="Lengths for the memory run, e.g. 15,30,60; '' skips")
+        str, typer.Option(help="Minutes of corpus audio joined, e.g. 60,240, against plain")
     ] = "",
-    memory_modes: Annotated[str, typer.Option(help="visitlens and/or plain")] = "visitlens",
+    long_modes: Annotated[str, typer.Option(help="plain and/or visitlens")] = "plain,visitlens",
     limit: Annotated[int | None, typer.Option(help="At most this many visits per variant.")] = None,
     skip_asr: Annotated[bool, typer.Option(help="Skip the ASR comparison.")] = False,
     openai: Annotated[
@@ -136,6 +136,7 @@ def bench(
 ) -> None:
     """Compare visitlens with plain faster-whisper (same model, same run): error, time, memory."""
     from evals import bench as b
+    from evals.longbench import bench_long
 
     settings = Settings()
     result: dict[str, object] = {"asr_model": settings.asr_model, "corpus": str(corpus)}
@@ -147,9 +148,8 @@ def bench(
         client = Client(url, token)
         result["openai"] = b.bench_openai(client, settings, corpus, variants.split(","), limit)
     if minutes:
-        lengths = [float(m) for m in minutes.split(",")]
-        modes = tuple(memory_modes.split(","))
-        result["memory"] = b.bench_memory(corpus, lengths, settings.data_dir / "bench", modes)
+        lengths, modes = [float(m) for m in minutes.split(",")], tuple(long_modes.split(","))
+        result["long"] = bench_long(corpus, lengths, settings.data_dir / "bench", modes)
     if kb_sizes:
         result["knowledge_base"] = b.bench_knowledge_base(
             [int(n) for n in kb_sizes.split(",")],

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from api.client import Client
 from evals.errorrate import cer_zh, wer_en
 from evals.numbers import read_numbers
 from evals.product import _visits, audio_of, upload_fields
 from knowledge.settings import Settings
-from nlp.audio import SAMPLE_RATE, decode_chunks
 
 
-def _error(lang: str, ref: str, hyp: str) -> tuple[int, int]:
+def error_of(lang: str, ref: str, hyp: str) -> tuple[int, int]:
     ref, hyp = read_numbers(lang, ref, ref), read_numbers(lang, hyp, ref)  # as score.py does
     return cer_zh(ref, hyp) if lang == "zh" else wer_en(ref, hyp)
 
@@ -71,7 +65,7 @@ def _plain_runs(
             started = time.monotonic()
             plain = transcribe_plain(model, path)
             plain_s = time.monotonic() - started
-            edits = _error(meta["language"], ref, " ".join(s.text for s in plain.segments))[0]
+            edits = error_of(meta["language"], ref, " ".join(s.text for s in plain.segments))[0]
             yield PlainRun(variant, meta, path, ref, truth["duration"], edits, plain_s)
 
 
@@ -100,7 +94,7 @@ def bench_asr(
             rows.append({"id": run.meta["id"], "variant": run.variant, "error": visit["error"]})
             continue
         segs = client.call("GET", f"/api/visits/{visit['id']}/transcript")["segments"]
-        ours = _error(run.meta["language"], run.ref, " ".join(s["text"] for s in segs))
+        ours = error_of(run.meta["language"], run.ref, " ".join(s["text"] for s in segs))
         rows.append(
             _row(run, "e2e", ours, e2e_s)
             | {"transcribe_s": visit["timings"].get("transcribe"), "steps_s": visit["timings"]}
@@ -124,7 +118,7 @@ def bench_openai(
                 data={"model": "whisper-1", "response_format": "verbose_json"},
             )
         v1_s = time.monotonic() - started
-        rows.append(_row(run, "v1", _error(run.meta["language"], run.ref, answer["text"]), v1_s))
+        rows.append(_row(run, "v1", error_of(run.meta["language"], run.ref, answer["text"]), v1_s))
     return {"rows": rows, "summary": summarise_openai(rows)}
 
 
@@ -158,72 +152,6 @@ def _summarise(
                 "rtf_plain": round(plain_s / audio, 3),
             }
     return out
-
-
-def join_recordings(corpus: Path, minutes: float, out: Path) -> Path:
-    """A long WAV made by repeating the corpus recordings, for memory and speed at length."""
-    if out.exists():
-        return out
-    files = sorted((corpus / "audio").glob("*.mp3"))
-    files = [f for f in files if f.name.count(".") == 1]
-    target = int(minutes * 60 * SAMPLE_RATE)
-    written = 0
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        while written < target:
-            for f in files:
-                for _, samples in decode_chunks(f):
-                    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)[: target - written]
-                    w.writeframes(pcm.tobytes())
-                    written += len(pcm)
-                if written >= target:
-                    break
-    return out
-
-
-CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from knowledge.settings import Settings
-from nlp import asr
-from workers.transcribe import whisper
-model = whisper(Settings())
-started = time.monotonic()
-fn = asr.transcribe_plain if sys.argv[2] == "plain" else asr.transcribe
-t = fn(model, Path(sys.argv[1]))
-print(json.dumps({"seconds": time.monotonic() - started, "segments": len(t.segments),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
-def bench_memory(
-    corpus: Path, minutes: list[float], work_dir: Path, modes: tuple[str, ...] = ("visitlens",)
-) -> list[dict[str, Any]]:
-    """Peak RSS and time of the transcription step, in a fresh process, at growing lengths."""
-    rows = []
-    for m in minutes:
-        path = join_recordings(corpus, m, work_dir / f"joined-{int(m)}min.wav")
-        for mode in modes:
-            res = subprocess.run(
-                [sys.executable, "-c", CHILD, str(path), mode],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            data = json.loads(res.stdout.strip().splitlines()[-1])
-            rows.append(
-                {
-                    "minutes": m,
-                    "mode": mode,
-                    "peak_rss_mb": round(data["peak_rss_mb"]),
-                    "seconds": round(data["seconds"], 1),
-                    "rtf": round(data["seconds"] / (m * 60), 3),
-                }
-            )
-    return rows
 
 
 def bench_knowledge_base(sizes: list[int], database_url: str, *, search: bool) -> dict[str, Any]:
