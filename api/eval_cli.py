@@ -104,7 +104,7 @@ def bench(
     minutes: Annotated[
         str, typer.Option(help="Minutes of corpus audio joined, e.g. 60,240, against plain")
     ] = "",
-    long_modes: Annotated[str, typer.Option(help="plain and/or visitlens")] = "plain,visitlens",
+    long_modes: Annotated[str, typer.Option(help="plain, visitlens, e2e")] = "plain,visitlens",
     limit: Annotated[int | None, typer.Option(help="At most this many visits per variant.")] = None,
     skip_asr: Annotated[bool, typer.Option(help="Skip the ASR comparison.")] = False,
     openai: Annotated[
@@ -140,16 +140,15 @@ def bench(
 
     settings = Settings()
     result: dict[str, object] = {"asr_model": settings.asr_model, "corpus": str(corpus)}
+    client = Client(url, token)  # asks nothing until a part needs the server
     if not skip_asr:
-        client = Client(url, token)
         client.call("GET", "/api/health")
         result["asr"] = b.bench_asr(client, settings, corpus, variants.split(","), limit)
     if openai:
-        client = Client(url, token)
         result["openai"] = b.bench_openai(client, settings, corpus, variants.split(","), limit)
     if minutes:
         lengths, modes = [float(m) for m in minutes.split(",")], tuple(long_modes.split(","))
-        result["long"] = bench_long(corpus, lengths, settings.data_dir / "bench", modes)
+        result["long"] = bench_long(corpus, lengths, settings.data_dir / "bench", modes, client)
     if kb_sizes:
         result["knowledge_base"] = b.bench_knowledge_base(
             [int(n) for n in kb_sizes.split(",")],
