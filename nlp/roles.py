@@ -118,13 +118,14 @@ def add_second_reps(
 ) -> dict[str, Role]:
     """With three or more speakers, customers who pitch are reps too (a visit by two reps).
 
-    The least rep-like speaker stays a customer, so a visit always has one.
+    The least rep-like speaker stays a customer, so a visit always has one: one who does not
+    pitch before one who does, then the lowest score.
     """
     if len(roles) < 3:
         return roles
     out = dict(roles)
     customers = [n for n, r in roles.items() if r == Role.CUSTOMER]
-    keep = min(customers, key=lambda n: evidence[n].score, default=None)
+    keep = min(customers, key=lambda n: (pitches(evidence[n]), evidence[n].score), default=None)
     for name in customers:
         if name != keep and pitches(evidence[name]):
             out[name] = Role.REP

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlp.diarize import _merge_close
+from nlp.diarize import MAX_FILL_S, _fill_pauses, _merge_close
+from nlp.types import Segment
 
 
 def _cloud(center: list[float], n: int = 5) -> np.ndarray:
@@ -31,3 +32,20 @@ def test_the_last_two_clusters_are_never_merged_with_min_clusters_three() -> Non
     labels = np.repeat([0, 1], 5)
     assert _merge_close(emb, labels, 0.45, min_clusters=3).max() == 1
     assert _merge_close(emb, labels, 0.45).max() == 0
+
+
+def test_a_short_pause_between_two_speakers_is_split_at_its_middle() -> None:
+    segs = [
+        Segment(0.0, 4.0, "a", speaker="S1"),
+        Segment(5.0, 8.0, "b", speaker="S2"),
+        Segment(9.0, 12.0, "c", speaker="S2"),
+        Segment(12.0 + MAX_FILL_S + 1, 20.0, "d", speaker="S1"),
+    ]
+    out = _fill_pauses(segs)
+    assert [(s.start, s.end) for s in out] == [
+        (0.0, 4.5),
+        (4.5, 9.0),  # the same speaker goes on over the pause
+        (9.0, 12.0),  # a long pause is left as it is
+        (12.0 + MAX_FILL_S + 1, 20.0),
+    ]
+    assert [s.speaker for s in out] == ["S1", "S2", "S2", "S1"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nlp.roles import assign_roles
+from nlp.roles import SpeakerEvidence, add_second_reps, assign_roles
 from nlp.types import Segment
+from nlp.vocabulary import Role
 
 
 def _seg(start: float, speaker: str, text: str, language: str = "en") -> Segment:
@@ -105,6 +106,18 @@ def test_two_speakers_never_give_two_reps() -> None:
 def test_three_speakers_who_all_pitch_keep_one_customer() -> None:
     segs = [_seg(i * 5.0, f"S{i + 1}", "We can offer a proposal for you.") for i in range(3)]
     assert list(assign_roles(segs, {}, language="en").roles.values()).count("customer") == 1
+
+
+def test_on_a_tie_the_speaker_who_does_not_pitch_stays_the_customer() -> None:
+    # the second rep only offers; the buyer asks once and offers once: the same score
+    evidence = {
+        "S1": SpeakerEvidence(questions=5, rep_cues=6, opens=True),
+        "S2": SpeakerEvidence(rep_cues=2),
+        "S3": SpeakerEvidence(questions=1, rep_cues=1),
+    }
+    by_talk = {"S1": Role.REP, "S2": Role.CUSTOMER, "S3": Role.CUSTOMER}
+    roles = add_second_reps(by_talk, evidence)
+    assert roles == {"S1": "rep", "S2": "rep", "S3": "customer"}
 
 
 def test_a_voice_close_to_the_print_but_well_below_the_rep_stays_a_customer() -> None:
