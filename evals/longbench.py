@@ -146,6 +146,9 @@ def bench_long(
         runs: dict[str, dict[str, Any]] = {}
         for mode in modes:
             data = _through_service(client, path) if mode == "e2e" else _in_process(path, mode)
+            # kept beside the recording, to look into where a figure comes from
+            kept = path.with_name(f"{path.stem}.{mode}.segments.json")
+            kept.write_text(json.dumps(data["segments"], ensure_ascii=False), encoding="utf-8")
             seconds = data["seconds"]
             runs[mode] = {
                 "minutes": m,

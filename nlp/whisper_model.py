@@ -8,12 +8,15 @@ import importlib.metadata
 import importlib.resources
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
+
+from nlp.language import main_language
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -194,15 +197,27 @@ class PromptState:
     seen: int = 0
 
 
-def same_language_tail(state: PromptState, language: str, previous: list[int]) -> list[int]:
-    """The previous tokens written since the window language last changed: prompted with the
-    English before a change, Whisper wrote the Mandarin after it in English for minutes."""
+def same_language_tail(
+    state: PromptState,
+    language: str,
+    previous: list[int],
+    written_in: Callable[[list[int]], str | None] = lambda tokens: None,
+) -> list[int]:
+    """The previous tokens written since the window language last changed, unless they were
+    written in another language (written_in: the tokens' written language, None if unknown):
+    prompted with the English before a change, Whisper wrote the Mandarin after it in English
+    for minutes, and the window that holds the change comes out in its first language whatever
+    the window's language, then prompts the next ones with it."""
     if len(previous) < state.seen:  # faster-whisper dropped the history itself
         state.since = 0
     if state.language is not None and language != state.language:
         state.since = len(previous)
     state.language, state.seen = language, len(previous)
-    return previous[state.since :]
+    tail = previous[state.since :]
+    if tail and written_in(tail) not in (None, language):
+        state.since = len(previous)
+        return []
+    return tail
 
 
 @cache
@@ -219,7 +234,13 @@ def _whisper_class() -> type[WhisperModel]:
         ) -> list[int]:
             # a decode makes one tokenizer and sets its language window by window
             state = tokenizer.__dict__.setdefault("_visitlens_prompt", PromptState())
-            tail = same_language_tail(state, tokenizer.language_code, previous_tokens)
+
+            def written_in(tokens: list[int]) -> str | None:
+                if tokenizer.language_code not in ("zh", "en"):
+                    return None
+                return main_language(tokenizer.decode(tokens))
+
+            tail = same_language_tail(state, tokenizer.language_code, previous_tokens, written_in)
             prompt: list[int] = super().get_prompt(tokenizer, tail, *args, **kwargs)
             return prompt
 

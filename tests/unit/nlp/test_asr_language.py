@@ -55,6 +55,22 @@ def test_a_window_is_prompted_only_with_text_in_its_own_language() -> None:
     assert same_language_tail(state, "en", [1, 2, 3, 4, 5, 6]) == []
 
 
+def test_text_written_in_another_language_than_its_window_is_not_a_prompt() -> None:
+    # the window that holds a change to Mandarin starts in English and comes out in English
+    # though its language is zh: the next zh window must not be prompted with that English
+    english = {1, 2, 3, 4}
+
+    def written_in(tokens: list[int]) -> str:
+        return "en" if english & set(tokens) else "zh"
+
+    state = PromptState()
+    assert same_language_tail(state, "en", [1, 2], written_in) == [1, 2]
+    assert same_language_tail(state, "zh", [1, 2], written_in) == []  # the change
+    assert same_language_tail(state, "zh", [1, 2, 3, 4], written_in) == []  # wrote English
+    assert same_language_tail(state, "zh", [1, 2, 3, 4, 5], written_in) == [5]
+    assert same_language_tail(state, "zh", [1, 2, 3, 4, 5, 6], written_in) == [5, 6]
+
+
 def test_a_history_that_faster_whisper_dropped_itself_starts_from_its_beginning() -> None:
     state = PromptState()
     same_language_tail(state, "en", [1, 2])
