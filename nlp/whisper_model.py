@@ -203,21 +203,20 @@ def same_language_tail(
     previous: list[int],
     written_in: Callable[[list[int]], str | None] = lambda tokens: None,
 ) -> list[int]:
-    """The previous tokens written since the window language last changed, unless they were
-    written in another language (written_in: the tokens' written language, None if unknown):
-    prompted with the English before a change, Whisper wrote the Mandarin after it in English
-    for minutes, and the window that holds the change comes out in its first language whatever
-    the window's language, then prompts the next ones with it."""
-    if len(previous) < state.seen:  # faster-whisper dropped the history itself
-        state.since = 0
-    if state.language is not None and language != state.language:
-        state.since = len(previous)
+    """The previous tokens written since the window language last changed, or since the last
+    window that wrote another language than its own (written_in: the tokens' written language,
+    None if unknown). Prompted with the English before a change, Whisper wrote the Mandarin
+    after it in English for minutes; and the window that holds the change comes out in its
+    first language whatever the window's language, then prompts the next ones with it. Each
+    window's own text is judged, so one wrong window among right ones is not carried on."""
+    seen = state.seen
+    if len(previous) < seen:  # faster-whisper dropped the history itself
+        state.since = seen = 0
+    changed = state.language is not None and language != state.language
     state.language, state.seen = language, len(previous)
-    tail = previous[state.since :]
-    if tail and written_in(tail) not in (None, language):
+    if changed or written_in(previous[seen:]) not in (None, language):
         state.since = len(previous)
-        return []
-    return tail
+    return previous[state.since :]
 
 
 @cache

@@ -71,6 +71,19 @@ def test_text_written_in_another_language_than_its_window_is_not_a_prompt() -> N
     assert same_language_tail(state, "zh", [1, 2, 3, 4, 5, 6], written_in) == [5, 6]
 
 
+def test_one_window_that_wrote_another_language_restarts_the_history() -> None:
+    # zh windows wrote Mandarin (5, 6), then one wrote English (7): the whole tail is still
+    # mostly Mandarin, but the English must not prompt the next window
+    def written_in(tokens: list[int]) -> str | None:
+        return None if not tokens else ("en" if 7 in tokens else "zh")
+
+    state = PromptState()
+    assert same_language_tail(state, "zh", [5], written_in) == [5]
+    assert same_language_tail(state, "zh", [5, 6], written_in) == [5, 6]
+    assert same_language_tail(state, "zh", [5, 6, 7], written_in) == []
+    assert same_language_tail(state, "zh", [5, 6, 7, 8], written_in) == [8]
+
+
 def test_a_history_that_faster_whisper_dropped_itself_starts_from_its_beginning() -> None:
     state = PromptState()
     same_language_tail(state, "en", [1, 2])
