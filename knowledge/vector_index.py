@@ -272,6 +272,10 @@ class VectorIndex:
             out = _query_stored(col, vector, n=len(wanted), ids=wanted)
         return _scored(_builder(kind), out)
 
+    def documents(self, kind: Kind) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+        """Every stored document of the kind and its vectors (for a small corpus's checks)."""
+        return self._all(self._names[0 if kind == "utterance" else 1], _builder(kind))
+
     def visit_ids(self) -> set[str]:
         """Every visit with an utterance, a visit document or an objection stored."""
         found: set[str] = set()

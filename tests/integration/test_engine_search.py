@@ -216,6 +216,15 @@ def _ranked(hits: list[SearchHit]) -> list[tuple[str, int | None]]:
     return [(h.visit_id, getattr(h.doc, "index", None)) for h in hits]
 
 
+def test_every_stored_document_reads_back_with_its_vector(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    for kind, per_visit in (("utterance", 8), ("visit", 1)):
+        docs, vecs = vectors.documents(kind)  # type: ignore[arg-type]
+        assert len(docs) == 12 * per_visit and vecs.shape == (len(docs), DIM)
+
+
 def test_keyword_side_alone_finds_chinese_and_english_words(
     sessions: sessionmaker[Session], vectors: VectorIndex
 ) -> None:
