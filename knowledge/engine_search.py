@@ -6,11 +6,12 @@ statistics. Any number of API processes can serve it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import keyword_index
@@ -31,12 +32,11 @@ from knowledge.search_types import (
     VisitDoc,
     check_request,
 )
-from knowledge.vector_index import VectorIndex
+from knowledge.vector_index import KINDS, VectorIndex
 from nlp.labels import LabelSet
 
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
-KINDS: tuple[Kind, Kind] = ("utterance", "visit")
 PREFILTER = 5_000  # filters passing at most this many documents are applied by the database, and
 # Chroma compares the query with those ids alone: 26-55 ms against 158 ms for its own filtered
 # query (60k random 512-d vectors, 1k passing, in process)
@@ -179,19 +179,36 @@ def replace_documents(
     down: the step retries), then the keyword rows, centroids and similar-case profile in a
     short transaction of their own. False when the visit was deleted meanwhile: its vectors
     are taken back."""
-    old = vectors.visit_documents(visit.visit_id)
-    if utterances:
-        vectors.upsert_utterances(utterances, embedded[0])
-    else:
-        vectors.delete_visit(visit.visit_id)
-    vectors.upsert_visit(visit, embedded[1])
+    return bool(replace_visits(sessions, vectors, [(utterances, visit, embedded)]))
+
+
+def replace_visits(
+    sessions: sessionmaker[Session],
+    vectors: VectorIndex,
+    batch: Sequence[tuple[list[UtteranceDoc], VisitDoc, tuple[FloatArray, FloatArray]]],
+) -> set[str]:
+    """replace_documents for several visits, in a few Chroma requests and one transaction
+    (a reindex, a bulk load); the ids of those still alive."""
+    ids = [visit.visit_id for _, visit, _ in batch]
+    old = vectors.documents_of(ids)
+    written = [(docs, e[0]) for docs, _, e in batch if docs]
+    if written:
+        vectors.upsert_utterances(
+            [d for docs, _ in written for d in docs], np.vstack([e for _, e in written])
+        )
+    vectors.delete_utterances([visit.visit_id for docs, visit, _ in batch if not docs])
+    vectors.upsert_visits(
+        [visit for _, visit, _ in batch],
+        np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch]),
+    )
     with session_scope(sessions) as db:
-        alive = db.get(Visit, visit.visit_id) is not None
-        if alive:
-            keyword_index.replace_visit(db, utterances, visit, embedded, old)
+        alive = set(db.scalars(select(Visit.id).where(Visit.id.in_(ids))))
+        kept = [item for item in batch if item[1].visit_id in alive]
+        keyword_index.replace_visits(db, kept, old)
+        for utterances, visit, embedded in kept:
             replace_case(db, visit, embedded[1], utterances, embedded[0])
-    if not alive:
-        vectors.delete_visit(visit.visit_id)
+    for visit_id in sorted(set(ids) - alive):
+        vectors.delete_visit(visit_id)
     return alive
 
 

@@ -21,6 +21,7 @@ from knowledge.search_text import keyword_text
 from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
 
 MATCH_BUDGET = 20_000  # keyword candidates come from the rarest query words matching this many
+_NONE = np.zeros((0, 0), dtype=np.float32)
 _TABLES: dict[Kind, type[SearchUtterance] | type[SearchVisit]] = {
     "utterance": SearchUtterance,
     "visit": SearchVisit,
@@ -36,17 +37,39 @@ def replace_visit(
 ) -> None:
     """Write a visit's documents for keyword search in the caller's transaction, replacing
     what it had, and move the language centroids from its old vectors to its new ones."""
-    forget_visit(db, visit.visit_id, old)
+    replace_visits(db, [(utterances, visit, vectors)], {visit.visit_id: old})
+
+
+def replace_visits(
+    db: Session,
+    batch: Sequence[tuple[Sequence[UtteranceDoc], VisitDoc, tuple[FloatArray, FloatArray]]],
+    old: Mapping[str, tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]],
+) -> None:
+    """replace_visit for several visits at once: the centroids and document frequencies move
+    once for all of them."""
+    if not batch:
+        return
+    visits = [visit for _, visit, _ in batch]
+    gone = [old[v.visit_id] for v in visits if v.visit_id in old and len(old[v.visit_id][0])]
+    forget_visits(
+        db,
+        [v.visit_id for v in visits],
+        ([d for docs, _ in gone for d in docs], np.vstack([x for _, x in gone]) if gone else _NONE),
+    )
+    utterances = [d for docs, _, _ in batch for d in docs]
     tokens = [tokenize(keyword_text(d)) for d in utterances]
     db.add_all(
         _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
     )
-    visit_tokens = tokenize(keyword_text(visit))
-    db.add(_row(SearchVisit, visit, visit_tokens))
-    _move_centroids(db, utterances, vectors[0], [len(t) for t in tokens], sign=1.0)
-    _move_centroids(db, [visit], vectors[1].reshape(1, -1), [len(visit_tokens)], sign=1.0)
+    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
+    db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
+    vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
+    if vectors:
+        _move_centroids(db, utterances, np.vstack(vectors), [len(t) for t in tokens], sign=1.0)
+    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
+    _move_centroids(db, visits, visit_vectors, [len(t) for t in visit_tokens], sign=1.0)
     _move_terms(db, "utterance", tokens, sign=1)
-    _move_terms(db, "visit", [visit_tokens], sign=1)
+    _move_terms(db, "visit", visit_tokens, sign=1)
 
 
 def forget_visit(
@@ -54,8 +77,15 @@ def forget_visit(
 ) -> None:
     """Drop a visit's keyword rows (a deleted visit's went with it) and take its old vectors
     (Chroma's, read before they are deleted) out of the centroids."""
-    db.execute(delete(SearchUtterance).where(SearchUtterance.visit_id == visit_id))
-    db.execute(delete(SearchVisit).where(SearchVisit.visit_id == visit_id))
+    forget_visits(db, [visit_id], old)
+
+
+def forget_visits(
+    db: Session, visit_ids: Sequence[str], old: tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]
+) -> None:
+    """forget_visit for several visits; old holds all their documents and vectors."""
+    for model in (SearchUtterance, SearchVisit):
+        db.execute(delete(model).where(model.visit_id.in_(visit_ids)))
     docs, vectors = old
     for kind in _TABLES:
         doc_type = UtteranceDoc if kind == "utterance" else VisitDoc

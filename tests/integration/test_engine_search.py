@@ -12,7 +12,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import engine_search, keyword_index
@@ -293,6 +293,41 @@ def test_the_kept_document_frequencies_are_those_of_the_stored_rows(
                 select(SearchTerm.term, SearchTerm.docs).where(SearchTerm.kind == kind)
             )
             assert {term: n for term, n in rows} == counted, kind
+
+
+def _state(sessions: sessionmaker[Session], vectors: VectorIndex) -> tuple[object, ...]:
+    """What search reads: centroids, document frequencies, keyword rows, stored documents."""
+    with sessions() as db:
+        stats = {k: keyword_index.corpus(db, k, ["pump", "售后"]) for k in ("utterance", "visit")}
+        rows = sorted(db.execute(select(SearchUtterance.id, SearchUtterance.tokens)).all())
+        visits = sorted(db.scalars(select(SearchVisit.visit_id)))
+        cases = sorted(db.scalars(select(CaseProfileRow.visit_id)))
+    stored = {k: sorted(map(str, vectors.documents(k)[0])) for k in ("utterance", "visit")}  # type: ignore[arg-type]
+    centroids = {
+        k: {x: np.round(c, 5).tolist() for x, c in v.centroids.items()} for k, v in stats.items()
+    }
+    counts = {k: (v.docs, v.df) for k, v in stats.items()}
+    return centroids, counts, rows, visits, cases, stored
+
+
+def test_visits_written_in_batches_leave_what_one_by_one_leaves(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    one_by_one = _state(sessions, vectors)
+    with session_scope(sessions) as db:
+        keyword_index.reset(db)
+        db.execute(delete(CaseProfileRow))
+    vectors.reset()
+    batch = [
+        (utts, visit, (_vectors([u.text for u in utts]), _vectors([visit.summary])[0]))
+        for visit, utts in _corpus()
+    ]
+    assert engine_search.replace_visits(sessions, vectors, batch[:5]) == {
+        f"v{i:02d}" for i in range(5)
+    }
+    engine_search.replace_visits(sessions, vectors, batch[3:])  # v03 and v04 again: replaced
+    assert _state(sessions, vectors) == one_by_one
 
 
 def test_keyword_candidates_come_from_the_rarest_words_within_the_budget() -> None:

@@ -1,5 +1,6 @@
 """VectorIndex against a real `chroma run` server on a free port with a temporary path."""
 
+import dataclasses
 import subprocess
 import time
 from datetime import date
@@ -213,3 +214,14 @@ def test_similar_stored_ranks_as_similar_visits_over_every_profile(index):
         want = [c.visit.visit_id for c in similar_visits(target, list(everyone.values()))]
         got = [c.visit.visit_id for c in similar_stored(index, target, among=None)]
         assert got == want, vid
+
+
+def test_a_reset_leaves_no_labels_behind_for_the_next_documents(index):
+    # Chroma's delete_collection leaves list-valued metadata behind, and the next records that
+    # reuse its internal ids inherit it (chroma-core/chroma#7594)
+    index.upsert_utterances(utterances("v1", 3), vectors(3))
+    index.reset()
+    plain = [dataclasses.replace(u, labels=[], risk=[]) for u in utterances("v1", 3)]
+    index.upsert_utterances(plain, vectors(3, seed=1))
+    back, _ = index.visit_documents("v1")
+    assert len(back) == 3 and not any(d.labels or d.risk for d in back)
