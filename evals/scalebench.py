@@ -34,7 +34,7 @@ from evals.servers import chroma_server, free_port
 from knowledge import users
 from knowledge.case_store import StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
-from knowledge.engine_search import EngineSearch, replace_documents
+from knowledge.engine_search import EngineSearch, replace_visits
 from knowledge.models import Role, Visit
 from knowledge.search_text import LabelExamples, embed_label_examples
 from knowledge.search_types import FloatArray, SearchFilters, UtteranceDoc, VisitDoc
@@ -114,10 +114,12 @@ def _visit_row(doc: VisitDoc) -> Visit:
     )
 
 
-def grow(stack: Stack, first_visit: int, last_visit: int, *, seed: int = 0) -> float:
-    """Index visits v<first_visit>..v<last_visit - 1> through replace_documents, one visit at
-    a time as workers.index does; utterances per second (the Visit rows, which the
-    upload makes, and the synthetic texts and vectors are not counted)."""
+def grow(
+    stack: Stack, first_visit: int, last_visit: int, *, batch: int = 1, seed: int = 0
+) -> float:
+    """Index visits v<first_visit>..v<last_visit - 1>, batch visits per replace_visits (1: one
+    at a time, as workers.index does); utterances per second (the Visit rows, which the upload
+    makes, and the synthetic texts and vectors are not counted)."""
     rng = np.random.default_rng(seed + first_visit)
     written, spent = 0, 0.0
     for start in range(first_visit, last_visit, SLICE):
@@ -129,10 +131,13 @@ def grow(stack: Stack, first_visit: int, last_visit: int, *, seed: int = 0) -> f
             db.add_all(_visit_row(p) for p in profiles)
         vectors = rng.standard_normal((len(docs) + len(visits), DIM), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        items = [
+            (v, p, (vectors[i * PER_VISIT : (i + 1) * PER_VISIT], vectors[len(docs) + i]))
+            for i, (v, p) in enumerate(zip(visits, profiles, strict=True))
+        ]
         t0 = time.perf_counter()
-        for i, (utterances, profile) in enumerate(zip(visits, profiles, strict=True)):
-            embedded = (vectors[i * PER_VISIT : (i + 1) * PER_VISIT], vectors[len(docs) + i])
-            replace_documents(stack.sessions, stack.vectors, utterances, profile, embedded)
+        for i in range(0, len(items), batch):
+            replace_visits(stack.sessions, stack.vectors, items[i : i + batch])
         spent += time.perf_counter() - t0
         written += len(docs)
     return round(written / spent, 1) if spent else 0.0
@@ -315,8 +320,10 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
             user = users.create(db, username=f"bench-{uuid.uuid4().hex[:8]}", role=Role.ADMIN)
             token = users.create_token(db, user=user, name="scalebench").secret
         env, visits = _api_env(database_url, chroma_url, work), 0
-        for n in sizes:
-            row: dict[str, Any] = {"index_utterances_per_s": grow(stack, visits, n // PER_VISIT)}
+        for n in sizes:  # a slice one visit at a time as the index step, the rest in bulk
+            one = min(visits + SLICE, n // PER_VISIT)
+            row: dict[str, Any] = {"index_utterances_per_s": grow(stack, visits, one)}
+            row["bulk_utterances_per_s"] = grow(stack, one, n // PER_VISIT, batch=SLICE)
             visits = n // PER_VISIT
             row["storage"] = storage(stack, (work / "chroma", chroma_pid), visits * PER_VISIT)
             row["search"] = time_search(stack, texts, qvecs)

@@ -33,29 +33,37 @@ class CaseProfileRow(Base):
     dim: Mapped[int] = mapped_column(Integer)
 
 
-def replace_case(
+def replace_cases(
     db: Session,
+    cases: Sequence[tuple[VisitDoc, FloatArray, Sequence[UtteranceDoc], FloatArray]],
+) -> None:
+    """Write visits' profiles (visit, its vector, utterances, theirs) in the caller's
+    transaction, replacing what they had."""
+    if not cases:
+        return
+    ids = [visit.visit_id for visit, _, _, _ in cases]
+    db.execute(delete(CaseProfileRow).where(CaseProfileRow.visit_id.in_(ids)))
+    db.add_all(_profile_row(*case) for case in cases)
+
+
+def _profile_row(
     visit: VisitDoc,
     visit_vector: FloatArray,
     utterances: Sequence[UtteranceDoc],
     vectors: FloatArray,
-) -> None:
-    """Write a visit's profile in the caller's transaction, replacing what it had."""
+) -> CaseProfileRow:
     keep = [i for i, u in enumerate(utterances) if is_quote(u)]
     rows = np.asarray(visit_vector, np.float32).reshape(1, -1)
     if keep:  # a visit without utterances may come with no utterance vectors at all
         rows = np.vstack([rows, np.asarray(vectors, np.float32)[keep]])
-    db.execute(delete(CaseProfileRow).where(CaseProfileRow.visit_id == visit.visit_id))
-    db.add(
-        CaseProfileRow(
-            visit_id=visit.visit_id,
-            documents=[
-                [visit.text, visit_meta(visit)],
-                *([utterances[i].text, utterance_meta(utterances[i])] for i in keep),
-            ],
-            vectors=rows.astype(np.float32).tobytes(),
-            dim=rows.shape[1],
-        )
+    return CaseProfileRow(
+        visit_id=visit.visit_id,
+        documents=[
+            [visit.text, visit_meta(visit)],
+            *([utterances[i].text, utterance_meta(utterances[i])] for i in keep),
+        ],
+        vectors=rows.astype(np.float32).tobytes(),
+        dim=rows.shape[1],
     )
 
 

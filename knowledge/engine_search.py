@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import keyword_index
 from knowledge.bm25 import tokenize
-from knowledge.case_store import replace_case
+from knowledge.case_store import replace_cases
 from knowledge.db import session_scope
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
@@ -205,8 +205,7 @@ def replace_visits(
         alive = set(db.scalars(select(Visit.id).where(Visit.id.in_(ids))))
         kept = [item for item in batch if item[1].visit_id in alive]
         keyword_index.replace_visits(db, kept, old)
-        for utterances, visit, embedded in kept:
-            replace_case(db, visit, embedded[1], utterances, embedded[0])
+        replace_cases(db, [(visit, e[1], docs, e[0]) for docs, visit, e in kept])
     for visit_id in sorted(set(ids) - alive):
         vectors.delete_visit(visit_id)
     return alive
