@@ -28,25 +28,14 @@ _TABLES: dict[Kind, type[SearchUtterance] | type[SearchVisit]] = {
 }
 
 
-def replace_visit(
-    db: Session,
-    utterances: Sequence[UtteranceDoc],
-    visit: VisitDoc,
-    vectors: tuple[FloatArray, FloatArray],
-    old: tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray],
-) -> None:
-    """Write a visit's documents for keyword search in the caller's transaction, replacing
-    what it had, and move the language centroids from its old vectors to its new ones."""
-    replace_visits(db, [(utterances, visit, vectors)], {visit.visit_id: old})
-
-
 def replace_visits(
     db: Session,
     batch: Sequence[tuple[Sequence[UtteranceDoc], VisitDoc, tuple[FloatArray, FloatArray]]],
     old: Mapping[str, tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]],
 ) -> None:
-    """replace_visit for several visits at once: the centroids and document frequencies move
-    once for all of them."""
+    """Write visits' documents for keyword search in the caller's transaction, replacing what
+    they had (old: their documents and vectors in Chroma before), and move the language
+    centroids and document frequencies from the old to the new, once for all of them."""
     if not batch:
         return
     visits = [visit for _, visit, _ in batch]

@@ -221,13 +221,12 @@ class VectorIndex:
         for docs, vectors in found:
             for doc, vector in zip(docs, vectors, strict=True):
                 rows[doc.visit_id].append((doc, vector))
-        out = {
+        return {
             v: ([d for d, _ in got], np.stack([x for _, x in got]))
             if got
             else ([], np.zeros((0, 0), dtype=np.float32))
             for v, got in rows.items()
         }
-        return out
 
     def count(self) -> tuple[int, int]:
         """(utterances, visits) stored."""
