@@ -14,43 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
 
+from evals.engine_folder import EngineSearcher
 from evals.search import MODES, Searcher, rank_visits, score_ranking
 from knowledge.db import make_engine, make_sessionmaker
 from knowledge.engine_search import EngineSearch
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
 from knowledge.search_text import embed_label_examples
-from knowledge.search_types import FloatArray, Kind, Mode, SearchFilters, SearchPage
 from knowledge.settings import Settings
 from knowledge.vector_index import shared
 from nlp.embed import load_embedder
 from nlp.labels import load_labels
-
-
-class _Served:
-    """Engine search as the API serves it, with a database session per query."""
-
-    def __init__(self, engine: EngineSearch, db: Session, size: int) -> None:
-        self._engine, self._db, self._size = engine, db, size
-
-    def __len__(self) -> int:
-        return self._size
-
-    def search(
-        self,
-        query: str,
-        query_vector: FloatArray,
-        *,
-        kind: Kind = "utterance",
-        filters: SearchFilters | None = None,
-        limit: int = 20,
-        mode: Mode = "hybrid",
-    ) -> SearchPage:
-        return self._engine.search(
-            self._db, query, query_vector, kind=kind, filters=filters, limit=limit, mode=mode
-        )
 
 
 def compare(corpus: Path, settings: Settings) -> dict[str, Any]:
@@ -70,22 +45,25 @@ def compare(corpus: Path, settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"utterances": len(whole), "differ": []}
     with sessions() as db:
         title = {v.id: v.title for v in db.query(Visit)}
-        searchers: dict[str, Searcher] = {"served": _Served(served, db, len(whole)), "whole": whole}
-        for mode in MODES:
-            for name, searcher in searchers.items():
-                scores = []
-                for q, qv in zip(queries, qvecs, strict=True):
-                    ranked = [title.get(v, v) for v in rank_visits(searcher, q, qv, mode)]
-                    scores.append(score_ranking(ranked, q["relevant"]))
-                out.setdefault(mode, {})[name] = {
-                    "recall5": round(float(np.mean([s[0] for s in scores])), 3),
-                    "mrr": round(float(np.mean([s[1] for s in scores])), 3),
-                    "per_query": scores,
-                }
-            a, b = (out[mode][n].pop("per_query") for n in searchers)
-            out["differ"] += [
-                (mode, q["query"], x, y) for q, x, y in zip(queries, a, b, strict=True) if x != y
-            ]
+    searchers: dict[str, Searcher] = {
+        "served": EngineSearcher(served, sessions, len(whole)),
+        "whole": whole,
+    }
+    for mode in MODES:
+        for name, searcher in searchers.items():
+            scores = []
+            for q, qv in zip(queries, qvecs, strict=True):
+                ranked = [title.get(v, v) for v in rank_visits(searcher, q, qv, mode)]
+                scores.append(score_ranking(ranked, q["relevant"]))
+            out.setdefault(mode, {})[name] = {
+                "recall5": round(float(np.mean([s[0] for s in scores])), 3),
+                "mrr": round(float(np.mean([s[1] for s in scores])), 3),
+                "per_query": scores,
+            }
+        a, b = (out[mode][n].pop("per_query") for n in searchers)
+        out["differ"] += [
+            (mode, q["query"], x, y) for q, x, y in zip(queries, a, b, strict=True) if x != y
+        ]
     return out
 
 
