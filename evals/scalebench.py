@@ -61,9 +61,15 @@ FILTERS = {  # by number of filters (a date range counts as one)
     ),
 }
 PROFILED = {  # module: functions whose time profile_search reports
-    "engine_search": ("search", "_candidates"),
+    "engine_search": ("search", "_candidates", "_rows"),
     "_base": ("result",),  # concurrent.futures: the wait for Chroma, whose calls run in threads
-    "keyword_index": ("candidates", "tokens_of", "count", "visits_with_utterances"),
+    "keyword_index": (
+        "candidates",
+        "rows_of",
+        "nearest_passing",
+        "count",
+        "visits_with_utterances",
+    ),
     "ranking": ("add", "search"),
 }
 NOTE = (

@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from knowledge.chroma_documents import utterance_from, utterance_meta, visit_from, visit_meta
+from knowledge.chroma_documents import document_of, utterance_from, visit_from
 from knowledge.models import Base
 from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
 from knowledge.similar import is_quote
@@ -58,10 +58,7 @@ def _profile_row(
         rows = np.vstack([rows, np.asarray(vectors, np.float32)[keep]])
     return CaseProfileRow(
         visit_id=visit.visit_id,
-        documents=[
-            [visit.text, visit_meta(visit)],
-            *([utterances[i].text, utterance_meta(utterances[i])] for i in keep),
-        ],
+        documents=[document_of(visit), *(document_of(utterances[i]) for i in keep)],
         vectors=rows.astype(np.float32).tobytes(),
         dim=rows.shape[1],
     )

@@ -83,6 +83,18 @@ def visit_meta(doc: VisitDoc) -> dict[str, Any]:
     return meta
 
 
+def document_of(doc: UtteranceDoc | VisitDoc) -> list[Any]:
+    """[text, metadata]: a document as Chroma holds it, and as search rows and similar-case
+    profiles keep it."""
+    return [doc.text, utterance_meta(doc) if isinstance(doc, UtteranceDoc) else visit_meta(doc)]
+
+
+def document_from(kind: Kind, document: list[Any]) -> UtteranceDoc | VisitDoc:
+    """The document that document_of gave."""
+    text, meta = document
+    return (utterance_from if kind == "utterance" else visit_from)(text, dict(meta))
+
+
 def _day(meta: dict[str, Any]) -> date | None:
     raw = meta.get("visit_date")
     return date.fromisoformat(raw) if raw else None

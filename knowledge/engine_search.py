@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from knowledge import keyword_index
 from knowledge.bm25 import tokenize
 from knowledge.case_store import replace_cases
+from knowledge.chroma_documents import document_from
 from knowledge.db import session_scope
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
+from knowledge.search_tables import unpack
 from knowledge.search_text import LabelExamples
 from knowledge.search_types import (
     FloatArray,
@@ -32,14 +34,14 @@ from knowledge.search_types import (
     VisitDoc,
     check_request,
 )
-from knowledge.vector_index import KINDS, VectorIndex
+from knowledge.vector_index import KINDS, VectorIndex, key_of
 from nlp.labels import LabelSet
 
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
-PREFILTER = 5_000  # filters passing at most this many documents are applied by the database, and
-# Chroma compares the query with those ids alone: 26-55 ms against 158 ms for its own filtered
-# query (60k random 512-d vectors, 1k passing, in process)
+PREFILTER = 5_000  # filters passing at most this many documents are applied by the database,
+# which compares the query with their stored vectors: Chroma's filtered search walks its graph
+# longer the fewer pass (at 100k, 400 passing ids took 66-92 ms, 5,000 31 ms)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
 
 
@@ -129,43 +131,57 @@ class EngineSearch:
     ) -> dict[Kind, list[str]]:
         """Add to the ranker, per kind, the nearest documents in meaning and the best keyword
         matches (and for visits, those of the utterances found), with their cosines with the
-        query (Chroma's) and their stored tokens; returns their ids. Chroma is asked for both
-        kinds at once (among the ids of passing where known), while the database gives the
-        keyword matches."""
-        none: tuple[list[UtteranceDoc | VisitDoc], FloatArray] = ([], np.zeros(0, np.float32))
+        query and their stored tokens; returns their ids. Chroma gives the nearest ids (both
+        kinds at once, in threads) while the database gives the keyword matches, the nearest
+        among the few documents that pass a narrow filter, and every candidate's row."""
         dense = {
-            k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f, passing=passing[k])
+            k: _POOL.submit(self.vectors.nearest, k, qvec, n=n, filters=f)
             for k in KINDS
-            if mode != "bm25"
+            if mode != "bm25" and passing[k] is None
         }
         wanted: dict[Kind, list[str]] = {k: [] for k in KINDS}
-        if mode != "dense":
-            for k in KINDS:
-                wanted[k] = keyword_index.candidates(db, k, tokens, f, n, ranker.corpus[k].df)
-        found = {k: dense[k].result() if k in dense else none for k in KINDS}
-        utterances = [*(_key(d) for d in found["utterance"][0]), *wanted["utterance"]]
-        wanted["visit"] += [i.rsplit(":", 1)[0] for i in utterances]
-        more = {k: _POOL.submit(self._missing, k, qvec, found[k][0], wanted[k]) for k in KINDS}
+        for k in KINDS:
+            if mode != "bm25" and passing[k] is not None:
+                wanted[k] += keyword_index.nearest_passing(db, k, f, qvec, n)
+            if mode != "dense":
+                wanted[k] += keyword_index.candidates(db, k, tokens, f, n, ranker.corpus[k].df)
+        for k, found in dense.items():
+            wanted[k] = [*found.result(), *wanted[k]]
+        wanted["visit"] += [i.rsplit(":", 1)[0] for i in wanted["utterance"]]
         ids: dict[Kind, list[str]] = {}
         for k in KINDS:
-            more_docs, more_cosines = more[k].result()
-            docs = [*found[k][0], *more_docs]
-            ids[k] = [_key(d) for d in docs]
+            docs, stored, cosines = self._rows(db, k, qvec, wanted[k])
+            ids[k] = [key_of(d) for d in docs]
             if docs:
-                stored = keyword_index.tokens_of(db, k, ids[k])
-                cosines = np.concatenate([found[k][1], more_cosines])
-                ranker.add(docs, None, tokens=[stored.get(i, []) for i in ids[k]], cosines=cosines)
+                ranker.add(docs, None, tokens=stored, cosines=cosines)
         return ids
 
-    def _missing(
-        self, kind: Kind, qvec: FloatArray, have: list[UtteranceDoc | VisitDoc], wanted: list[str]
-    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-        """The documents of the wanted ids not among have, with their cosines with the query."""
-        known = {_key(d) for d in have}
-        missing = [i for i in dict.fromkeys(wanted) if i not in known]
-        if not missing:
-            return [], np.zeros(0, dtype=np.float32)
-        return self.vectors.cosines(kind, qvec, missing)
+    def _rows(
+        self, db: Session, kind: Kind, qvec: FloatArray, ids: list[str]
+    ) -> tuple[list[UtteranceDoc | VisitDoc], list[list[str]], FloatArray]:
+        """The documents of these ids that the database holds, their tokens and cosines with
+        the query (an id without a row is being deleted or not yet written, and left out; a
+        row written before migration 0010 is completed from Chroma)."""
+        rows = keyword_index.rows_of(db, kind, list(dict.fromkeys(ids)))
+        old = [i for i, (document, _, vector) in rows.items() if document is None or not vector]
+        chroma = self.vectors.stored(kind, old) if old else {}
+        docs: list[UtteranceDoc | VisitDoc] = []
+        stored: list[list[str]] = []
+        vectors: list[FloatArray] = []
+        for i, (document, words, vector) in rows.items():
+            if i in chroma:
+                docs.append(chroma[i][0])
+                vectors.append(chroma[i][1] / max(float(np.linalg.norm(chroma[i][1])), 1e-12))
+            elif document is not None and vector:
+                docs.append(document_from(kind, document))
+                vectors.append(unpack([vector])[0])
+            else:
+                continue
+            stored.append(words)
+        if not docs:
+            return [], [], np.zeros(0, dtype=np.float32)
+        unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
+        return docs, stored, np.vstack(vectors) @ unit
 
 
 def replace_documents(
@@ -218,7 +234,3 @@ def forget_visit(sessions: sessionmaker[Session], vectors: VectorIndex, visit_id
     vectors.delete_visit(visit_id)
     with session_scope(sessions) as db:
         keyword_index.forget_visit(db, visit_id, old)
-
-
-def _key(doc: UtteranceDoc | VisitDoc) -> str:
-    return doc.id if isinstance(doc, UtteranceDoc) else doc.visit_id

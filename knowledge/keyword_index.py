@@ -15,8 +15,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from knowledge.bm25 import tokenize
+from knowledge.chroma_documents import document_of
 from knowledge.doc_table import CorpusStats
-from knowledge.search_tables import SearchCentroid, SearchTerm, SearchUtterance, SearchVisit
+from knowledge.search_tables import (
+    SearchCentroid,
+    SearchTerm,
+    SearchUtterance,
+    SearchVisit,
+    pack,
+    unpack,
+)
 from knowledge.search_text import keyword_text
 from knowledge.search_types import FloatArray, Kind, SearchFilters, UtteranceDoc, VisitDoc
 
@@ -47,15 +55,17 @@ def replace_visits(
     )
     utterances = [d for docs, _, _ in batch for d in docs]
     tokens = [tokenize(keyword_text(d)) for d in utterances]
-    db.add_all(
-        _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
-    )
-    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
-    db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
     vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
+    rows = zip(utterances, tokens, np.vstack(vectors) if vectors else [], strict=True)
+    db.add_all(_row(SearchUtterance, d, t, x, id=d.id) for d, t, x in rows)
+    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
+    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
+    db.add_all(
+        _row(SearchVisit, v, t, x)
+        for v, t, x in zip(visits, visit_tokens, visit_vectors, strict=True)
+    )
     if vectors:
         _move_centroids(db, utterances, np.vstack(vectors), [len(t) for t in tokens], sign=1.0)
-    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
     _move_centroids(db, visits, visit_vectors, [len(t) for t in visit_tokens], sign=1.0)
     _move_terms(db, "utterance", tokens, sign=1)
     _move_terms(db, "visit", visit_tokens, sign=1)
@@ -165,12 +175,34 @@ def passing(db: Session, kind: Kind, f: SearchFilters, limit: int) -> list[str] 
     return found if len(found) <= limit else None
 
 
-def tokens_of(db: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[str]]:
-    """The stored keyword tokens of these documents (utterance ids, or visit ids)."""
+def rows_of(
+    db: Session, kind: Kind, ids: Sequence[str]
+) -> dict[str, tuple[list[Any] | None, list[str], bytes | None]]:
+    """The stored rows of these documents (utterance ids, or visit ids): each one's document
+    ([text, metadata]), keyword tokens and packed vector (document and vector None in a row
+    written before migration 0010); ids without a row are left out."""
     model = _TABLES[kind]
     key = model.id if model is SearchUtterance else model.visit_id
-    rows = db.execute(select(key, model.tokens).where(key.in_(list(ids))))
-    return {str(i): tokens.split() for i, tokens in rows}
+    rows = db.execute(
+        select(key, model.document, model.tokens, model.vector).where(key.in_(list(ids)))
+    )
+    return {str(i): (document, tokens.split(), vector) for i, document, tokens, vector in rows}
+
+
+def nearest_passing(
+    db: Session, kind: Kind, f: SearchFilters, qvec: FloatArray, n: int
+) -> list[str]:
+    """Ids of the n documents that pass the filters nearest to qvec by their stored vectors,
+    then those stored without one: for filters that few documents pass (see passing), which
+    Chroma's own filtered search would look for through its whole graph."""
+    model = _TABLES[kind]
+    key = model.id if model is SearchUtterance else model.visit_id
+    found = db.execute(select(key, model.vector).where(*_conditions(model, f))).all()
+    scored = [(str(i), v) for i, v in found if v is not None and len(v) == 2 * qvec.shape[0]]
+    unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
+    cosines = unpack([v for _, v in scored]) @ unit if scored else np.zeros(0)
+    best = np.argsort(-cosines, kind="stable")[:n]
+    return [scored[i][0] for i in best] + [str(i) for i, v in found if v is None]
 
 
 def count(db: Session, kind: Kind, f: SearchFilters) -> int:
@@ -194,9 +226,17 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     return set(db.scalars(query.distinct()))
 
 
-def _row(table: type[Any], doc: UtteranceDoc | VisitDoc, tokens: list[str], **extra: Any) -> Any:
+def _row(
+    table: type[Any],
+    doc: UtteranceDoc | VisitDoc,
+    tokens: list[str],
+    vector: FloatArray,
+    **extra: Any,
+) -> Any:
     fields: dict[str, Any] = dict(
         visit_id=doc.visit_id,
+        document=document_of(doc),
+        vector=pack(vector),
         tokens=" ".join(tokens),
         length=len(tokens),
         language=doc.language or "",
@@ -220,10 +260,11 @@ def _move_centroids(
     *,
     sign: float,
 ) -> None:
-    """Add (sign 1) or take out (-1) documents' unit vectors, count and tokens, per language."""
+    """Add (sign 1) or take out (-1) documents' unit vectors as search rows store them (pack),
+    count and tokens, per language."""
     if not len(docs) or vectors.size == 0:
         return
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unpack([pack(v) for v in vectors])
     kind = "visit" if isinstance(docs[0], VisitDoc) else "utterance"
     by_language: dict[str, list[int]] = {}
     for i, d in enumerate(docs):

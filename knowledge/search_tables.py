@@ -4,10 +4,14 @@ tsvector on PostgreSQL; see migration 0008), and rows go with their visit (ON DE
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from typing import Any
+
+import numpy as np
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from knowledge.models import Base
+from knowledge.search_types import FloatArray
 
 ROW_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite's rowid, which FTS5 keys on
 
@@ -24,6 +28,10 @@ class _Filterable:
     segment: Mapped[str] = mapped_column(String(32), default="")
     labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn "
     day: Mapped[int | None] = mapped_column(Integer)  # the visit date's ordinal
+    # what search shows and scores, so that Chroma is asked for ids alone: [text, metadata] as
+    # Chroma holds them, and the unit vector (pack); None in rows written before migration 0010
+    document: Mapped[list[Any] | None] = mapped_column(JSON)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class SearchUtterance(_Filterable, Base):
@@ -67,3 +75,20 @@ class SearchTerm(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
     term: Mapped[str] = mapped_column(Text, primary_key=True)
     docs: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def pack(vector: FloatArray) -> bytes:
+    """A document's vector as stored for search: its unit vector in float16 (1 KB at 512-d;
+    cosines within about 1e-3 of float32's)."""
+    v = np.asarray(vector, dtype=np.float32).reshape(-1)
+    return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float16).tobytes()
+
+
+def unpack(blobs: list[bytes]) -> FloatArray:
+    """Stored vectors (pack) as float32 unit rows."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    rows = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1)
+    rows = rows.astype(np.float32)
+    out: FloatArray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return out

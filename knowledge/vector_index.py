@@ -280,38 +280,29 @@ class VectorIndex:
         return out
 
     def nearest(
-        self,
-        kind: Kind,
-        vector: FloatArray,
-        *,
-        n: int,
-        filters: SearchFilters,
-        passing: list[str] | None = None,
-    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-        """The n documents of the kind nearest to vector that pass the filters, best first, and
-        their cosines with it: by Chroma's own filtered search, or among the ids of passing
-        when the caller knows which pass (faster for a few thousand)."""
-        empty = passing is not None and not passing
-        if empty or (filters.visit_ids is not None and not filters.visit_ids):
-            return [], np.zeros(0, dtype=np.float32)
-        col = self._col(self._names[0 if kind == "utterance" else 1])
-        with _reachable():
-            if passing is not None:
-                out = _query_stored(col, vector, n=n, ids=passing)
-            else:
-                out = _query(col, vector, n=n, where=where_of(filters, kind))  # fewer when fewer
-        return _scored(_builder(kind), out)
+        self, kind: Kind, vector: FloatArray, *, n: int, filters: SearchFilters
+    ) -> list[str]:
+        """Ids of the n documents of the kind nearest to vector that pass the filters, best
+        first (fewer when fewer pass): ids alone, as a search reads the documents from the
+        database; a filter few documents pass is better applied there (keyword_index)."""
+        if filters.visit_ids is not None and not filters.visit_ids:
+            return []
+        name = self._names[0 if kind == "utterance" else 1]
+        return self._nearest(name, vector, n=n, where=where_of(filters, kind))
 
-    def cosines(
-        self, kind: Kind, vector: FloatArray, ids: Sequence[str]
-    ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-        """The stored documents with these ids (visit ids for visits) and their cosines with
-        vector; ids not stored are left out."""
-        wanted = list(dict.fromkeys(ids))
-        col = self._col(self._names[0 if kind == "utterance" else 1])
+    def stored(
+        self, kind: Kind, ids: Sequence[str]
+    ) -> dict[str, tuple[UtteranceDoc | VisitDoc, FloatArray]]:
+        """The stored documents with these ids (visit ids for visits) and their vectors; ids
+        not stored are left out."""
+        if not ids:
+            return {}
         with _reachable():
-            out = _query_stored(col, vector, n=len(wanted), ids=wanted)
-        return _scored(_builder(kind), out)
+            page = self._col(self._names[0 if kind == "utterance" else 1]).get(
+                ids=list(dict.fromkeys(ids)), include=["embeddings", "documents", "metadatas"]
+            )
+        docs, vectors = _parsed(_builder(kind), page)
+        return {key_of(d): (d, v) for d, v in zip(docs, vectors, strict=True)}
 
     def documents(self, kind: Kind) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
         """Every stored document of the kind and its vectors (for a small corpus's checks)."""
@@ -391,52 +382,16 @@ class VectorIndex:
         return docs, np.concatenate(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
 
 
-def _scored(
-    build: Callable[[str, dict[str, Any]], T], out: Mapping[str, Any]
-) -> tuple[list[T], FloatArray]:
-    """Documents of a one-query Chroma answer and their cosines (1 - cosine distance)."""
-    page = {key: (out[key] or [[]])[0] for key in ("ids", "documents", "metadatas", "distances")}
-    page["embeddings"] = [[1.0 - float(d)] for d in page["distances"]]
-    docs, cosines = _parsed(build, page)
-    return docs, cosines.reshape(-1)
-
-
-def _query(
-    col: Any,
-    vector: FloatArray,
-    *,
-    n: int,
-    where: dict[str, Any] | None = None,
-    ids: list[str] | None = None,
-) -> Mapping[str, Any]:
-    """Chroma's n nearest (under where, or among ids) with their documents and distances."""
-    if n <= 0:
-        return {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
-    return col.query(  # type: ignore[no-any-return]
-        query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-        n_results=n,
-        where=where,
-        ids=ids,
-        include=["documents", "metadatas", "distances"],
-    )
-
-
-def _query_stored(col: Any, vector: FloatArray, *, n: int, ids: list[str]) -> Mapping[str, Any]:
-    """_query among ids, those not stored left out (Chroma refuses a query naming one)."""
-    from chromadb.errors import ChromaError
-
-    try:
-        return _query(col, vector, n=n, ids=ids)
-    except ChromaError:  # an id not stored: ask again with those that are
-        stored = col.get(ids=ids, include=[])["ids"]
-        return _query(col, vector, n=min(n, len(stored)), ids=stored)
-
-
 def _of_visits(visit_ids: set[str]) -> dict[str, Any]:
     """Chroma's where clause for the documents of these visits."""
     if len(visit_ids) == 1:
         return {"visit_id": next(iter(visit_ids))}
     return {"visit_id": {"$in": sorted(visit_ids)}}
+
+
+def key_of(doc: UtteranceDoc | VisitDoc) -> str:
+    """A document's id: the utterance's, or its visit's for a visit document."""
+    return doc.id if isinstance(doc, UtteranceDoc) else doc.visit_id
 
 
 def _builder(kind: Kind) -> Callable[[str, dict[str, Any]], UtteranceDoc | VisitDoc]:

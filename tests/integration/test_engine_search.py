@@ -12,7 +12,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import engine_search, keyword_index
@@ -21,7 +21,14 @@ from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, forget_visit, replace_documents
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
-from knowledge.search_tables import SearchCentroid, SearchTerm, SearchUtterance, SearchVisit
+from knowledge.search_tables import (
+    SearchCentroid,
+    SearchTerm,
+    SearchUtterance,
+    SearchVisit,
+    pack,
+    unpack,
+)
 from knowledge.search_types import (
     InvalidFilter,
     SearchFilters,
@@ -136,9 +143,13 @@ def _load(sessions: sessionmaker[Session], vectors: VectorIndex) -> SearchIndex:
         uvec = _vectors([u.text for u in utts])
         vvec = _vectors([visit.summary])[0]
         replace_documents(sessions, vectors, utts, visit, (uvec, vvec))
-        whole.add(utts, uvec)
-        whole.add([visit], vvec.reshape(1, -1))
+        whole.add(utts, _as_stored(uvec))  # search scores with the rows' float16 vectors
+        whole.add([visit], _as_stored(vvec.reshape(1, -1)))
     return whole
+
+
+def _as_stored(vectors: np.ndarray) -> np.ndarray:
+    return unpack([pack(v) for v in vectors])
 
 
 def _search_engine(vectors: VectorIndex, candidates: int = 200) -> EngineSearch:
@@ -211,8 +222,8 @@ def test_engines_rank_as_the_whole_corpus_in_memory(
 
 
 def _ranked(hits: list[SearchHit]) -> list[tuple[str, int | None]]:
-    """Which documents, in which order; the scores are compared with a tolerance, since
-    Chroma's float32 cosines and numpy's differ in the last digits."""
+    """Which documents, in which order; the scores are compared with a tolerance, since the
+    engines' centroids are sums of float32 vectors and the in-memory ranker's of float16."""
     return [(h.visit_id, getattr(h.doc, "index", None)) for h in hits]
 
 
@@ -374,15 +385,39 @@ def test_a_visit_without_utterances_has_a_profile_of_its_document_alone(
     assert np.allclose(vector, vvec)
 
 
-def test_documents_chroma_lost_are_left_out_of_a_prefiltered_search(
+def test_a_deleted_visit_is_left_out_while_chroma_still_holds_it(
     sessions: sessionmaker[Session], vectors: VectorIndex
 ) -> None:
     _load(sessions, vectors)
-    vectors.delete_visit("v01")  # its keyword rows stay: Chroma's data lost, say
-    f = SearchFilters(visit_ids=frozenset({"v01", "v02"}))
+    with session_scope(sessions) as db:  # its rows go with it; its vectors wait for a worker
+        db.execute(delete(Visit).where(Visit.id == "v01"))
+    assert vectors.visit_documents("v01")[0]
+    engine = _search_engine(vectors)
+    for f in (SearchFilters(), SearchFilters(visit_ids=frozenset({"v01", "v02"}))):
+        with sessions() as db:
+            page = engine.search(db, "price", _vectors(["price"])[0], filters=f, limit=50)
+        assert page.hits and "v01" not in {h.visit_id for h in page.hits}
+
+
+def test_rows_written_before_they_kept_vectors_are_completed_from_chroma(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    engine = _search_engine(vectors)
+    qvec = _vectors(["pump leak"])[0]
+    narrow = SearchFilters(rep="rep1")
     with sessions() as db:
-        page = _search_engine(vectors).search(db, "price", _vectors(["price"])[0], filters=f)
-    assert page.hits and {h.visit_id for h in page.hits} == {"v02"}
+        before = [
+            engine.search(db, "pump leak", qvec, filters=f) for f in (SearchFilters(), narrow)
+        ]
+    with session_scope(sessions) as db:  # as migration 0010 leaves an older deployment's rows
+        for model in (SearchUtterance, SearchVisit):
+            db.execute(update(model).values(document=None, vector=None))
+    with sessions() as db:
+        after = [engine.search(db, "pump leak", qvec, filters=f) for f in (SearchFilters(), narrow)]
+    for old, new in zip(before, after, strict=True):
+        assert _ranked(new.hits) == _ranked(old.hits) and new.total == old.total
+        assert [h.score for h in new.hits] == pytest.approx([h.score for h in old.hits], abs=1e-3)
 
 
 def test_a_bad_filter_is_refused_before_any_engine_is_asked(
@@ -403,4 +438,4 @@ def test_a_visit_deleted_while_it_was_indexed_leaves_nothing_behind(
     assert not replace_documents(sessions, vectors, utts, visit, (uvec, uvec[0]))
     assert vectors.visit_documents(visit.visit_id)[0] == []
     with sessions() as db:
-        assert keyword_index.tokens_of(db, "utterance", [u.id for u in utts]) == {}
+        assert keyword_index.rows_of(db, "utterance", [u.id for u in utts]) == {}

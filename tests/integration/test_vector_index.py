@@ -107,10 +107,10 @@ def test_delete_visit_removes_utterances_and_visit_doc(index):
 
 def test_chroma_filtered_query_matches_metadata(index):
     index.upsert_utterances(utterances("v1", 3), vectors(3))
-    found, _ = index.nearest(
+    found = index.nearest(
         "utterance", vectors(1, seed=5)[0], n=5, filters=SearchFilters(label="pain.service")
     )
-    assert sorted(d.id for d in found if isinstance(d, UtteranceDoc)) == ["v1:1", "v1:2"]
+    assert sorted(found) == ["v1:1", "v1:2"]
 
 
 def test_reading_pages_through_large_visits(index, monkeypatch):
@@ -122,20 +122,18 @@ def test_reading_pages_through_large_visits(index, monkeypatch):
     assert len(back) == 30 and vecs.shape == (30, 16)
 
 
-def test_nearest_filters_and_cosines_come_back_by_id(index):
+def test_nearest_ids_and_documents_by_id(index):
     docs = utterances("v1", 3)
     index.upsert_utterances(docs, vectors(3))
     index.upsert_visit(VisitDoc(visit_id="v1", title="Late engineer"), vectors(1)[0])
-    near, cosines = index.nearest("utterance", vectors(3)[2], n=5, filters=SearchFilters())
-    ids = [d.id for d in near if isinstance(d, UtteranceDoc)]
+    ids = index.nearest("utterance", vectors(3)[2], n=5, filters=SearchFilters())
     assert ids[0] == "v1:2" and sorted(ids) == ["v1:0", "v1:1", "v1:2"]
-    assert cosines[0] == pytest.approx(1.0, abs=1e-5) and cosines.shape == (3,)
     nobody = SearchFilters(rep="nobody")
-    assert index.nearest("utterance", vectors(1)[0], n=5, filters=nobody)[0] == []
-    visits, _ = index.nearest("visit", vectors(1)[0], n=5, filters=SearchFilters())
-    assert [v.visit_id for v in visits] == ["v1"]
-    back, cos = index.cosines("utterance", vectors(3)[2], ["v1:2", "gone:0", "v1:0"])
-    assert sorted(d.id for d in back) == ["v1:0", "v1:2"] and cos.shape == (2,)  # type: ignore[union-attr]
+    assert index.nearest("utterance", vectors(1)[0], n=5, filters=nobody) == []
+    assert index.nearest("visit", vectors(1)[0], n=5, filters=SearchFilters()) == ["v1"]
+    back = index.stored("utterance", ["v1:2", "gone:0", "v1:0"])
+    assert sorted(back) == ["v1:0", "v1:2"] and back["v1:2"][0] == docs[2]
+    assert np.allclose(back["v1:2"][1], vectors(3)[2], atol=1e-6)
 
 
 def test_unreachable_server_raises_index_unavailable():
