@@ -325,11 +325,13 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
         with session_scope(stack.sessions) as db:
             user = users.create(db, username=f"bench-{uuid.uuid4().hex[:8]}", role=Role.ADMIN)
             token = users.create_token(db, user=user, name="scalebench").secret
-        env, visits = _api_env(database_url, chroma_url, work), 0
+        env, visits = _api_env(database_url, chroma_url, work), _stored_visits(stack)
         for n in sizes:  # a slice one visit at a time as the index step, the rest in bulk
-            one = min(visits + SLICE, n // PER_VISIT)
-            row: dict[str, Any] = {"index_utterances_per_s": grow(stack, visits, one)}
-            row["bulk_utterances_per_s"] = grow(stack, one, n // PER_VISIT, batch=SLICE)
+            row: dict[str, Any] = {}
+            if visits < n // PER_VISIT:  # else kept from an earlier run (--work)
+                one = min(visits + SLICE, n // PER_VISIT)
+                row["index_utterances_per_s"] = grow(stack, visits, one)
+                row["bulk_utterances_per_s"] = grow(stack, one, n // PER_VISIT, batch=SLICE)
             visits = n // PER_VISIT
             row["storage"] = storage(stack, (work / "chroma", chroma_pid), visits * PER_VISIT)
             row["search"] = time_search(stack, texts, qvecs)
@@ -350,28 +352,49 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
     return result
 
 
+def _stored_visits(stack: Stack) -> int:
+    """Synthetic visits already indexed (v0 .. v<n - 1>), by an earlier run kept with --work."""
+    with stack.sessions() as db:
+        return int(db.scalar(text("SELECT count(*) FROM search_visits")) or 0)
+
+
 def measure(
-    sizes: Sequence[int], *, database_url: str | None = None, pg_admin: str = PG_ADMIN
+    sizes: Sequence[int],
+    *,
+    database_url: str | None = None,
+    pg_admin: str = PG_ADMIN,
+    work: Path | None = None,
 ) -> dict[str, Any]:
-    """run() on a Chroma server of its own and database_url (an empty PostgreSQL database) or
-    one made with pg_admin and dropped afterwards."""
+    """run() on a Chroma server of its own (over work, else a temporary folder) and
+    database_url (a PostgreSQL database, which run() grows from what it holds) or one made
+    with pg_admin and dropped afterwards."""
     with tempfile.TemporaryDirectory(prefix="visitlens-scale-") as tmp:
+        folder = work or Path(tmp)
         if database_url:
-            return run(sizes, database_url, Path(tmp))
+            return run(sizes, database_url, folder)
         with pg_database(pg_admin, "visitlens_scalebench") as url:
-            return run(sizes, url, Path(tmp))
+            return run(sizes, url, folder)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="100000,1000000", help="utterance counts, ascending")
-    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: made)")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database, grown from what it holds (default: one made and dropped)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="Chroma's folder, kept: with --database-url, a later run "
+        "measures the same corpus again without growing it",
+    )
     parser.add_argument("--pg-admin", default=PG_ADMIN, help="where to make and drop one")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: still drop what it made
     sizes = [int(s) for s in args.sizes.split(",")]
-    result = measure(sizes, database_url=args.database_url, pg_admin=args.pg_admin)
+    result = measure(sizes, database_url=args.database_url, pg_admin=args.pg_admin, work=args.work)
     document = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(document + "\n", encoding="utf-8")

@@ -19,6 +19,7 @@ from knowledge.chroma_documents import document_of
 from knowledge.doc_table import CorpusStats
 from knowledge.search_tables import (
     SearchCentroid,
+    SearchDocument,
     SearchTerm,
     SearchUtterance,
     SearchVisit,
@@ -56,14 +57,15 @@ def replace_visits(
     utterances = [d for docs, _, _ in batch for d in docs]
     tokens = [tokenize(keyword_text(d)) for d in utterances]
     vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
-    rows = zip(utterances, tokens, np.vstack(vectors) if vectors else [], strict=True)
-    db.add_all(_row(SearchUtterance, d, t, x, id=d.id) for d, t, x in rows)
-    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
-    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
     db.add_all(
-        _row(SearchVisit, v, t, x)
-        for v, t, x in zip(visits, visit_tokens, visit_vectors, strict=True)
+        _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
     )
+    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
+    db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
+    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
+    utterance_vectors = np.vstack(vectors) if vectors else _NONE
+    db.add_all(_document(d, x) for d, x in zip(utterances, utterance_vectors, strict=True))
+    db.add_all(_document(v, x) for v, x in zip(visits, visit_vectors, strict=True))
     if vectors:
         _move_centroids(db, utterances, np.vstack(vectors), [len(t) for t in tokens], sign=1.0)
     _move_centroids(db, visits, visit_vectors, [len(t) for t in visit_tokens], sign=1.0)
@@ -83,7 +85,7 @@ def forget_visits(
     db: Session, visit_ids: Sequence[str], old: tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]
 ) -> None:
     """forget_visit for several visits; old holds all their documents and vectors."""
-    for model in (SearchUtterance, SearchVisit):
+    for model in (SearchUtterance, SearchVisit, SearchDocument):
         db.execute(delete(model).where(model.visit_id.in_(visit_ids)))
     docs, vectors = old
     for kind in _TABLES:
@@ -98,7 +100,7 @@ def forget_visits(
 
 def reset(db: Session) -> None:
     """Empty both tables and the centroids, before a full reindex."""
-    for model in (SearchUtterance, SearchVisit, SearchCentroid, SearchTerm):
+    for model in (SearchUtterance, SearchVisit, SearchDocument, SearchCentroid, SearchTerm):
         db.execute(delete(model))
 
 
@@ -179,12 +181,13 @@ def rows_of(
     db: Session, kind: Kind, ids: Sequence[str]
 ) -> dict[str, tuple[list[Any] | None, list[str], bytes | None]]:
     """The stored rows of these documents (utterance ids, or visit ids): each one's document
-    ([text, metadata]), keyword tokens and packed vector (document and vector None in a row
-    written before migration 0010); ids without a row are left out."""
-    model = _TABLES[kind]
-    key = model.id if model is SearchUtterance else model.visit_id
+    ([text, metadata]), keyword tokens and packed vector (document and vector None for a visit
+    indexed before migration 0010); ids without a search row are left out."""
+    model, key = _keyed(kind)
     rows = db.execute(
-        select(key, model.document, model.tokens, model.vector).where(key.in_(list(ids)))
+        select(key, SearchDocument.document, model.tokens, SearchDocument.vector)
+        .outerjoin(SearchDocument, _document_of(kind, key))
+        .where(key.in_(list(ids)))
     )
     return {str(i): (document, tokens.split(), vector) for i, document, tokens, vector in rows}
 
@@ -195,14 +198,27 @@ def nearest_passing(
     """Ids of the n documents that pass the filters nearest to qvec by their stored vectors,
     then those stored without one: for filters that few documents pass (see passing), which
     Chroma's own filtered search would look for through its whole graph."""
-    model = _TABLES[kind]
-    key = model.id if model is SearchUtterance else model.visit_id
-    found = db.execute(select(key, model.vector).where(*_conditions(model, f))).all()
+    model, key = _keyed(kind)
+    found = db.execute(
+        select(key, SearchDocument.vector)
+        .outerjoin(SearchDocument, _document_of(kind, key))
+        .where(*_conditions(model, f))
+    ).all()
     scored = [(str(i), v) for i, v in found if v is not None and len(v) == 2 * qvec.shape[0]]
     unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
     cosines = unpack([v for _, v in scored]) @ unit if scored else np.zeros(0)
     best = np.argsort(-cosines, kind="stable")[:n]
     return [scored[i][0] for i in best] + [str(i) for i, v in found if v is None]
+
+
+def _keyed(kind: Kind) -> tuple[type[SearchUtterance] | type[SearchVisit], Any]:
+    """The kind's table and the column that holds its documents' ids."""
+    model = _TABLES[kind]
+    return model, model.id if model is SearchUtterance else model.visit_id
+
+
+def _document_of(kind: Kind, key: Any) -> ColumnElement[bool]:
+    return and_(SearchDocument.kind == kind, SearchDocument.id == key)
 
 
 def count(db: Session, kind: Kind, f: SearchFilters) -> int:
@@ -226,17 +242,20 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     return set(db.scalars(query.distinct()))
 
 
-def _row(
-    table: type[Any],
-    doc: UtteranceDoc | VisitDoc,
-    tokens: list[str],
-    vector: FloatArray,
-    **extra: Any,
-) -> Any:
-    fields: dict[str, Any] = dict(
+def _document(doc: UtteranceDoc | VisitDoc, vector: FloatArray) -> SearchDocument:
+    utterance = isinstance(doc, UtteranceDoc)
+    return SearchDocument(
+        kind="utterance" if utterance else "visit",
+        id=doc.id if isinstance(doc, UtteranceDoc) else doc.visit_id,
         visit_id=doc.visit_id,
         document=document_of(doc),
         vector=pack(vector),
+    )
+
+
+def _row(table: type[Any], doc: UtteranceDoc | VisitDoc, tokens: list[str], **extra: Any) -> Any:
+    fields: dict[str, Any] = dict(
+        visit_id=doc.visit_id,
         tokens=" ".join(tokens),
         length=len(tokens),
         language=doc.language or "",

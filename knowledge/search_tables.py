@@ -28,10 +28,6 @@ class _Filterable:
     segment: Mapped[str] = mapped_column(String(32), default="")
     labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn "
     day: Mapped[int | None] = mapped_column(Integer)  # the visit date's ordinal
-    # what search shows and scores, so that Chroma is asked for ids alone: [text, metadata] as
-    # Chroma holds them, and the unit vector (pack); None in rows written before migration 0010
-    document: Mapped[list[Any] | None] = mapped_column(JSON)
-    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class SearchUtterance(_Filterable, Base):
@@ -49,6 +45,20 @@ class SearchVisit(_Filterable, Base):
 
     row: Mapped[int] = mapped_column(ROW_ID, primary_key=True, autoincrement=True)
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
+
+
+class SearchDocument(Base):
+    """What search shows and scores, so that Chroma is asked for the nearest ids alone: each
+    document as Chroma holds it and its unit vector. A table of its own keeps the rows that
+    filters scan narrow; a search row written before migration 0010 has none."""
+
+    __tablename__ = "search_documents"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the search row's id
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    document: Mapped[list[Any]] = mapped_column(JSON)  # [text, metadata]
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # pack()
 
 
 class SearchCentroid(Base):

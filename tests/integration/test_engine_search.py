@@ -12,7 +12,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import engine_search, keyword_index
@@ -23,6 +23,7 @@ from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
 from knowledge.search_tables import (
     SearchCentroid,
+    SearchDocument,
     SearchTerm,
     SearchUtterance,
     SearchVisit,
@@ -411,8 +412,7 @@ def test_rows_written_before_they_kept_vectors_are_completed_from_chroma(
             engine.search(db, "pump leak", qvec, filters=f) for f in (SearchFilters(), narrow)
         ]
     with session_scope(sessions) as db:  # as migration 0010 leaves an older deployment's rows
-        for model in (SearchUtterance, SearchVisit):
-            db.execute(update(model).values(document=None, vector=None))
+        db.execute(delete(SearchDocument))
     with sessions() as db:
         after = [engine.search(db, "pump leak", qvec, filters=f) for f in (SearchFilters(), narrow)]
     for old, new in zip(before, after, strict=True):

@@ -1,0 +1,38 @@
+"""each search document as Chroma holds it and its unit vector, so that a search asks Chroma
+for the nearest ids alone and scores keyword and pre-filtered candidates without it (a visit
+indexed before has none until it is indexed again, e.g. by `visitlens reindex`: search reads
+its documents from Chroma meanwhile)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-07 08:00:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "search_documents",
+        sa.Column("kind", sa.String(length=16), primary_key=True),
+        sa.Column("id", sa.String(length=64), primary_key=True),
+        sa.Column(
+            "visit_id",
+            sa.String(length=32),
+            sa.ForeignKey("visits.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("document", sa.JSON(), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("search_documents")
