@@ -13,12 +13,14 @@ import numpy as np
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from knowledge import keyword_index
 from knowledge.chroma_documents import document_of, utterance_from, visit_from
 from knowledge.models import Base
 from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
 from knowledge.similar import is_quote
 from knowledge.vector_index import VectorIndex
 
+CUSTOMER_SHARE = 3  # utterances asked for per customer turn wanted: about half are customers'
 Case = tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]
 
 
@@ -81,7 +83,12 @@ class StoredCases:
     def nearest_customer_turns(
         self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
     ) -> set[str]:
-        return self.vectors.nearest_customer_turns(vectors, n=n, among=among)
+        """Chroma's nearest utterances, of which the database knows the customers': Chroma's
+        own filter on the role would gather the ids of every customer utterance first
+        (seconds at a million)."""
+        rows = self.vectors.nearest_utterances(vectors, n=CUSTOMER_SHARE * n, among=among)
+        customers = keyword_index.of_role(self.db, {i for row in rows for i in row}, "customer")
+        return {i.rsplit(":", 1)[0] for row in rows for i in [x for x in row if x in customers][:n]}
 
     def cases(self, visit_ids: Sequence[str]) -> dict[str, Case]:
         found = self.db.scalars(

@@ -211,6 +211,16 @@ def nearest_passing(
     return [scored[i][0] for i in best] + [str(i) for i, v in found if v is None]
 
 
+def of_role(db: Session, ids: set[str], role: str) -> set[str]:
+    """Those of these utterance ids that the role said."""
+    if not ids:
+        return set()
+    query = select(SearchUtterance.id).where(
+        SearchUtterance.id.in_(sorted(ids)), SearchUtterance.role == role
+    )
+    return set(db.scalars(query))
+
+
 def _keyed(kind: Kind) -> tuple[type[SearchUtterance] | type[SearchVisit], Any]:
     """The kind's table and the column that holds its documents' ids."""
     model = _TABLES[kind]

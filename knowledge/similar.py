@@ -165,7 +165,7 @@ def similar_visits(
 
 
 class CaseStore(Protocol):
-    """Where visits' profiles are stored and searched (knowledge.vector_index.VectorIndex)."""
+    """Where visits' profiles are stored and searched (knowledge.case_store.StoredCases)."""
 
     def nearest_visits(
         self, vector: FloatArray, *, n: int, among: frozenset[str] | None = None

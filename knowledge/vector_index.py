@@ -241,16 +241,14 @@ class VectorIndex:
             return []
         return self._nearest(self._names[1], vector, n=n, where=visit_in(among))
 
-    def nearest_customer_turns(
+    def nearest_utterances(
         self, vectors: FloatArray, *, n: int, among: frozenset[str] | None = None
-    ) -> set[str]:
-        """Visits of the n customer utterances nearest to each row of vectors (of visits
-        among), in one query."""
+    ) -> list[list[str]]:
+        """Ids of the n utterances nearest to each row of vectors (of visits among), best
+        first, in one query."""
         if (among is not None and not among) or not len(vectors):
-            return set()
-        where = all_of({"role": "customer"}, visit_in(among))
-        ids = self._nearest(self._names[0], vectors, n=n, where=where)
-        return {doc_id.rsplit(":", 1)[0] for doc_id in ids}
+            return []
+        return self._nearest_rows(self._names[0], vectors, n=n, where=visit_in(among))
 
     def cases(
         self, visit_ids: Sequence[str]
@@ -342,6 +340,12 @@ class VectorIndex:
         self, name: str, vector: FloatArray, *, n: int, where: dict[str, Any] | None
     ) -> list[str]:
         """Ids nearest to each row of vector (one row or several), best first per row."""
+        return [i for row in self._nearest_rows(name, vector, n=n, where=where) for i in row]
+
+    def _nearest_rows(
+        self, name: str, vector: FloatArray, *, n: int, where: dict[str, Any] | None
+    ) -> list[list[str]]:
+        """Per row of vector (one row or several), the ids nearest to it, best first."""
         queries = np.asarray(vector, dtype=np.float32)
         if n <= 0:
             return []
@@ -352,7 +356,7 @@ class VectorIndex:
                 where=where,
                 include=[],
             )
-        return [doc_id for row in out["ids"] for doc_id in row]
+        return [list(row) for row in out["ids"]]
 
     def _all(
         self,

@@ -37,7 +37,7 @@ from knowledge.search_types import (
     UtteranceDoc,
     VisitDoc,
 )
-from knowledge.similar import stored_profiles
+from knowledge.similar import similar_stored, similar_visits, stored_profiles
 from knowledge.vector_index import VectorIndex
 from nlp.labels import SHIPPED_PROMPTS, load_labels
 
@@ -347,6 +347,38 @@ def test_keyword_candidates_come_from_the_rarest_words_within_the_budget() -> No
     assert keyword_index._rarest(["common", "mid", "rare", "absent"], df) == ["rare", "mid"]
     assert keyword_index._rarest(["common"], df) == ["common"]  # the rarest always
     assert keyword_index._rarest(["absent", "unknown"], df) == []
+
+
+def test_similar_cases_start_from_the_nearest_customer_turns(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    customers = [u for _, utts in _corpus() for u in utts if u.role == "customer"]
+    stored = _vectors([u.text for u in customers])
+    rep_lines = [u for u in _corpus()[5][1] if u.role == "rep"]
+    queries = _vectors([u.text for u in rep_lines])
+    with sessions() as db:
+        found = StoredCases(vectors, db).nearest_customer_turns(queries, n=2)
+    nearest = np.argsort(-(queries @ stored.T), axis=1)[:, :2]  # each row's two customer turns
+    assert found and found <= {customers[i].visit_id for i in nearest.ravel()}
+    with sessions() as db:
+        among = StoredCases(vectors, db).nearest_customer_turns(
+            queries, n=2, among=frozenset({"v02"})
+        )
+    assert among == {"v02"}
+
+
+def test_similar_stored_ranks_as_similar_visits_over_every_profile(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    _load(sessions, vectors)
+    with sessions() as db:
+        store = StoredCases(vectors, db)
+        everyone = stored_profiles(store, [f"v{v:02d}" for v in range(12)])
+        for visit_id, target in everyone.items():
+            want = similar_visits(target, list(everyone.values()))
+            got = similar_stored(store, target, among=None)
+            assert [c.visit.visit_id for c in got] == [c.visit.visit_id for c in want], visit_id
 
 
 def test_similar_case_profiles_are_read_from_the_database_as_from_chroma(

@@ -185,11 +185,11 @@ def test_nearest_neighbours_for_similar_cases_keep_to_the_callers_visits(index):
     assert index.nearest_visits(target, n=2)[0] == "v2"
     assert set(index.nearest_visits(target, n=10, among=frozenset({"v0", "v1"}))) == {"v0", "v1"}
     assert index.nearest_visits(target, n=10, among=frozenset()) == []
-    quotes = vectors(4, seed=3)[1:3]  # two customer utterances of v3
-    assert "v3" in index.nearest_customer_turns(quotes, n=1)
-    assert index.nearest_customer_turns(quotes, n=5, among=frozenset({"v0"})) == {"v0"}
-    rep_line = vectors(4, seed=1)[:1]  # v1's rep line is no customer's
-    assert index.nearest_customer_turns(rep_line, n=1, among=frozenset({"v1"})) == {"v1"}
+    quotes = vectors(4, seed=3)[1:3]  # two utterances of v3
+    assert [row[0] for row in index.nearest_utterances(quotes, n=1)] == ["v3:1", "v3:2"]
+    among_v0 = index.nearest_utterances(quotes, n=5, among=frozenset({"v0"}))
+    assert len(among_v0) == 2 and all(i.startswith("v0:") for row in among_v0 for i in row)
+    assert index.nearest_utterances(quotes, n=5, among=frozenset()) == []
 
 
 def test_cases_hold_each_visits_document_and_customer_utterances(index):
@@ -201,17 +201,6 @@ def test_cases_hold_each_visits_document_and_customer_utterances(index):
     assert [u.index for u in sorted(utts, key=lambda u: u.index)] == [1, 2, 3]  # no rep line
     assert vecs.shape == (3, 16)
     assert index.cases([]) == {}
-
-
-def test_similar_stored_ranks_as_similar_visits_over_every_profile(index):
-    from knowledge.similar import similar_stored, similar_visits, stored_profiles
-
-    _stored_visits(index, 6)
-    everyone = stored_profiles(index, [f"v{k}" for k in range(6)])
-    for vid, target in everyone.items():
-        want = [c.visit.visit_id for c in similar_visits(target, list(everyone.values()))]
-        got = [c.visit.visit_id for c in similar_stored(index, target, among=None)]
-        assert got == want, vid
 
 
 def test_a_reset_leaves_no_labels_behind_for_the_next_documents(index):
