@@ -49,6 +49,7 @@ PER_VISIT = 40  # utterances per synthetic visit
 DIM = 512
 SLICE = 250  # visits generated (and their Visit rows committed) at a time
 HTTP_SEARCHES = 50
+SEARCH_TABLES = ("search_utterances", "search_visits", "search_documents", "case_profiles")
 META = ("language", "rep", "customer", "industry", "segment", "visit_date")  # a visit's own
 FILTERS = {  # by number of filters (a date range counts as one)
     "0": SearchFilters(),
@@ -280,14 +281,12 @@ def pg_database(admin_url: str, name: str) -> Iterator[str]:
 
 
 def storage(stack: Stack, chroma: tuple[Path, int], utterances: int) -> dict[str, float]:
-    """MB each engine holds: PostgreSQL's search tables and indexes, Chroma on disk and in
-    memory; each also per million utterances."""
+    """MB each engine holds: PostgreSQL's search tables (their documents and vectors, similar-
+    case profiles) and indexes, Chroma on disk and in memory; each also per million utterances."""
     with stack.sessions() as db:
-        db.execute(text("ANALYZE search_utterances, search_visits"))
+        db.execute(text(f"ANALYZE {', '.join(SEARCH_TABLES)}"))
         size = "SELECT pg_table_size(:t), pg_indexes_size(:t)"
-        sizes = [
-            db.execute(text(size), {"t": t}).one() for t in ("search_utterances", "search_visits")
-        ]
+        sizes = [db.execute(text(size), {"t": t}).one() for t in SEARCH_TABLES]
     disk = sum(f.stat().st_size for f in chroma[0].rglob("*") if f.is_file())
     out = {
         "postgres_tables_mb": round(sum(s[0] for s in sizes) / 2**20, 1),

@@ -211,6 +211,15 @@ def nearest_passing(
     return [scored[i][0] for i in best] + [str(i) for i, v in found if v is None]
 
 
+def passing_among(db: Session, kind: Kind, f: SearchFilters, ids: Sequence[str]) -> list[str]:
+    """Those of these ids whose documents pass the filters, in their order."""
+    if not ids:
+        return []
+    model, key = _keyed(kind)
+    found = set(db.scalars(select(key).where(key.in_(list(ids)), *_conditions(model, f))))
+    return [i for i in ids if i in found]
+
+
 def of_role(db: Session, ids: set[str], role: str) -> set[str]:
     """Those of these utterance ids that the role said."""
     if not ids:

@@ -22,12 +22,12 @@ class _Filterable:
     tokens: Mapped[str] = mapped_column(Text)  # knowledge.bm25.tokenize, joined by spaces
     length: Mapped[int] = mapped_column(Integer)  # number of tokens
     language: Mapped[str] = mapped_column(String(8), default="")
-    rep: Mapped[str] = mapped_column(Text, default="")
-    customer: Mapped[str] = mapped_column(Text, default="")
+    rep: Mapped[str] = mapped_column(Text, default="", index=True)  # the narrow filters, indexed
+    customer: Mapped[str] = mapped_column(Text, default="", index=True)
     industry: Mapped[str] = mapped_column(Text, default="")
     segment: Mapped[str] = mapped_column(String(32), default="")
     labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn "
-    day: Mapped[int | None] = mapped_column(Integer)  # the visit date's ordinal
+    day: Mapped[int | None] = mapped_column(Integer, index=True)  # the visit date's ordinal
 
 
 class SearchUtterance(_Filterable, Base):

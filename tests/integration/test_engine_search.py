@@ -199,15 +199,20 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("kind", ["utterance", "visit"])
-@pytest.mark.parametrize("prefilter", [5_000, 3])  # the database's ids, or Chroma's where
+@pytest.mark.parametrize(
+    ("prefilter", "overfetch"),  # the database's vectors; Chroma's nearest kept; Chroma's where
+    [(5_000, 2_000), (3, 2_000), (3, 1)],
+)
 def test_engines_rank_as_the_whole_corpus_in_memory(
     sessions: sessionmaker[Session],
     vectors: VectorIndex,
     kind: str,
     prefilter: int,
+    overfetch: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(engine_search, "PREFILTER", prefilter)
+    monkeypatch.setattr(engine_search, "OVERFETCH", overfetch)
     whole = _load(sessions, vectors)
     engine = _search_engine(vectors)
     for query in QUERIES:

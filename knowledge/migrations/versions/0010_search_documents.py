@@ -1,7 +1,7 @@
 """each search document as Chroma holds it and its unit vector, so that a search asks Chroma
 for the nearest ids alone and scores keyword and pre-filtered candidates without it (a visit
 indexed before has none until it is indexed again, e.g. by `visitlens reindex`: search reads
-its documents from Chroma meanwhile)
+its documents from Chroma meanwhile); indexes on the filters that few documents pass
 
 Revision ID: 0010
 Revises: 0009
@@ -15,6 +15,9 @@ revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+TABLES = ("search_utterances", "search_visits")
+INDEXED = ("rep", "customer", "day")
 
 
 def upgrade() -> None:
@@ -32,7 +35,13 @@ def upgrade() -> None:
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("vector", sa.LargeBinary(), nullable=False),
     )
+    for table in TABLES:
+        for column in INDEXED:
+            op.create_index(f"ix_{table}_{column}", table, [column])
 
 
 def downgrade() -> None:
+    for table in TABLES:
+        for column in INDEXED:
+            op.drop_index(f"ix_{table}_{column}", table_name=table)
     op.drop_table("search_documents")
