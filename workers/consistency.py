@@ -16,7 +16,7 @@ from knowledge import audio_store
 from knowledge.case_store import CaseProfileRow
 from knowledge.db import session_scope
 from knowledge.models import PipelineStep, Step, StepStatus, Visit
-from knowledge.search_tables import SearchVisit
+from knowledge.search_tables import SearchDocument, SearchVisit
 from knowledge.settings import Settings
 from knowledge.vector_index import shared
 from workers.index import index_visit, reconcile
@@ -31,8 +31,8 @@ class Disagreements:
 
     vectors_without_visit: frozenset[str]  # in Chroma, no row (a delete while Chroma was down)
     indexed_without_vectors: frozenset[str]  # index step done, nothing in Chroma (lost writes)
-    indexed_without_keywords: frozenset[str]  # index step done, no keyword rows or similar-case
-    # profile (written by a version before them)
+    indexed_without_keywords: frozenset[str]  # index step done, no keyword rows, search
+    # documents or similar-case profile (written by a version before them)
     files_without_visit: tuple[Path, ...]  # recordings no row points at (a crash mid-upload)
     visits_without_file: frozenset[str]  # rows whose recording is missing (a lost upload)
     leftovers: tuple[Path, ...]  # entries in audio_dir/tmp: staged uploads, decrypted copies
@@ -75,8 +75,10 @@ def find(
                 )
             )
         )
-        keyworded = set(db.scalars(select(SearchVisit.visit_id))) & set(
-            db.scalars(select(CaseProfileRow.visit_id))
+        keyworded = (
+            set(db.scalars(select(SearchVisit.visit_id)))
+            & set(db.scalars(select(CaseProfileRow.visit_id)))
+            & set(db.scalars(select(SearchDocument.id).where(SearchDocument.kind == "visit")))
         )
     known_files = {str(Path(p)) for p in rows.values() if p}
     stored = audio_store.stored_files(settings.audio_dir)

@@ -15,6 +15,7 @@ from api.app import create_app
 from knowledge import keyword_index
 from knowledge.case_store import CaseProfileRow
 from knowledge.db import make_engine, make_sessionmaker, session_scope
+from knowledge.search_tables import SearchDocument
 from tests.conftest import make_stack
 from workers.consistency import find, repair
 
@@ -96,6 +97,12 @@ def test_visits_indexed_before_keyword_search_are_indexed_again_by_the_hourly_re
         assert visit_id in {r["visit_id"] for r in found["results"]}
         with sessions() as db:
             assert db.get(CaseProfileRow, visit_id) is not None
+        with session_scope(sessions) as db:  # as a database from before migration 0010 is
+            db.execute(delete(SearchDocument))
+        assert find(stack.settings, sessions, older_than_s=0).indexed_without_keywords == {visit_id}
+        assert repair(stack.settings, sessions, older_than_s=3600) == 1
+        with sessions() as db:
+            assert db.get(SearchDocument, ("visit", visit_id)) is not None
         engine.dispose()
     finally:
         stack.stop()
