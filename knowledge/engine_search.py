@@ -220,7 +220,8 @@ def replace_visits(
     """replace_documents for several visits, in a few Chroma requests and one transaction
     (a reindex, a bulk load); the ids of those still alive."""
     ids = [visit.visit_id for _, visit, _ in batch]
-    old = vectors.documents_of(ids)
+    with sessions() as db:  # what visits written before migration 0010 had, as Chroma holds it
+        old = vectors.documents_of(keyword_index.without_documents(db, ids))
     written = [(docs, e[0]) for docs, _, e in batch if docs]
     if written:
         vectors.upsert_utterances(
@@ -231,8 +232,9 @@ def replace_visits(
         [visit for _, visit, _ in batch],
         np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch]),
     )
-    with session_scope(sessions) as db:
-        alive = set(db.scalars(select(Visit.id).where(Visit.id.in_(ids))))
+    with session_scope(sessions) as db:  # one writer of a visit at a time: its row is locked
+        visit_rows = select(Visit.id).where(Visit.id.in_(ids)).order_by(Visit.id).with_for_update()
+        alive = set(db.scalars(visit_rows))
         kept = [item for item in batch if item[1].visit_id in alive]
         keyword_index.replace_visits(db, kept, old)
         replace_cases(db, [(visit, e[1], docs, e[0]) for docs, visit, e in kept])

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from knowledge.bm25 import tokenize
-from knowledge.chroma_documents import document_of
+from knowledge.chroma_documents import document_from, document_of
 from knowledge.doc_table import CorpusStats
 from knowledge.search_tables import (
     SearchCentroid,
@@ -43,34 +43,47 @@ def replace_visits(
     old: Mapping[str, tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]],
 ) -> None:
     """Write visits' documents for keyword search in the caller's transaction, replacing what
-    they had (old: their documents and vectors in Chroma before), and move the language
-    centroids and document frequencies from the old to the new, once for all of them."""
+    they had, and move the language centroids and document frequencies from the old to the
+    new, once for all of them. What they had is read from search_documents, or given in old
+    (Chroma's documents and vectors, for a visit written before migration 0010)."""
     if not batch:
         return
     visits = [visit for _, visit, _ in batch]
-    gone = [old[v.visit_id] for v in visits if v.visit_id in old and len(old[v.visit_id][0])]
-    forget_visits(
-        db,
-        [v.visit_id for v in visits],
-        ([d for docs, _ in gone for d in docs], np.vstack([x for _, x in gone]) if gone else _NONE),
-    )
+    ids = [v.visit_id for v in visits]
+    gone = [old[v] for v in ids if v in old and len(old[v][0])]
+    docs, units = _stored(db, [v for v in ids if v not in old])
+    docs += [d for had, _ in gone for d in had]
+    parts = [x for x in (units, *(_units(x) for _, x in gone)) if x.size]
+    forget_visits(db, ids, (docs, np.vstack(parts) if parts else _NONE))
     utterances = [d for docs, _, _ in batch for d in docs]
     tokens = [tokenize(keyword_text(d)) for d in utterances]
-    vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
     db.add_all(
         _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
     )
     visit_tokens = [tokenize(keyword_text(v)) for v in visits]
     db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
-    visit_vectors = np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch])
-    utterance_vectors = np.vstack(vectors) if vectors else _NONE
-    db.add_all(_document(d, x) for d, x in zip(utterances, utterance_vectors, strict=True))
-    db.add_all(_document(v, x) for v, x in zip(visits, visit_vectors, strict=True))
+    vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
     if vectors:
-        _move_centroids(db, utterances, np.vstack(vectors), [len(t) for t in tokens], sign=1.0)
-    _move_centroids(db, visits, visit_vectors, [len(t) for t in visit_tokens], sign=1.0)
+        unit = _units(np.vstack(vectors))
+        db.add_all(_document(d, x) for d, x in zip(utterances, unit, strict=True))
+        _move_centroids(db, utterances, unit, [len(t) for t in tokens], sign=1.0)
+    unit = _units(np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch]))
+    db.add_all(_document(v, x) for v, x in zip(visits, unit, strict=True))
+    _move_centroids(db, visits, unit, [len(t) for t in visit_tokens], sign=1.0)
     _move_terms(db, "utterance", tokens, sign=1)
     _move_terms(db, "visit", visit_tokens, sign=1)
+
+
+def without_documents(db: Session, visit_ids: Sequence[str]) -> list[str]:
+    """Those of these visits with search rows but no search documents (written before
+    migration 0010)."""
+    documented = select(SearchDocument.id).where(
+        SearchDocument.kind == "visit", SearchDocument.id.in_(list(visit_ids))
+    )
+    query = select(SearchVisit.visit_id).where(
+        SearchVisit.visit_id.in_(list(visit_ids)), SearchVisit.visit_id.not_in(documented)
+    )
+    return sorted(db.scalars(query))
 
 
 def forget_visit(
@@ -78,13 +91,14 @@ def forget_visit(
 ) -> None:
     """Drop a visit's keyword rows (a deleted visit's went with it) and take its old vectors
     (Chroma's, read before they are deleted) out of the centroids."""
-    forget_visits(db, [visit_id], old)
+    forget_visits(db, [visit_id], (old[0], _units(old[1])))
 
 
 def forget_visits(
     db: Session, visit_ids: Sequence[str], old: tuple[Sequence[UtteranceDoc | VisitDoc], FloatArray]
 ) -> None:
-    """forget_visit for several visits; old holds all their documents and vectors."""
+    """forget_visit for several visits; old holds all their documents and unit vectors as
+    search_documents stores them."""
     for model in (SearchUtterance, SearchVisit, SearchDocument):
         db.execute(delete(model).where(model.visit_id.in_(visit_ids)))
     docs, vectors = old
@@ -96,6 +110,27 @@ def forget_visits(
             tokens = [tokenize(keyword_text(d)) for d in mine]
             _move_centroids(db, mine, vectors[rows], [len(t) for t in tokens], sign=-1.0)
             _move_terms(db, kind, tokens, sign=-1)
+
+
+def _stored(
+    db: Session, visit_ids: Sequence[str]
+) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
+    """The search documents of these visits and their unit vectors."""
+    if not visit_ids:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    rows = db.execute(
+        select(SearchDocument.kind, SearchDocument.document, SearchDocument.vector).where(
+            SearchDocument.visit_id.in_(list(visit_ids))
+        )
+    ).all()
+    docs = [document_from(kind, document) for kind, document, _ in rows]
+    return docs, unpack([vector for _, _, vector in rows])
+
+
+def _units(vectors: FloatArray) -> FloatArray:
+    """Vectors as search_documents stores them (pack), so that what is added to the centroids
+    is taken out exactly."""
+    return unpack([pack(v) for v in np.asarray(vectors, dtype=np.float32)])
 
 
 def reset(db: Session) -> None:
@@ -298,11 +333,11 @@ def _move_centroids(
     *,
     sign: float,
 ) -> None:
-    """Add (sign 1) or take out (-1) documents' unit vectors as search rows store them (pack),
-    count and tokens, per language."""
+    """Add (sign 1) or take out (-1) documents' unit vectors (_units), count and tokens, per
+    language."""
     if not len(docs) or vectors.size == 0:
         return
-    unit = unpack([pack(v) for v in vectors])
+    unit = vectors
     kind = "visit" if isinstance(docs[0], VisitDoc) else "utterance"
     by_language: dict[str, list[int]] = {}
     for i, d in enumerate(docs):

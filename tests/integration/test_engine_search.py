@@ -274,14 +274,18 @@ def test_a_deleted_visit_leaves_both_engines_and_the_centroids(
     assert vectors.visit_documents("v00")[0] == []
 
 
+@pytest.mark.parametrize("written_before_0010", [False, True])  # what it had: Chroma's
 def test_reindexing_a_visit_keeps_the_centroids_exact(
-    sessions: sessionmaker[Session], vectors: VectorIndex
+    sessions: sessionmaker[Session], vectors: VectorIndex, written_before_0010: bool
 ) -> None:
     _load(sessions, vectors)
     visit, utts = _corpus()[3]
     with sessions() as db:
         before = keyword_index.corpus(db, "utterance", []).centroids
     for _ in range(2):
+        if written_before_0010:
+            with session_scope(sessions) as db:
+                db.execute(delete(SearchDocument).where(SearchDocument.visit_id == visit.visit_id))
         uvec = _vectors([u.text for u in utts])
         replace_documents(sessions, vectors, utts, visit, (uvec, _vectors([visit.summary])[0]))
     with sessions() as db:
