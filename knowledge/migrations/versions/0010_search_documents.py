@@ -1,7 +1,8 @@
 """each search document as Chroma holds it and its unit vector, so that a search asks Chroma
 for the nearest ids alone and scores keyword and pre-filtered candidates without it (a visit
 indexed before has none until it is indexed again, e.g. by `visitlens reindex`: search reads
-its documents from Chroma meanwhile); indexes on the filters that few documents pass
+its documents from Chroma meanwhile); indexes on the filters that few documents pass, and on
+PostgreSQL a trigram index for the label and risk filters (LIKE '% pain.service %')
 
 Revision ID: 0010
 Revises: 0009
@@ -38,9 +39,16 @@ def upgrade() -> None:
     for table in TABLES:
         for column in INDEXED:
             op.create_index(f"ix_{table}_{column}", table, [column])
+    if op.get_bind().dialect.name == "postgresql":  # pg_trgm is a trusted extension (PG 13+)
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute(
+            "CREATE INDEX ix_search_utterances_labels ON search_utterances "
+            "USING gin (labels gin_trgm_ops)"
+        )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_search_utterances_labels")
     for table in TABLES:
         for column in INDEXED:
             op.drop_index(f"ix_{table}_{column}", table_name=table)
