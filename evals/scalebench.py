@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from evals.search import synthetic_docs
 from evals.servers import chroma_server, free_port
-from knowledge import users
+from knowledge import engine_search, users
 from knowledge.case_store import StoredCases
 from knowledge.db import make_engine, make_sessionmaker, migrate, session_scope
 from knowledge.engine_search import EngineSearch, replace_visits
@@ -49,6 +49,7 @@ PER_VISIT = 40  # utterances per synthetic visit
 DIM = 512
 SLICE = 250  # visits generated (and their Visit rows committed) at a time
 HTTP_SEARCHES = 50
+AGREEMENT = 10  # queries whose filtered pages are compared with Chroma's own filter's
 SEARCH_TABLES = ("search_utterances", "search_visits", "search_documents", "case_profiles")
 META = ("language", "rep", "customer", "industry", "segment", "visit_date")  # a visit's own
 FILTERS = {  # by number of filters (a date range counts as one)
@@ -192,6 +193,34 @@ def profile_search(
             name = "waiting_for_chroma" if func == "result" else f"{Path(path).stem}.{func}"
             out[name] = round(row[3] * 1000 / len(queries), 1)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def filtered_agreement(stack: Stack, queries: Sequence[str], qvecs: FloatArray) -> dict[str, float]:
+    """Per number of filters, the share of the first page (20) that Chroma's own filtered
+    search would give which the search as served gives: the price of keeping those of
+    Chroma's nearest that pass a broader filter instead."""
+    out = {}
+    for name in ("1", "3"):
+        shared = total = 0
+        for query, qvec in zip(queries, qvecs, strict=True):
+            pages = []
+            for overfetch in (engine_search.OVERFETCH, 0):  # 0: always Chroma's own filter
+                with stack.sessions() as db, _overfetch(overfetch):
+                    page = stack.search.search(db, query, qvec, filters=FILTERS[name])
+                pages.append({(h.visit_id, getattr(h.doc, "index", None)) for h in page.hits})
+            shared += len(pages[0] & pages[1])
+            total += len(pages[1])
+        out[f"utterance/{name}_filters"] = round(shared / total, 3) if total else 1.0
+    return out
+
+
+@contextmanager
+def _overfetch(n: int) -> Iterator[None]:
+    kept, engine_search.OVERFETCH = engine_search.OVERFETCH, n
+    try:
+        yield
+    finally:
+        engine_search.OVERFETCH = kept
 
 
 def time_similar(stack: Stack, visit_ids: Sequence[str]) -> dict[str, dict[str, float]]:
@@ -346,6 +375,7 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
                 f"utterance/{k}_filters": profile_search(stack, texts, qvecs, FILTERS[k])
                 for k in ("0", "3")
             }
+            row["filtered_agreement"] = filtered_agreement(stack, texts[:AGREEMENT], qvecs)
             result["sizes"][str(n)] = row
             sys.stderr.write(json.dumps({str(n): row}) + "\n")  # progress, size by size
     return result
