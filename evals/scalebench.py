@@ -135,8 +135,9 @@ def grow(
         docs = synthetic_docs((stop - start) * PER_VISIT, seed=seed + start, first_visit=start)
         visits = [docs[i : i + PER_VISIT] for i in range(0, len(docs), PER_VISIT)]
         profiles = [visit_doc(v) for v in visits]
-        with session_scope(stack.sessions) as db:
-            db.add_all(_visit_row(p) for p in profiles)
+        with session_scope(stack.sessions) as db:  # merged: a run stopped mid-slice wrote some
+            for p in profiles:
+                db.merge(_visit_row(p))
         vectors = rng.standard_normal((len(docs) + len(visits), DIM), dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         items = [
