@@ -21,7 +21,7 @@ from knowledge.chroma_documents import document_from
 from knowledge.db import session_scope
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
-from knowledge.search_tables import unpack
+from knowledge.search_tables import pack, unpack
 from knowledge.search_text import LabelExamples
 from knowledge.search_types import (
     FloatArray,
@@ -181,21 +181,21 @@ class EngineSearch:
         chroma = self.vectors.stored(kind, old) if old else {}
         docs: list[UtteranceDoc | VisitDoc] = []
         stored: list[list[str]] = []
-        vectors: list[FloatArray] = []
+        blobs: list[bytes] = []
         for i, (document, words, vector) in rows.items():
             if i in chroma:
-                docs.append(chroma[i][0])
-                vectors.append(chroma[i][1] / max(float(np.linalg.norm(chroma[i][1])), 1e-12))
+                doc, vector = chroma[i][0], pack(chroma[i][1])
             elif document is not None and vector:
-                docs.append(document_from(kind, document))
-                vectors.append(unpack([vector])[0])
+                doc = document_from(kind, document)
             else:
                 continue
+            docs.append(doc)
             stored.append(words)
+            blobs.append(vector)
         if not docs:
             return [], [], np.zeros(0, dtype=np.float32)
         unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
-        return docs, stored, np.vstack(vectors) @ unit
+        return docs, stored, unpack(blobs) @ unit
 
 
 def replace_documents(
