@@ -376,7 +376,9 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
                 f"utterance/{k}_filters": profile_search(stack, texts, qvecs, FILTERS[k])
                 for k in ("0", "3")
             }
-            row["filtered_agreement"] = filtered_agreement(stack, texts[:AGREEMENT], qvecs)
+            row["filtered_agreement"] = filtered_agreement(
+                stack, texts[:AGREEMENT], qvecs[:AGREEMENT]
+            )
             result["sizes"][str(n)] = row
             sys.stderr.write(json.dumps({str(n): row}) + "\n")  # progress, size by size
     return result
