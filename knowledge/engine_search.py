@@ -42,8 +42,8 @@ CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole fol
 PREFILTER = 5_000  # filters passing at most this many documents are applied by the database,
 # which compares the query with their stored vectors: Chroma's filtered search walks its graph
 # longer the fewer pass (at 100k, 400 passing ids took 66-92 ms, 5,000 31 ms)
-OVERFETCH = 2_000  # Chroma's nearest asked unfiltered for a broader filter (36 ms at 625k, 5,000
-# 134 ms), kept by the database
+OVERFETCH = 5_000  # Chroma's nearest asked unfiltered for a broader filter, kept by the database
+# when n of them pass (at 1M: 84 ms; its own filter 317 ms for one rep, 993 ms for a segment)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
 
 
@@ -94,7 +94,7 @@ class EngineSearch:
         passing: dict[Kind, list[str] | None] = dict.fromkeys(KINDS)
         if f != SearchFilters() and mode != "bm25":
             passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in KINDS}
-        ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing, 2 * (offset + limit))
+        ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
         matching = None
         if kind == "visit" and f.on_utterances:
             matching = keyword_index.visits_with_utterances(db, ids["visit"], f)
@@ -130,16 +130,15 @@ class EngineSearch:
         n: int,
         mode: Mode,
         passing: dict[Kind, list[str] | None],
-        enough: int,
     ) -> dict[Kind, list[str]]:
         """Add to the ranker, per kind, the nearest documents in meaning and the best keyword
         matches (and for visits, those of the utterances found), with their cosines with the
         query and their stored tokens; returns their ids. Chroma gives the nearest ids (both
         kinds at once, in threads) while the database gives the keyword matches, the nearest
         among the few documents that pass a narrow filter, and every candidate's row. A broader
-        filter keeps those of Chroma's OVERFETCH nearest that pass it, at least enough of them
-        (twice the page), else asks Chroma's own filtered search, which gathers every passing
-        document first (at 545k: 248 ms for one rep, 7 s for three filters)."""
+        filter keeps the n nearest of Chroma's OVERFETCH that pass it, else (a filter that
+        fewer than one in OVERFETCH / n pass) asks Chroma's own filtered search, which gathers
+        every passing document first (at 545k: 248 ms for one rep, 7 s for three filters)."""
         broad = f != SearchFilters()  # and passed by more than PREFILTER where asked
         dense = {
             k: _POOL.submit(
@@ -157,8 +156,9 @@ class EngineSearch:
         for k, future in dense.items():
             found = future.result()
             if broad:
-                found = keyword_index.passing_among(db, k, f, found)[:n]
-                if len(found) < min(n, enough):
+                nearest = found
+                found = keyword_index.passing_among(db, k, f, nearest)[:n]
+                if len(found) < n and len(nearest) >= OVERFETCH:  # Chroma holds more
                     found = self.vectors.nearest(k, qvec, n=n, filters=f)
             wanted[k] = [*found, *wanted[k]]
         wanted["visit"] += [i.rsplit(":", 1)[0] for i in wanted["utterance"]]

@@ -9,7 +9,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, column, delete, func, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    cast,
+    column,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -145,29 +158,36 @@ def candidates(
     """Ids (utterance ids, or visit ids) of the n documents that pass the filters and rank
     best by the engine's own keyword score. The engine scores the documents that hold the
     rarest query words, up to MATCH_BUDGET of them by their document frequencies: a word held
-    by more adds little to BM25 and would make the engine score most of the corpus."""
+    by more adds little to BM25 and would make the engine score most of the corpus. When the
+    rarest word alone is held by more, the engine scores the first MATCH_BUDGET of its
+    documents that pass the filters (at 1M, 135 -> 37 ms for a word held by 67k)."""
     terms = _rarest(list(dict.fromkeys(tokens)), df)
     if not terms or n <= 0:
         return []
-    model = _TABLES[kind]
-    key = model.id if model is SearchUtterance else model.visit_id
+    model, key = _keyed(kind)
     name = model.__tablename__
     if _sqlite(db):
         fts = table(f"{name}_fts", column("rowid"), column("rank"))
-        query = (
-            select(key)
+        matched = (
+            select(key.label("key"), fts.c.rank.label("score"))
             .join(fts, fts.c.rowid == model.row)
             .where(_fts_match(name, terms), *_conditions(model, f))
-            .order_by(fts.c.rank)
+            .limit(MATCH_BUDGET)
+            .subquery()
         )
+        query = select(matched.c.key).order_by(matched.c.score)
     else:
         tsq = _tsquery(terms)
-        query = (
-            select(key)
+        tsv: ColumnElement[str] = literal_column(f"{name}.tsv")
+        score = func.ts_rank(tsv, cast(literal(tsq), TSQUERY))
+        matched = (
+            select(key.label("key"), score.label("score"))
             .where(text(f"{name}.tsv @@ CAST(:tsq AS tsquery)").bindparams(tsq=tsq))
             .where(*_conditions(model, f))
-            .order_by(text(f"ts_rank({name}.tsv, CAST(:rq AS tsquery)) DESC").bindparams(rq=tsq))
+            .limit(MATCH_BUDGET)
+            .subquery()
         )
+        query = select(matched.c.key).order_by(matched.c.score.desc())
     return [str(x) for x in db.scalars(query.limit(n))]
 
 

@@ -200,8 +200,8 @@ FILTERS = [
 
 @pytest.mark.parametrize("kind", ["utterance", "visit"])
 @pytest.mark.parametrize(
-    ("prefilter", "overfetch"),  # the database's vectors; Chroma's nearest kept; Chroma's where
-    [(5_000, 2_000), (3, 2_000), (3, 1)],
+    ("prefilter", "overfetch"),  # the database's vectors; Chroma's own filter
+    [(5_000, 5_000), (3, 1)],
 )
 def test_engines_rank_as_the_whole_corpus_in_memory(
     sessions: sessionmaker[Session],
@@ -375,6 +375,47 @@ def test_similar_cases_start_from_the_nearest_customer_turns(
             queries, n=2, among=frozenset({"v02"})
         )
     assert among == {"v02"}
+
+
+def test_a_broad_filter_keeps_those_of_chromas_nearest_that_pass_it(
+    sessions: sessionmaker[Session], vectors: VectorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(sessions, vectors)
+    monkeypatch.setattr(engine_search, "PREFILTER", 3)
+    asked: list[SearchFilters] = []
+    nearest = vectors.nearest
+    monkeypatch.setattr(
+        vectors,
+        "nearest",
+        lambda *a, filters, **k: asked.append(filters) or nearest(*a, filters=filters, **k),
+    )
+    engine = _search_engine(vectors, candidates=10)  # 20 wanted, 48 customers' turns among 96
+    f = SearchFilters(role="customer")
+    with sessions() as db:
+        page = engine.search(db, "pump leak", _vectors(["pump leak"])[0], filters=f, limit=5)
+    assert asked and all(a == SearchFilters() for a in asked)  # never Chroma's own filter
+    assert page.hits and all(h.doc.role == "customer" for h in page.hits)  # type: ignore[union-attr]
+    assert page.total == _passing("utterance", f)
+
+
+def test_a_word_too_common_is_scored_in_the_first_documents_that_hold_it(
+    sessions: sessionmaker[Session], vectors: VectorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(sessions, vectors)
+    monkeypatch.setattr(keyword_index, "MATCH_BUDGET", 3)
+    with sessions() as db:
+        term, held = db.execute(
+            select(SearchTerm.term, SearchTerm.docs)
+            .where(SearchTerm.kind == "utterance")
+            .order_by(SearchTerm.docs.desc())
+        ).first()  # type: ignore[misc]
+        customers = SearchFilters(role="customer")
+        found = keyword_index.candidates(db, "utterance", [term], customers, 50, {term: held})
+        rows = keyword_index.rows_of(db, "utterance", found)
+    assert held > 3 and len(found) == 3
+    assert all(
+        term in words and document[1]["role"] == "customer" for document, words, _ in rows.values()
+    )  # type: ignore[index]
 
 
 def test_similar_stored_ranks_as_similar_visits_over_every_profile(
