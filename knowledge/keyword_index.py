@@ -239,12 +239,21 @@ def rows_of(
     ([text, metadata]), keyword tokens and packed vector (document and vector None for a visit
     indexed before migration 0010); ids without a search row are left out."""
     model, key = _keyed(kind)
-    rows = db.execute(
-        select(key, SearchDocument.document, model.tokens, SearchDocument.vector)
-        .outerjoin(SearchDocument, _document_of(kind, key))
-        .where(key.in_(list(ids)))
-    )
-    return {str(i): (document, tokens.split(), vector) for i, document, tokens, vector in rows}
+    found = db.execute(select(key, model.tokens).where(key.in_(list(ids))))
+    tokens = {str(i): words.split() for i, words in found}
+    documents = {  # apart, so that each is looked up by its own key whatever the tables' sizes
+        str(i): (document, vector)
+        for i, document, vector in db.execute(
+            select(SearchDocument.id, SearchDocument.document, SearchDocument.vector).where(
+                SearchDocument.kind == kind, SearchDocument.id.in_(list(tokens))
+            )
+        )
+    }
+    none: tuple[list[Any] | None, bytes | None] = (None, None)
+    return {
+        i: (documents.get(i, none)[0], words, documents.get(i, none)[1])
+        for i, words in tokens.items()
+    }
 
 
 def nearest_passing(

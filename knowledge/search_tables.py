@@ -54,8 +54,9 @@ class SearchDocument(Base):
 
     __tablename__ = "search_documents"
 
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the search row's id, first
+    # in the key, so that a search's few hundred ids are looked up by it
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the search row's id
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     document: Mapped[list[Any]] = mapped_column(JSON)  # [text, metadata]
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # pack()

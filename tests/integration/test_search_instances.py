@@ -102,7 +102,7 @@ def test_visits_indexed_before_keyword_search_are_indexed_again_by_the_hourly_re
         assert find(stack.settings, sessions, older_than_s=0).indexed_without_keywords == {visit_id}
         assert repair(stack.settings, sessions, older_than_s=3600) == 1
         with sessions() as db:
-            assert db.get(SearchDocument, ("visit", visit_id)) is not None
+            assert db.get(SearchDocument, (visit_id, "visit")) is not None
         engine.dispose()
     finally:
         stack.stop()

@@ -24,8 +24,8 @@ INDEXED = ("rep", "customer", "day")
 def upgrade() -> None:
     op.create_table(
         "search_documents",
+        sa.Column("id", sa.String(length=64), primary_key=True),  # first: looked up by id
         sa.Column("kind", sa.String(length=16), primary_key=True),
-        sa.Column("id", sa.String(length=64), primary_key=True),
         sa.Column(
             "visit_id",
             sa.String(length=32),
