@@ -77,12 +77,12 @@ def replace_visits(
     db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
     vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
     if vectors:
-        unit = _units(np.vstack(vectors))
-        db.add_all(_document(d, x) for d, x in zip(utterances, unit, strict=True))
-        _move_centroids(db, utterances, unit, [len(t) for t in tokens], sign=1.0)
-    unit = _units(np.vstack([np.asarray(e[1], np.float32).reshape(1, -1) for _, _, e in batch]))
-    db.add_all(_document(v, x) for v, x in zip(visits, unit, strict=True))
-    _move_centroids(db, visits, unit, [len(t) for t in visit_tokens], sign=1.0)
+        blobs = [pack(v) for v in np.vstack(vectors)]
+        db.add_all(_document(d, b) for d, b in zip(utterances, blobs, strict=True))
+        _move_centroids(db, utterances, unpack(blobs), [len(t) for t in tokens], sign=1.0)
+    blobs = [pack(np.asarray(e[1], np.float32)) for _, _, e in batch]
+    db.add_all(_document(v, b) for v, b in zip(visits, blobs, strict=True))
+    _move_centroids(db, visits, unpack(blobs), [len(t) for t in visit_tokens], sign=1.0)
     _move_terms(db, "utterance", tokens, sign=1)
     _move_terms(db, "visit", visit_tokens, sign=1)
 
@@ -249,11 +249,11 @@ def rows_of(
             )
         )
     }
-    none: tuple[list[Any] | None, bytes | None] = (None, None)
-    return {
-        i: (documents.get(i, none)[0], words, documents.get(i, none)[1])
-        for i, words in tokens.items()
-    }
+    out = {}
+    for i, words in tokens.items():
+        document, vector = documents.get(i, (None, None))
+        out[i] = (document, words, vector)
+    return out
 
 
 def nearest_passing(
@@ -325,14 +325,14 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     return set(db.scalars(query.distinct()))
 
 
-def _document(doc: UtteranceDoc | VisitDoc, vector: FloatArray) -> SearchDocument:
-    utterance = isinstance(doc, UtteranceDoc)
+def _document(doc: UtteranceDoc | VisitDoc, blob: bytes) -> SearchDocument:
+    """A document's search_documents row, with its vector packed (pack)."""
     return SearchDocument(
-        kind="utterance" if utterance else "visit",
+        kind="utterance" if isinstance(doc, UtteranceDoc) else "visit",
         id=doc.id if isinstance(doc, UtteranceDoc) else doc.visit_id,
         visit_id=doc.visit_id,
         document=document_of(doc),
-        vector=pack(vector),
+        vector=blob,
     )
 
 
