@@ -19,6 +19,7 @@ from knowledge.models import Base
 from knowledge.search_types import FloatArray, UtteranceDoc, VisitDoc
 from knowledge.similar import is_quote
 from knowledge.vector_index import VectorIndex
+from nlp.vocabulary import Role
 
 CUSTOMER_SHARE = 3  # utterances asked for per customer turn wanted: about half are customers'
 Case = tuple[VisitDoc, FloatArray, list[UtteranceDoc], FloatArray]
@@ -87,7 +88,8 @@ class StoredCases:
         own filter on the role would gather the ids of every customer utterance first
         (seconds at a million)."""
         rows = self.vectors.nearest_utterances(vectors, n=CUSTOMER_SHARE * n, among=among)
-        customers = keyword_index.of_role(self.db, {i for row in rows for i in row}, "customer")
+        said = {i for row in rows for i in row}
+        customers = keyword_index.of_role(self.db, said, Role.CUSTOMER)
         return {i.rsplit(":", 1)[0] for row in rows for i in [x for x in row if x in customers][:n]}
 
     def cases(self, visit_ids: Sequence[str]) -> dict[str, Case]:
