@@ -21,7 +21,7 @@ from knowledge.chroma_documents import document_from
 from knowledge.db import session_scope
 from knowledge.models import Visit
 from knowledge.ranking import SearchIndex
-from knowledge.search_tables import pack, unpack
+from knowledge.search_tables import cosines, pack
 from knowledge.search_text import LabelExamples
 from knowledge.search_types import (
     FloatArray,
@@ -149,8 +149,9 @@ class EngineSearch:
         }
         wanted: dict[Kind, list[str]] = {k: [] for k in KINDS}
         for k in KINDS:
-            if mode != "bm25" and passing[k] is not None:
-                wanted[k] += keyword_index.nearest_passing(db, k, f, qvec, n)
+            known = passing[k]
+            if mode != "bm25" and known is not None:
+                wanted[k] += keyword_index.nearest_passing(db, k, known, qvec, n)
             if mode != "dense":
                 wanted[k] += keyword_index.candidates(db, k, tokens, f, n, ranker.corpus[k].df)
         for k, future in dense.items():
@@ -192,10 +193,7 @@ class EngineSearch:
             docs.append(doc)
             stored.append(words)
             blobs.append(vector)
-        if not docs:
-            return [], [], np.zeros(0, dtype=np.float32)
-        unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
-        return docs, stored, unpack(blobs) @ unit
+        return docs, stored, cosines(blobs, qvec)
 
 
 def replace_documents(

@@ -36,6 +36,7 @@ from knowledge.search_tables import (
     SearchTerm,
     SearchUtterance,
     SearchVisit,
+    cosines,
     pack,
     unpack,
 )
@@ -226,8 +227,7 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
 def passing(db: Session, kind: Kind, f: SearchFilters, limit: int) -> list[str] | None:
     """Ids of the documents of the kind that pass the filters, or None when more than limit
     do (a visit's own fields only: as Chroma filters visit documents)."""
-    model = _TABLES[kind]
-    key = model.id if model is SearchUtterance else model.visit_id
+    model, key = _keyed(kind)
     found = [str(x) for x in db.scalars(select(key).where(*_conditions(model, f)).limit(limit + 1))]
     return found if len(found) <= limit else None
 
@@ -257,22 +257,20 @@ def rows_of(
 
 
 def nearest_passing(
-    db: Session, kind: Kind, f: SearchFilters, qvec: FloatArray, n: int
+    db: Session, kind: Kind, ids: Sequence[str], qvec: FloatArray, n: int
 ) -> list[str]:
-    """Ids of the n documents that pass the filters nearest to qvec by their stored vectors,
-    then those stored without one: for filters that few documents pass (see passing), which
-    Chroma's own filtered search would look for through its whole graph."""
-    model, key = _keyed(kind)
+    """Of these ids (those that pass a narrow filter: see passing), the n nearest to qvec by
+    their stored vectors, then those stored without one: Chroma's own filtered search would
+    look for them through its whole graph."""
     found = db.execute(
-        select(key, SearchDocument.vector)
-        .outerjoin(SearchDocument, _document_of(kind, key))
-        .where(*_conditions(model, f))
-    ).all()
-    scored = [(str(i), v) for i, v in found if v is not None and len(v) == 2 * qvec.shape[0]]
-    unit = qvec / max(float(np.linalg.norm(qvec)), 1e-12)
-    cosines = unpack([v for _, v in scored]) @ unit if scored else np.zeros(0)
-    best = np.argsort(-cosines, kind="stable")[:n]
-    return [scored[i][0] for i in best] + [str(i) for i, v in found if v is None]
+        select(SearchDocument.id, SearchDocument.vector).where(
+            SearchDocument.kind == kind, SearchDocument.id.in_(list(ids))
+        )
+    )
+    stored = {str(i): vector for i, vector in found}
+    scored = [i for i in ids if i in stored and len(stored[i]) == 2 * qvec.shape[0]]
+    best = np.argsort(-cosines([stored[i] for i in scored], qvec), kind="stable")[:n]
+    return [scored[i] for i in best] + [i for i in ids if i not in stored]
 
 
 def passing_among(db: Session, kind: Kind, f: SearchFilters, ids: Sequence[str]) -> list[str]:
@@ -298,10 +296,6 @@ def _keyed(kind: Kind) -> tuple[type[SearchUtterance] | type[SearchVisit], Any]:
     """The kind's table and the column that holds its documents' ids."""
     model = _TABLES[kind]
     return model, model.id if model is SearchUtterance else model.visit_id
-
-
-def _document_of(kind: Kind, key: Any) -> ColumnElement[bool]:
-    return and_(SearchDocument.kind == kind, SearchDocument.id == key)
 
 
 def count(db: Session, kind: Kind, f: SearchFilters) -> int:

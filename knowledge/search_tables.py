@@ -103,3 +103,12 @@ def unpack(blobs: list[bytes]) -> FloatArray:
     rows = rows.astype(np.float32)
     out: FloatArray = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
     return out
+
+
+def cosines(blobs: list[bytes], qvec: FloatArray) -> FloatArray:
+    """Cosines of stored vectors (pack) with a query vector."""
+    if not blobs:
+        return np.zeros(0, dtype=np.float32)
+    q = np.asarray(qvec, dtype=np.float32).reshape(-1)
+    out: FloatArray = unpack(blobs) @ (q / max(float(np.linalg.norm(q)), 1e-12))
+    return out
