@@ -91,9 +91,12 @@ class EngineSearch:
             label_examples=self.label_examples,
             corpus={k: keyword_index.corpus(db, k, tokens) for k in KINDS},
         )
-        passing: dict[Kind, list[str] | None] = dict.fromkeys(KINDS)
+        # an utterance's score mixes in its visit's, so visits are ranked for every search; an
+        # utterance search needs only the visits of its candidates (the same page, found sooner)
+        asked: tuple[Kind, ...] = KINDS if kind == "visit" else ("utterance",)
+        passing: dict[Kind, list[str] | None] = dict.fromkeys(asked)
         if f != SearchFilters() and mode != "bm25":
-            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in KINDS}
+            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in asked}
         ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
         matching = None
         if kind == "visit" and f.on_utterances:
@@ -131,25 +134,25 @@ class EngineSearch:
         mode: Mode,
         passing: dict[Kind, list[str] | None],
     ) -> dict[Kind, list[str]]:
-        """Add to the ranker, per kind, the nearest documents in meaning and the best keyword
-        matches (and for visits, those of the utterances found), with their cosines with the
-        query and their stored tokens; returns their ids. Chroma gives the nearest ids (both
-        kinds at once, in threads) while the database gives the keyword matches, the nearest
-        among the few documents that pass a narrow filter, and every candidate's row. A broader
-        filter keeps the n nearest of Chroma's OVERFETCH that pass it, else (a filter that
-        fewer than one in OVERFETCH / n pass) asks Chroma's own filtered search, which gathers
-        every passing document first (at 545k: 248 ms for one rep, 7 s for three filters)."""
+        """Add to the ranker, per kind asked (the keys of passing), the nearest documents in
+        meaning and the best keyword matches, and the visits of the utterances found, with their
+        cosines with the query and their stored tokens; returns their ids per kind. Chroma gives
+        the nearest ids (the kinds asked at once, in threads) while the database gives the
+        keyword matches, the nearest among the few documents that pass a narrow filter, and
+        every candidate's row. A broader filter keeps the n nearest of Chroma's OVERFETCH that
+        pass it, else (a filter that fewer than one in OVERFETCH / n pass) asks Chroma's own
+        filtered search, which gathers every passing document first (at 545k: 248 ms for one
+        rep, 7 s for three filters)."""
         broad = f != SearchFilters()  # and passed by more than PREFILTER where asked
         dense = {
             k: _POOL.submit(
                 self.vectors.nearest, k, qvec, n=OVERFETCH if broad else n, filters=SearchFilters()
             )
-            for k in KINDS
-            if mode != "bm25" and passing[k] is None
+            for k, known in passing.items()
+            if mode != "bm25" and known is None
         }
         wanted: dict[Kind, list[str]] = {k: [] for k in KINDS}
-        for k in KINDS:
-            known = passing[k]
+        for k, known in passing.items():
             if mode != "bm25" and known is not None:
                 wanted[k] += keyword_index.nearest_passing(db, k, known, qvec, n)
             if mode != "dense":

@@ -398,6 +398,29 @@ def test_a_broad_filter_keeps_those_of_chromas_nearest_that_pass_it(
     assert page.total == _passing("utterance", f)
 
 
+def test_an_utterance_search_asks_the_engines_for_utterances_and_their_visits_only(
+    sessions: sessionmaker[Session], vectors: VectorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _load(sessions, vectors)
+    asked: list[str] = []
+    nearest, candidates = vectors.nearest, keyword_index.candidates
+    monkeypatch.setattr(
+        vectors, "nearest", lambda kind, *a, **k: asked.append(kind) or nearest(kind, *a, **k)
+    )
+    monkeypatch.setattr(
+        keyword_index,
+        "candidates",
+        lambda db, kind, *a: asked.append(kind) or candidates(db, kind, *a),
+    )
+    engine = _search_engine(vectors, candidates=10)
+    with sessions() as db:
+        page = engine.search(db, "pump leak", _vectors(["pump leak"])[0], limit=5)
+        assert asked == ["utterance", "utterance"] and page.hits
+        asked.clear()
+        engine.search(db, "pump leak", _vectors(["pump leak"])[0], kind="visit", limit=5)
+    assert sorted(asked) == ["utterance", "utterance", "visit", "visit"]
+
+
 def test_a_word_too_common_is_scored_in_the_first_documents_that_hold_it(
     sessions: sessionmaker[Session], vectors: VectorIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
