@@ -254,11 +254,16 @@ class BM25Index:
     def add(self, token_lists: Iterable[Sequence[str]]) -> None:
         """Append one row per token list (row ids continue from the current length)."""
         lengths: list[int] = []
+        # with the corpus's statistics, only the terms they give a frequency for can score (one
+        # request's query words): a candidate's other words count toward its length alone
+        scored = None if self._corpus is None else self._corpus[2]
         for tokens in token_lists:
             row = self._size + len(lengths)
             counts = Counter(tokens)
             ids: list[int] = []
             for term, tf in counts.items():
+                if scored is not None and term not in scored:
+                    continue
                 tid = self._term_ids.get(term)
                 if tid is None:
                     tid = len(self._rows)

@@ -90,3 +90,17 @@ def test_queries_without_known_terms_score_zero(query):
     index = BM25Index()
     index.add(DOCS)
     assert not index.scores(query).any()
+
+
+def test_some_rows_score_by_the_whole_corpus_statistics_they_are_given():
+    """A request's candidates (rows 1 and 3) scored with the whole corpus's statistics for the
+    query's words score as in the whole corpus, though only those words are indexed."""
+    query = ["paper", "late"]
+    df = {t: sum(t in d for d in DOCS) for t in query}
+    mean_len = sum(len(d) for d in DOCS) / len(DOCS)
+    index = BM25Index(corpus=(len(DOCS), mean_len, df))
+    index.add([DOCS[1], DOCS[3]])
+    np.testing.assert_allclose(
+        index.scores(query), np.array(reference_bm25(DOCS, query))[[1, 3]], rtol=1e-5
+    )
+    assert index.scores(["printer"]).sum() == 0  # a word the statistics do not name
