@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     ColumnElement,
-    String,
+    Text,
     and_,
     any_,
     bindparam,
@@ -175,7 +175,7 @@ def candidates(
         matched = (
             select(key.label("key"), fts.c.rank.label("score"))
             .join(fts, fts.c.rowid == model.row)
-            .where(_fts_match(name, terms), *_conditions(model, f))
+            .where(_fts_match(name, terms), *_conditions(db, model, f))
             .limit(MATCH_BUDGET)
             .subquery()
         )
@@ -187,7 +187,7 @@ def candidates(
         matched = (
             select(key.label("key"), score.label("score"))
             .where(text(f"{name}.tsv @@ CAST(:tsq AS tsquery)").bindparams(tsq=tsq))
-            .where(*_conditions(model, f))
+            .where(*_conditions(db, model, f))
             .limit(MATCH_BUDGET)
             .subquery()
         )
@@ -231,7 +231,8 @@ def passing(db: Session, kind: Kind, f: SearchFilters, limit: int) -> list[str] 
     """Ids of the documents of the kind that pass the filters, or None when more than limit
     do (a visit's own fields only: as Chroma filters visit documents)."""
     model, key = _keyed(kind)
-    found = [str(x) for x in db.scalars(select(key).where(*_conditions(model, f)).limit(limit + 1))]
+    query = select(key).where(*_conditions(db, model, f)).limit(limit + 1)
+    found = [str(x) for x in db.scalars(query)]
     return found if len(found) <= limit else None
 
 
@@ -281,7 +282,7 @@ def passing_among(db: Session, kind: Kind, f: SearchFilters, ids: Sequence[str])
     if not ids:
         return []
     model, key = _keyed(kind)
-    found = set(db.scalars(select(key).where(_among(db, key, ids), *_conditions(model, f))))
+    found = set(db.scalars(select(key).where(_among(db, key, ids), *_conditions(db, model, f))))
     return [i for i in ids if i in found]
 
 
@@ -306,9 +307,9 @@ def count(db: Session, kind: Kind, f: SearchFilters) -> int:
     (label, risk, role, sentiment) when one of its utterances does."""
     if kind == "visit" and f.on_utterances:
         having = select(func.count(SearchUtterance.visit_id.distinct()))
-        return int(db.scalar(having.where(*_conditions(SearchUtterance, f))) or 0)
+        return int(db.scalar(having.where(*_conditions(db, SearchUtterance, f))) or 0)
     table = _TABLES[kind]
-    query = select(func.count()).select_from(table).where(*_conditions(table, f))
+    query = select(func.count()).select_from(table).where(*_conditions(db, table, f))
     return int(db.scalar(query) or 0)
 
 
@@ -317,7 +318,7 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     if not visit_ids:
         return set()
     query = select(SearchUtterance.visit_id).where(
-        _among(db, SearchUtterance.visit_id, visit_ids), *_conditions(SearchUtterance, f)
+        _among(db, SearchUtterance.visit_id, visit_ids), *_conditions(db, SearchUtterance, f)
     )
     return set(db.scalars(query.distinct()))
 
@@ -421,7 +422,7 @@ def _among(db: Session, column: Any, ids: Sequence[str]) -> ColumnElement[bool]:
     if _sqlite(db):
         found: ColumnElement[bool] = column.in_(list(ids))
     else:
-        found = column == any_(bindparam(None, list(ids), type_=ARRAY(String)))
+        found = column == any_(bindparam(None, list(ids), type_=ARRAY(Text)))
     return found
 
 
@@ -444,15 +445,18 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
 
 
-def _conditions(table: type[Any], f: SearchFilters) -> list[ColumnElement[bool]]:
+def _conditions(db: Session, table: type[Any], f: SearchFilters) -> list[ColumnElement[bool]]:
     """SQL conditions for the filters (utterance-only fields apply to utterances only)."""
     out: list[ColumnElement[bool]] = []
     fields = ["rep", "customer", "industry", "segment", "language"]
     if table is SearchUtterance:
         fields += ["role", "sentiment"]
-        for value in (f.label, f.risk):
-            if value is not None:
-                out.append(table.labels.contains(f" {value} ", autoescape=True))
+        wanted = [value for value in (f.label, f.risk) if value is not None]
+        if wanted and _sqlite(db):
+            out += [table.labels.contains(f" {value} ", autoescape=True) for value in wanted]
+        elif wanted:  # the labels as an array, as migration 0011's GIN index holds them
+            label_set = func.string_to_array(table.labels, literal_column("' '"))
+            out.append(label_set.op("@>")(bindparam(None, wanted, type_=ARRAY(Text))))
     for name in fields:
         value = getattr(f, name)
         if value is not None:
@@ -462,5 +466,5 @@ def _conditions(table: type[Any], f: SearchFilters) -> list[ColumnElement[bool]]
     if f.date_to is not None:
         out.append(and_(table.day.is_not(None), table.day <= f.date_to.toordinal()))
     if f.visit_ids is not None:
-        out.append(table.visit_id.in_(sorted(f.visit_ids)))
+        out.append(_among(db, table.visit_id, sorted(f.visit_ids)))
     return out

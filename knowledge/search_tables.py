@@ -24,9 +24,10 @@ class _Filterable:
     language: Mapped[str] = mapped_column(String(8), default="")
     rep: Mapped[str] = mapped_column(Text, default="", index=True)  # the narrow filters, indexed
     customer: Mapped[str] = mapped_column(Text, default="", index=True)
-    industry: Mapped[str] = mapped_column(Text, default="")
-    segment: Mapped[str] = mapped_column(String(32), default="")
-    labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn "
+    industry: Mapped[str] = mapped_column(Text, default="", index=True)
+    segment: Mapped[str] = mapped_column(String(32), default="", index=True)
+    labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn ", and on
+    # PostgreSQL a GIN index over it as an array (migration 0011)
     day: Mapped[int | None] = mapped_column(Integer, index=True)  # the visit date's ordinal
 
 

@@ -421,6 +421,24 @@ def test_an_utterance_search_asks_the_engines_for_utterances_and_their_visits_on
     assert sorted(asked) == ["utterance", "utterance", "visit", "visit"]
 
 
+def test_on_postgresql_the_label_and_risk_filters_read_the_label_index(
+    pg_database: str, vectors: VectorIndex
+) -> None:
+    """The filter's expression is the index's (migration 0011), so the planner can use it."""
+    migrate(pg_database)
+    sessions = make_sessionmaker(make_engine(pg_database))
+    _load(sessions, vectors)
+    f = SearchFilters(label="need.price", risk="risk.churn")
+    with sessions() as db:
+        conditions = keyword_index._conditions(db, SearchUtterance, f)
+        compiled = select(SearchUtterance.id).where(*conditions).compile(db.get_bind())
+        connection = db.connection()
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        found = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        plan = "\n".join(row[0] for row in found)
+    assert "ix_search_utterances_label_set" in plan, plan
+
+
 def test_a_word_too_common_is_scored_in_the_first_documents_that_hold_it(
     sessions: sessionmaker[Session], vectors: VectorIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
