@@ -66,7 +66,10 @@ PROFILED = {  # module: functions whose time profile_search reports
     "engine_search": ("search", "_candidates", "_rows"),
     "_base": ("result",),  # concurrent.futures: the wait for Chroma, whose calls run in threads
     "keyword_index": (
+        "corpus",
         "candidates",
+        "passing",
+        "passing_among",
         "rows_of",
         "nearest_passing",
         "count",
@@ -374,7 +377,7 @@ def run(sizes: Sequence[int], database_url: str, work: Path, queries: int = 36) 
             row["storage"]["chroma_rss_after_queries_mb"] = rss_mb(chroma_pid)
             row["profile_ms"] = {
                 f"utterance/{k}_filters": profile_search(stack, texts, qvecs, FILTERS[k])
-                for k in ("0", "3")
+                for k in FILTERS
             }
             row["filtered_agreement"] = filtered_agreement(
                 stack, texts[:AGREEMENT], qvecs[:AGREEMENT]
