@@ -94,7 +94,7 @@ class EngineSearch:
         # an utterance's score mixes in its visit's, so visits are ranked for every search; an
         # utterance search needs only the visits of its candidates (the same page, found sooner)
         asked: tuple[Kind, ...] = KINDS if kind == "visit" else ("utterance",)
-        passing: dict[Kind, list[str] | None] = dict.fromkeys(asked)
+        passing: dict[Kind, dict[str, bytes | None] | None] = dict.fromkeys(asked)
         if f != SearchFilters() and mode != "bm25":
             passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in asked}
         ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
@@ -132,7 +132,7 @@ class EngineSearch:
         f: SearchFilters,
         n: int,
         mode: Mode,
-        passing: dict[Kind, list[str] | None],
+        passing: dict[Kind, dict[str, bytes | None] | None],
     ) -> dict[Kind, list[str]]:
         """Add to the ranker, per kind asked (the keys of passing), the nearest documents in
         meaning and the best keyword matches, and the visits of the utterances found, with their
@@ -154,7 +154,7 @@ class EngineSearch:
         wanted: dict[Kind, list[str]] = {k: [] for k in KINDS}
         for k, known in passing.items():
             if mode != "bm25" and known is not None:
-                wanted[k] += keyword_index.nearest_passing(db, k, known, qvec, n)
+                wanted[k] += keyword_index.nearest_passing(known, qvec, n)
             if mode != "dense":
                 wanted[k] += keyword_index.candidates(db, k, tokens, f, n, ranker.corpus[k].df)
         for k, future in dense.items():

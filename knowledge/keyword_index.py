@@ -74,18 +74,21 @@ def replace_visits(
     forget_visits(db, ids, (docs, np.vstack(parts) if parts else _NONE))
     utterances = [d for docs, _, _ in batch for d in docs]
     tokens = [tokenize(keyword_text(d)) for d in utterances]
-    db.add_all(
-        _row(SearchUtterance, d, t, id=d.id) for d, t in zip(utterances, tokens, strict=True)
-    )
-    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
-    db.add_all(_row(SearchVisit, v, t) for v, t in zip(visits, visit_tokens, strict=True))
     vectors = [np.asarray(e[0], np.float32) for docs, _, e in batch if len(docs)]
-    if vectors:
-        blobs = [pack(v) for v in np.vstack(vectors)]
-        db.add_all(_document(d, b) for d, b in zip(utterances, blobs, strict=True))
-        _move_centroids(db, utterances, unpack(blobs), [len(t) for t in tokens], sign=1.0)
+    blobs = [pack(v) for v in np.vstack(vectors)] if vectors else []
+    db.add_all(
+        _row(SearchUtterance, d, t, id=d.id, vector=b)
+        for d, t, b in zip(utterances, tokens, blobs, strict=True)
+    )
+    db.add_all(_document(d) for d in utterances)
+    _move_centroids(db, utterances, unpack(blobs), [len(t) for t in tokens], sign=1.0)
+    visit_tokens = [tokenize(keyword_text(v)) for v in visits]
     blobs = [pack(np.asarray(e[1], np.float32)) for _, _, e in batch]
-    db.add_all(_document(v, b) for v, b in zip(visits, blobs, strict=True))
+    db.add_all(
+        _row(SearchVisit, v, t, vector=b)
+        for v, t, b in zip(visits, visit_tokens, blobs, strict=True)
+    )
+    db.add_all(_document(v) for v in visits)
     _move_centroids(db, visits, unpack(blobs), [len(t) for t in visit_tokens], sign=1.0)
     _move_terms(db, "utterance", tokens, sign=1)
     _move_terms(db, "visit", visit_tokens, sign=1)
@@ -132,14 +135,15 @@ def forget_visits(
 def _stored(
     db: Session, visit_ids: Sequence[str]
 ) -> tuple[list[UtteranceDoc | VisitDoc], FloatArray]:
-    """The search documents of these visits and their unit vectors."""
-    if not visit_ids:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    rows = db.execute(
-        select(SearchDocument.kind, SearchDocument.document, SearchDocument.vector).where(
-            SearchDocument.visit_id.in_(list(visit_ids))
-        )
-    ).all()
+    """The search documents of these visits and their unit vectors (from their search rows)."""
+    rows: list[Any] = []
+    for kind in _TABLES if visit_ids else ():
+        model, key = _keyed(kind)
+        rows += db.execute(
+            select(SearchDocument.kind, SearchDocument.document, model.vector)
+            .join(model, key == SearchDocument.id)
+            .where(SearchDocument.kind == kind, SearchDocument.visit_id.in_(list(visit_ids)))
+        ).all()
     docs = [document_from(kind, document) for kind, document, _ in rows]
     return docs, unpack([vector for _, _, vector in rows])
 
@@ -227,12 +231,15 @@ def corpus(db: Session, kind: Kind, tokens: Sequence[str]) -> CorpusStats:
     return CorpusStats(docs, total / docs if docs else 0.0, df, centroids)
 
 
-def passing(db: Session, kind: Kind, f: SearchFilters, limit: int) -> list[str] | None:
-    """Ids of the documents of the kind that pass the filters, or None when more than limit
-    do (a visit's own fields only: as Chroma filters visit documents)."""
+def passing(
+    db: Session, kind: Kind, f: SearchFilters, limit: int
+) -> dict[str, bytes | None] | None:
+    """The documents of the kind that pass the filters, each with its packed vector (None for
+    one written before migration 0010), or None when more than limit do (a visit's own fields
+    only: as Chroma filters visit documents). One scan: the vectors are in the rows it reads."""
     model, key = _keyed(kind)
-    query = select(key).where(*_conditions(db, model, f)).limit(limit + 1)
-    found = [str(x) for x in db.scalars(query)]
+    query = select(key, model.vector).where(*_conditions(db, model, f)).limit(limit + 1)
+    found = {str(i): vector for i, vector in db.execute(query)}
     return found if len(found) <= limit else None
 
 
@@ -243,38 +250,26 @@ def rows_of(
     ([text, metadata]), keyword tokens and packed vector (document and vector None for a visit
     indexed before migration 0010); ids without a search row are left out."""
     model, key = _keyed(kind)
-    found = db.execute(select(key, model.tokens).where(_among(db, key, ids)))
-    tokens = {str(i): words.split() for i, words in found}
+    found = db.execute(select(key, model.tokens, model.vector).where(_among(db, key, ids)))
+    rows = {str(i): (words.split(), vector) for i, words, vector in found}
     documents = {  # apart, so that each is looked up by its own key whatever the tables' sizes
-        str(i): (document, vector)
-        for i, document, vector in db.execute(
-            select(SearchDocument.id, SearchDocument.document, SearchDocument.vector).where(
-                SearchDocument.kind == kind, _among(db, SearchDocument.id, list(tokens))
+        str(i): document
+        for i, document in db.execute(
+            select(SearchDocument.id, SearchDocument.document).where(
+                SearchDocument.kind == kind, _among(db, SearchDocument.id, list(rows))
             )
         )
     }
-    out = {}
-    for i, words in tokens.items():
-        document, vector = documents.get(i, (None, None))
-        out[i] = (document, words, vector)
-    return out
+    return {i: (documents.get(i), words, vector) for i, (words, vector) in rows.items()}
 
 
-def nearest_passing(
-    db: Session, kind: Kind, ids: Sequence[str], qvec: FloatArray, n: int
-) -> list[str]:
-    """Of these ids (those that pass a narrow filter: see passing), the n nearest to qvec by
-    their stored vectors, then those stored without one: Chroma's own filtered search would
-    look for them through its whole graph."""
-    found = db.execute(
-        select(SearchDocument.id, SearchDocument.vector).where(
-            SearchDocument.kind == kind, _among(db, SearchDocument.id, ids)
-        )
-    )
-    stored = {str(i): vector for i, vector in found}
-    scored = [i for i in ids if i in stored and len(stored[i]) == 2 * qvec.shape[0]]
-    best = np.argsort(-cosines([stored[i] for i in scored], qvec), kind="stable")[:n]
-    return [scored[i] for i in best] + [i for i in ids if i not in stored]
+def nearest_passing(stored: Mapping[str, bytes | None], qvec: FloatArray, n: int) -> list[str]:
+    """Of the documents that pass a narrow filter and their vectors (see passing), the n
+    nearest to qvec, then those stored without one: Chroma's own filtered search would look
+    for them through its whole graph."""
+    scored = [i for i, vector in stored.items() if vector and len(vector) == 2 * qvec.shape[0]]
+    best = np.argsort(-cosines([stored[i] or b"" for i in scored], qvec), kind="stable")[:n]
+    return [scored[i] for i in best] + [i for i, vector in stored.items() if not vector]
 
 
 def passing_among(db: Session, kind: Kind, f: SearchFilters, ids: Sequence[str]) -> list[str]:
@@ -323,14 +318,13 @@ def visits_with_utterances(db: Session, visit_ids: Sequence[str], f: SearchFilte
     return set(db.scalars(query.distinct()))
 
 
-def _document(doc: UtteranceDoc | VisitDoc, blob: bytes) -> SearchDocument:
-    """A document's search_documents row, with its vector packed (pack)."""
+def _document(doc: UtteranceDoc | VisitDoc) -> SearchDocument:
+    """A document's search_documents row."""
     return SearchDocument(
         kind="utterance" if isinstance(doc, UtteranceDoc) else "visit",
         id=doc.id if isinstance(doc, UtteranceDoc) else doc.visit_id,
         visit_id=doc.visit_id,
         document=document_of(doc),
-        vector=blob,
     )
 
 

@@ -29,6 +29,9 @@ class _Filterable:
     labels: Mapped[str] = mapped_column(Text, default=" ")  # " need.price risk.churn ", and on
     # PostgreSQL a GIN index over it as an array (migration 0011)
     day: Mapped[int | None] = mapped_column(Integer, index=True)  # the visit date's ordinal
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # pack(); beside the filtered
+    # fields, so that a filter's scan gives the passing documents' vectors (None: written
+    # before migration 0010)
 
 
 class SearchUtterance(_Filterable, Base):
@@ -49,8 +52,8 @@ class SearchVisit(_Filterable, Base):
 
 
 class SearchDocument(Base):
-    """What search shows and scores, so that Chroma is asked for the nearest ids alone: each
-    document as Chroma holds it and its unit vector. A table of its own keeps the rows that
+    """What search shows, so that Chroma is asked for the nearest ids alone: each document as
+    Chroma holds it (its vector is in its search row). A table of its own keeps the rows that
     filters scan narrow; a search row written before migration 0010 has none."""
 
     __tablename__ = "search_documents"
@@ -60,7 +63,6 @@ class SearchDocument(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # utterance | visit
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
     document: Mapped[list[Any]] = mapped_column(JSON)  # [text, metadata]
-    vector: Mapped[bytes] = mapped_column(LargeBinary)  # pack()
 
 
 class SearchCentroid(Base):

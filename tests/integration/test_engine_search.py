@@ -12,7 +12,7 @@ from pathlib import Path
 import chromadb
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from knowledge import engine_search, keyword_index
@@ -536,6 +536,8 @@ def test_rows_written_before_they_kept_vectors_are_completed_from_chroma(
         ]
     with session_scope(sessions) as db:  # as migration 0010 leaves an older deployment's rows
         db.execute(delete(SearchDocument))
+        for model in (SearchUtterance, SearchVisit):
+            db.execute(update(model).values(vector=None))
     with sessions() as db:
         after = [engine.search(db, "pump leak", qvec, filters=f) for f in (SearchFilters(), narrow)]
     for old, new in zip(before, after, strict=True):

@@ -1,5 +1,6 @@
 """Schema migrations on SQLite and PostgreSQL: 0004 adds the visit outcome to existing rows, 0009
-counts the document frequencies of the keyword rows already stored."""
+counts the document frequencies of the keyword rows already stored, 0012 moves the stored
+vectors into the search rows."""
 
 from __future__ import annotations
 
@@ -97,4 +98,37 @@ def test_document_frequencies_are_counted_from_the_stored_keyword_rows(database_
         rows = conn.execute(text("SELECT term, docs FROM search_terms WHERE kind = 'utterance'"))
         assert {term: n for term, n in rows} == {"售后": 2, "太慢": 1, "price": 2, "late": 1}
         conn.execute(text("DELETE FROM visits WHERE id = 'kw'"))
+    engine.dispose()
+
+
+def test_stored_vectors_move_into_the_search_rows_and_back(database_url: str) -> None:
+    cfg = alembic_config(database_url)
+    migrate(database_url)
+    command.downgrade(cfg, "0011")
+    engine = make_engine(database_url)
+    blob = bytes(range(16))
+    with engine.begin() as conn:
+        insert_visit(conn, "vec", "Before 0012")
+        conn.execute(
+            text(
+                "INSERT INTO search_utterances (id, visit_id, role, sentiment, tokens, length,"
+                " language, rep, customer, industry, segment, labels) VALUES ('vec:0', 'vec', '',"
+                " '', 'price', 1, 'en', '', '', '', '', ' ')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO search_documents (id, kind, visit_id, document, vector) VALUES"
+                " ('vec:0', 'utterance', 'vec', '[\"price\", {}]', :blob)"
+            ),
+            {"blob": blob},
+        )
+    migrate(database_url)
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT vector FROM search_utterances WHERE id = 'vec:0'")) == blob
+    command.downgrade(cfg, "0011")
+    with engine.begin() as conn:
+        assert conn.scalar(text("SELECT vector FROM search_documents WHERE id = 'vec:0'")) == blob
+        conn.execute(text("DELETE FROM visits WHERE id = 'vec'"))
+    migrate(database_url)
     engine.dispose()
