@@ -43,7 +43,7 @@ from api.routes import (
     visits,
 )
 from knowledge import users
-from knowledge.db import make_engine, make_sessionmaker
+from knowledge.db import check_schema, make_engine, make_sessionmaker
 from knowledge.engine_search import EngineSearch
 from knowledge.search_text import embed_label_examples
 from knowledge.settings import Settings
@@ -132,9 +132,10 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        check_schema(engine)  # before the models: an old schema stops the start at once
         load_embedder(settings.embedding_model)
         load_current_classifier(settings.prompts_dir, settings.models_dir)
-        engine = make_engine(settings.database_url)
         app.state.settings = settings
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.link_secret = _link_secret(settings, app.state.sessionmaker)

@@ -9,6 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,11 +49,37 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield db
 
 
-def migrate(database_url: str) -> None:
-    """Bring the schema to the newest migration (safe to run on every start)."""
+class SchemaBehind(RuntimeError):
+    """The database has not been brought to this version's schema."""
+
+
+def _alembic(database_url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+def check_schema(engine: Engine) -> None:
+    """SchemaBehind when the database is at an older migration than this version's newest (or
+    at none): a process started after an upgrade, before `visitlens migrate`, would otherwise
+    answer every request that reads a new column with an internal error. A database at a
+    newer migration (a version rolled back) is let be."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    head = script.get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    known = {r.revision for r in script.walk_revisions()}
+    if current != head and (current is None or current in known):
+        raise SchemaBehind(
+            f"The database is at migration {current or 'none'} and this version needs {head}: "
+            "run `visitlens migrate` once, then start the API and workers again."
+        )
+
+
+def migrate(database_url: str) -> None:
+    """Bring the schema to the newest migration (safe to run on every start)."""
+    cfg = _alembic(database_url)
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import audio_store
+from knowledge.db import check_schema
 from knowledge.engine_search import FORGET_TASK, forget_visit
 from knowledge.errors import TransientError
 from knowledge.models import Step
@@ -123,6 +124,13 @@ def reconcile_index_task() -> int:
     recordings and staged files a crash left (older than any step lasts)."""
     rt = runtime()
     return consistency.repair(rt.settings, rt.sessions, older_than_s=audio_store.TMP_MAX_AGE_S)
+
+
+@worker_init.connect
+def refuse_an_old_schema(**_: object) -> None:
+    """A worker started after an upgrade, before `visitlens migrate`, stops with a sentence
+    that says so instead of failing every task (SchemaBehind)."""
+    check_schema(runtime().sessions.kw["bind"])
 
 
 @worker_init.connect

@@ -11,13 +11,16 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 
-from knowledge.db import make_engine, make_sessionmaker, migrate
+from api.app import create_app
+from knowledge.db import SchemaBehind, make_engine, make_sessionmaker, migrate
 from knowledge.search_types import UtteranceDoc, VisitDoc
 from knowledge.vector_index import connect
 from tests.browser.conftest import serve, wait_for_search
 from tests.conftest import FIXTURES, make_user, settings_for
+from tests.integration.test_migrations import alembic_config
 from workers.index import reconcile
 
 pytestmark = pytest.mark.integration
@@ -173,3 +176,15 @@ def test_a_malformed_document_in_the_index_is_skipped_when_read(chroma_url: str)
     assert list(index.stored("utterance", ["fine:0", "broken:0"])) == ["fine:0"]
     index.delete_visit("fine")
     index.delete_visit("broken")
+
+
+def test_the_api_does_not_start_on_a_database_behind_its_schema(tmp_path: Path) -> None:
+    """Code upgraded before `visitlens migrate`: a sentence at start, not a 500 per search."""
+    settings = settings_for(tmp_path, "embedded")
+    migrate(settings.database_url)
+    command.downgrade(alembic_config(settings.database_url), "0011")
+    with (
+        pytest.raises(SchemaBehind, match="run `visitlens migrate`"),
+        TestClient(create_app(settings)),
+    ):
+        pass

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from knowledge.db import MIGRATIONS, make_engine, migrate
+from knowledge.db import MIGRATIONS, SchemaBehind, check_schema, make_engine, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -130,5 +130,17 @@ def test_stored_vectors_move_into_the_search_rows_and_back(database_url: str) ->
     with engine.begin() as conn:
         assert conn.scalar(text("SELECT vector FROM search_documents WHERE id = 'vec:0'")) == blob
         conn.execute(text("DELETE FROM visits WHERE id = 'vec'"))
+    migrate(database_url)
+    engine.dispose()
+
+
+def test_a_process_refuses_a_database_behind_its_schema(database_url: str) -> None:
+    cfg = alembic_config(database_url)
+    migrate(database_url)
+    engine = make_engine(database_url)
+    check_schema(engine)  # at the newest: let be
+    command.downgrade(cfg, "0011")
+    with pytest.raises(SchemaBehind, match="at migration 0011 .* run `visitlens migrate`"):
+        check_schema(engine)
     migrate(database_url)
     engine.dispose()
