@@ -39,9 +39,12 @@ from nlp.labels import LabelSet
 
 FORGET_TASK = "maintenance.forget_visit"  # a deleted visit's vectors, retried by a worker
 CANDIDATES = 200  # per engine and kind; on evals/dev 150 ranks as the whole folder, 100 does not
-PREFILTER = 5_000  # filters passing at most this many documents are applied by the database,
-# which compares the query with their stored vectors: Chroma's filtered search walks its graph
-# longer the fewer pass (at 100k, 400 passing ids took 66-92 ms, 5,000 31 ms)
+PREFILTER = 50_000  # filters passing at most this many documents are applied by the database,
+# which compares the query with their stored vectors (at 1M, one rep's 19,320: about 150 ms,
+# where Chroma's own filter took 317 ms and its nearest 5,000 kept too few): Chroma's filtered
+# search walks its graph longer the fewer pass (at 100k, 400 passing ids took 66-92 ms)
+FIRST_SCAN = 5_000  # up to this many the first scan reads them with their vectors; past it a
+# count decides, so that a broad filter does not read PREFILTER vectors for nothing
 OVERFETCH = 5_000  # Chroma's nearest asked unfiltered for a broader filter, kept by the database
 # when n of them pass (at 1M: 84 ms; its own filter 317 ms for one rep, 993 ms for a segment)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
@@ -96,7 +99,7 @@ class EngineSearch:
         asked: tuple[Kind, ...] = KINDS if kind == "visit" else ("utterance",)
         passing: dict[Kind, dict[str, bytes | None] | None] = dict.fromkeys(asked)
         if f != SearchFilters() and mode != "bm25":
-            passing = {k: keyword_index.passing(db, k, f, PREFILTER) for k in asked}
+            passing = {k: keyword_index.passing(db, k, f, PREFILTER, FIRST_SCAN) for k in asked}
         ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
         matching = None
         if kind == "visit" and f.on_utterances:

@@ -200,18 +200,21 @@ FILTERS = [
 
 @pytest.mark.parametrize("kind", ["utterance", "visit"])
 @pytest.mark.parametrize(
-    ("prefilter", "overfetch"),  # the database's vectors; Chroma's own filter
-    [(5_000, 5_000), (3, 1)],
+    ("prefilter", "first_scan", "overfetch"),
+    [(5_000, 5_000, 5_000), (5_000, 3, 5_000), (3, 3, 1)],  # the database's vectors in one
+    # scan, in a count and a scan; Chroma's own filter
 )
 def test_engines_rank_as_the_whole_corpus_in_memory(
     sessions: sessionmaker[Session],
     vectors: VectorIndex,
     kind: str,
     prefilter: int,
+    first_scan: int,
     overfetch: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(engine_search, "PREFILTER", prefilter)
+    monkeypatch.setattr(engine_search, "FIRST_SCAN", first_scan)
     monkeypatch.setattr(engine_search, "OVERFETCH", overfetch)
     whole = _load(sessions, vectors)
     engine = _search_engine(vectors)
