@@ -53,13 +53,6 @@ class SchemaBehind(RuntimeError):
     """The database has not been brought to this version's schema."""
 
 
-def _alembic(database_url: str) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
-    return cfg
-
-
 def check_schema(engine: Engine) -> None:
     """SchemaBehind when the database is at an older migration than this version's newest (or
     at none): a process started after an upgrade, before `visitlens migrate`, would otherwise
@@ -79,7 +72,9 @@ def check_schema(engine: Engine) -> None:
 
 def migrate(database_url: str) -> None:
     """Bring the schema to the newest migration (safe to run on every start)."""
-    cfg = _alembic(database_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)

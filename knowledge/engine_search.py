@@ -43,8 +43,8 @@ PREFILTER = 50_000  # filters passing at most this many documents are applied by
 # which compares the query with their stored vectors (at 1M, one rep's 19,320: about 150 ms,
 # where Chroma's own filter took 317 ms and its nearest 5,000 kept too few): Chroma's filtered
 # search walks its graph longer the fewer pass (at 100k, 400 passing ids took 66-92 ms)
-FIRST_SCAN = 5_000  # up to this many the first scan reads them with their vectors; past it a
-# count decides, so that a broad filter does not read PREFILTER vectors for nothing
+FIRST_SCAN = 5_000  # up to this many the first scan reads them with their vectors; past it the
+# planner's estimate decides, so that a broad filter does not read PREFILTER vectors for nothing
 OVERFETCH = 5_000  # Chroma's nearest asked unfiltered for a broader filter, kept by the database
 # when n of them pass (at 1M: 84 ms; its own filter 317 ms for one rep, 993 ms for a segment)
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chroma-query")  # no state: threads
