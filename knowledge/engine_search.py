@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from sqlalchemy import select
@@ -96,24 +97,21 @@ class EngineSearch:
         )
         # an utterance's score mixes in its visit's, so visits are ranked for every search; an
         # utterance search needs only the visits of its candidates (the same page, found sooner)
-        asked: tuple[Kind, ...] = KINDS if kind == "visit" else ("utterance",)
-        passing: dict[Kind, dict[str, bytes | None] | None] = dict.fromkeys(asked)
-        if f != SearchFilters() and mode != "bm25":
-            passing = {k: keyword_index.passing(db, k, f, PREFILTER, FIRST_SCAN) for k in asked}
+        passing = _passing(db, KINDS if kind == "visit" else ("utterance",), f, mode)
         ids = self._candidates(db, ranker, qvec, tokens, f, n, mode, passing)
         matching = None
         if kind == "visit" and f.on_utterances:
             matching = keyword_index.visits_with_utterances(db, ids["visit"], f)
-        page = ranker.search(
-            query,
-            qvec,
-            kind=kind,
-            filters=f,
-            limit=limit,
-            offset=offset,
-            mode=mode,
-            visits_matching=matching,
+        ranked = partial(
+            ranker.search, query, qvec, kind=kind, filters=f, limit=limit, offset=offset, mode=mode
         )
+        page = ranked(visits_matching=matching)
+        if kind == "utterance" and not page.close:
+            # no utterance is a close match: a visit may be, as over the whole corpus, so the
+            # visits are asked for too (rare for a real query; the hits stay the same)
+            visits = _passing(db, ("visit",), f, mode)
+            self._candidates(db, ranker, qvec, tokens, f, n, mode, visits, have=ids)
+            page = ranked()
         known = passing[kind]
         if mode == "bm25":
             total = page.total
@@ -136,6 +134,7 @@ class EngineSearch:
         n: int,
         mode: Mode,
         passing: dict[Kind, dict[str, bytes | None] | None],
+        have: dict[Kind, list[str]] | None = None,
     ) -> dict[Kind, list[str]]:
         """Add to the ranker, per kind asked (the keys of passing), the nearest documents in
         meaning and the best keyword matches, and the visits of the utterances found, with their
@@ -171,7 +170,8 @@ class EngineSearch:
         wanted["visit"] += [i.rsplit(":", 1)[0] for i in wanted["utterance"]]
         ids: dict[Kind, list[str]] = {}
         for k in KINDS:
-            docs, stored, cosines = self._rows(db, k, qvec, wanted[k])
+            held = set((have or {}).get(k, ()))  # already in the ranker
+            docs, stored, cosines = self._rows(db, k, qvec, [i for i in wanted[k] if i not in held])
             ids[k] = [key_of(d) for d in docs]
             if docs:
                 ranker.add(docs, None, tokens=stored, cosines=cosines)
@@ -200,6 +200,16 @@ class EngineSearch:
             stored.append(words)
             blobs.append(vector)
         return docs, stored, cosines(blobs, qvec)
+
+
+def _passing(
+    db: Session, kinds: tuple[Kind, ...], f: SearchFilters, mode: Mode
+) -> dict[Kind, dict[str, bytes | None] | None]:
+    """Per kind asked, the documents that pass a narrow filter with their vectors, or None
+    (no filter, a broad one, or keywords alone)."""
+    if f == SearchFilters() or mode == "bm25":
+        return dict.fromkeys(kinds)
+    return {k: keyword_index.passing(db, k, f, PREFILTER, FIRST_SCAN) for k in kinds}
 
 
 def replace_documents(

@@ -225,6 +225,7 @@ def test_engines_rank_as_the_whole_corpus_in_memory(
                 page = engine.search(db, query, qvec, kind=kind, filters=f, limit=5)  # type: ignore[arg-type]
             want = whole.search(query, qvec, kind=kind, filters=f, limit=5)  # type: ignore[arg-type]
             assert _ranked(page.hits) == _ranked(want.hits), (query, f)
+            assert page.close == want.close, (query, f)
             got, exp = [h.score for h in page.hits], [h.score for h in want.hits]
             assert got == pytest.approx(exp, abs=1e-4), (query, f)
             assert page.total == _passing(kind, f)
@@ -440,6 +441,29 @@ def test_on_postgresql_the_label_and_risk_filters_read_the_label_index(
         found = connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
         plan = "\n".join(row[0] for row in found)
     assert "ix_search_utterances_label_set" in plan, plan
+
+
+def test_an_utterance_search_is_close_where_a_visit_is_though_no_utterance_is(
+    sessions: sessionmaker[Session], vectors: VectorIndex
+) -> None:
+    """As over the whole corpus: when no utterance candidate is a close match the visits are
+    asked for too, so the page does not say "no close matches" while a visit is one."""
+    with session_scope(sessions) as db:
+        keyword_index.reset(db)
+    base, _ = _corpus(1)[0]
+    for visit_id, text, labels in (("va", "pump leak", []), ("vb", "invoice contract", LABELS)):
+        visit = dataclasses.replace(base, visit_id=visit_id, title="", summary=text, text=text)
+        utt = UtteranceDoc(visit_id=visit_id, index=0, start=0, end=4, text=text, labels=labels)
+        with session_scope(sessions) as db:
+            db.merge(Visit(id=visit_id, title=visit_id, content_sha256=visit_id))
+        vecs = _vectors([text])
+        replace_documents(sessions, vectors, [utt], visit, (vecs, vecs[0]))
+    f = SearchFilters(label=LABELS[0])  # "pump" is said in va, whose utterance lacks the label
+    with sessions() as db:
+        page = _search_engine(vectors, candidates=1).search(
+            db, "pump", _vectors(["pump"])[0], filters=f
+        )
+    assert [h.visit_id for h in page.hits] == ["vb"] and page.close
 
 
 def test_a_word_too_common_is_scored_in_the_first_documents_that_hold_it(
