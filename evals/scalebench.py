@@ -201,15 +201,16 @@ def profile_search(
 
 def filtered_agreement(stack: Stack, queries: Sequence[str], qvecs: FloatArray) -> dict[str, float]:
     """Per number of filters, the share of the first page (20) that Chroma's own filtered
-    search would give which the search as served gives: the price of keeping those of
-    Chroma's nearest that pass a broader filter instead."""
+    search would give which the search as served gives: the price of comparing the query with
+    the passing documents' stored vectors, or of keeping those of Chroma's nearest that pass a
+    broader filter, instead."""
     out = {}
     for name in ("1", "3"):
         shared = total = 0
         for query, qvec in zip(queries, qvecs, strict=True):
             pages = []
-            for overfetch in (engine_search.OVERFETCH, 0):  # 0: always Chroma's own filter
-                with stack.sessions() as db, _overfetch(overfetch):
+            for served in (True, False):
+                with stack.sessions() as db, _chroma_filters(not served):
                     page = stack.search.search(db, query, qvec, filters=FILTERS[name])
                 pages.append({(h.visit_id, getattr(h.doc, "index", None)) for h in page.hits})
             shared += len(pages[0] & pages[1])
@@ -219,12 +220,15 @@ def filtered_agreement(stack: Stack, queries: Sequence[str], qvecs: FloatArray) 
 
 
 @contextmanager
-def _overfetch(n: int) -> Iterator[None]:
-    kept, engine_search.OVERFETCH = engine_search.OVERFETCH, n
+def _chroma_filters(always: bool) -> Iterator[None]:
+    """With always, every filter goes to Chroma's own filtered search."""
+    kept = engine_search.PREFILTER, engine_search.OVERFETCH
+    if always:
+        engine_search.PREFILTER = engine_search.OVERFETCH = 0
     try:
         yield
     finally:
-        engine_search.OVERFETCH = kept
+        engine_search.PREFILTER, engine_search.OVERFETCH = kept
 
 
 def time_similar(stack: Stack, visit_ids: Sequence[str]) -> dict[str, dict[str, float]]:
