@@ -12,7 +12,7 @@ from celery.signals import worker_init, worker_process_init, worker_ready
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge import audio_store
-from knowledge.db import check_schema
+from knowledge.db import check_schema, make_engine
 from knowledge.engine_search import FORGET_TASK, forget_visit
 from knowledge.errors import TransientError
 from knowledge.models import Step
@@ -129,8 +129,13 @@ def reconcile_index_task() -> int:
 @worker_init.connect
 def refuse_an_old_schema(**_: object) -> None:
     """A worker started after an upgrade, before `visitlens migrate`, stops with a sentence
-    that says so instead of failing every task (SchemaBehind)."""
-    check_schema(runtime().sessions.kw["bind"])
+    that says so instead of failing every task (SchemaBehind). On an engine of its own, closed
+    before the pool forks: a connection the children inherited would be shared by all."""
+    engine = make_engine(runtime().settings.database_url)
+    try:
+        check_schema(engine)
+    finally:
+        engine.dispose()
 
 
 @worker_init.connect
