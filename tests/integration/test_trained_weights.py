@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from knowledge.db import migrate
 from knowledge.settings import Settings
-from nlp import embed
 from nlp.classify import load_classifier
+from nlp.embed import load_embedder
 from nlp.weight_versions import MANIFEST, MARKER, VERSIONS
 from tests.conftest import MODELS, ROOT, env_of, settings_for, signed_in
 from workers.celery_app import worker_command
@@ -127,10 +127,10 @@ def test_the_api_loads_the_search_embedder_before_the_first_search(
 ) -> None:
     settings = settings_for(tmp_path, "embedded", chroma_url=chroma_url)
     migrate(settings.database_url)
-    embed._load.cache_clear()  # the models load once per process: here, anew
+    load_embedder.cache_clear()
     with TestClient(create_app(settings)) as client:
-        loaded = embed._load.cache_info()
+        loaded = load_embedder.cache_info()
         assert loaded.currsize >= 1
         got = signed_in(client, settings).get("/api/search", params={"q": "价格太贵"})
-        assert embed._load.cache_info().misses == loaded.misses
+        assert load_embedder.cache_info().misses == loaded.misses
     assert got.status_code == 200, got.text
