@@ -37,10 +37,13 @@ def chroma_command(settings: Settings) -> list[str]:
     ]
 
 
+ASGI_APP = "api.main:app"  # what uvicorn serves, however the API is started
+
+
 def api_command(settings: Settings) -> list[str]:
     return [
         str(BIN / "uvicorn"),
-        "api.main:app",
+        ASGI_APP,
         "--host",
         settings.api_host,
         "--port",

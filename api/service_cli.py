@@ -61,7 +61,7 @@ def api() -> None:
     settings = Settings()
     # In this process, not a new one: most of what this command imported the app imports too
     # (a new process took 1.6 s more to its first answer).
-    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port)
+    uvicorn.run(local_stack.ASGI_APP, host=settings.api_host, port=settings.api_port)
 
 
 def worker(

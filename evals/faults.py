@@ -37,6 +37,7 @@ import structlog
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.local_stack import ASGI_APP
 from evals.servers import free_port
 from knowledge import users
 from knowledge.audio_crypto import AudioKey
@@ -287,7 +288,7 @@ class FaultStack:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "api.main:app",
+                ASGI_APP,
                 "--host",
                 "127.0.0.1",
                 "--port",
