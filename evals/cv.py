@@ -20,12 +20,20 @@ import numpy.typing as npt
 import yaml
 
 from evals.labels import prf
-from nlp.embed import Embedder, load_embedder
+from nlp.embed import Embedder, SparseEncoder, load_embedder, load_latent_terms, unit_rows
 from nlp.labels import LabelSet, load_labels
-from nlp.textmodel import F32, HYPER_FILE, Hyper, load_hyper, risk_probs, sentiment_probs
+from nlp.textmodel import (
+    F32,
+    HYPER_FILE,
+    MAX_CHARS,
+    Hyper,
+    load_hyper,
+    risk_probs,
+    sentiment_probs,
+)
 from nlp.textrules import load_rules
 from nlp.training import (
-    NGRAM_HEADS,
+    FAMILY_HEADS,
     Data,
     Example,
     Family,
@@ -36,6 +44,7 @@ from nlp.training import (
     out_of_fold,
     prepare,
     recall_at_precision_thresholds,
+    train_weights,
 )
 
 Bools = npt.NDArray[np.bool_]
@@ -44,6 +53,7 @@ C_CHOICES = (1.0, 4.0, 16.0)
 SHARES = (0.0, 0.25, 0.5, 0.75, 1.0)
 SENTENCE_SHARES = (0.0, 0.5, 0.75, 1.0)
 RISK_PRECISIONS = (0.6, 0.65, 0.7, 0.75, 0.8)  # the out-of-fold precision a risk must reach
+LATENT_SHARES = (0.0, 0.2, 0.33, 0.5)
 
 
 class CachedEmbedder(Embedder):
@@ -72,6 +82,51 @@ class CachedEmbedder(Embedder):
                 vecs=np.stack(list(self._memo.values())),
             )
         return np.stack([self._memo[k] for k in keys]).astype(np.float32)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text[:MAX_CHARS].strip().encode()).hexdigest()
+
+
+class CachedLatentTerms:
+    """nlp.embed's latent terms, remembered per text in cache_dir (as CachedEmbedder)."""
+
+    def __init__(self, cache_dir: Path):
+        from scipy.sparse import csr_matrix
+
+        self._inner = load_latent_terms()
+        self.name, self.dim = self._inner.name, self._inner.dim
+        self._path = cache_dir / f"{self.name}.npz"
+        self._memo: dict[str, Any] = {}
+        if self._path.exists():
+            with np.load(self._path) as z:
+                rows = csr_matrix(
+                    (z["values"], z["indices"], z["indptr"]), shape=(len(z["keys"]), self.dim)
+                )
+                self._memo = {str(k): rows[i] for i, k in enumerate(z["keys"])}
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        from scipy.sparse import vstack
+
+        keys = [_text_key(t) for t in texts]
+        todo = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}.items()
+        )
+        if todo:
+            rows = self._inner.encode([t for _, t in todo])
+            self._memo.update((k, rows[i]) for i, (k, _) in enumerate(todo))
+            every = vstack(list(self._memo.values())).tocsr()
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(
+                self._path,
+                keys=np.array(list(self._memo)),
+                values=every.data,
+                indices=every.indices,
+                indptr=every.indptr,
+            )
+        if not texts:
+            return self._inner.encode([])
+        return unit_rows(vstack([self._memo[k] for k in keys]).tocsr())
 
 
 def _nested_thresholds(
@@ -141,6 +196,7 @@ class Tuner:
         self.examples: list[Example] = load_examples(prompts_dir, self.labels)
         self._cache_dir = cache_dir
         self._embedders: dict[str, Embedder] = {}
+        self._latent: SparseEncoder | None = None
         self._prepared: dict[tuple[Any, ...], Data] = {}
         self._scores: dict[tuple[Any, ...], FoldScores] = {}
         self.log: list[dict[str, Any]] = []
@@ -151,11 +207,24 @@ class Tuner:
                 self._embedders[name] = CachedEmbedder(load_embedder(name), self._cache_dir)
         return [self._embedders[n] for n in names]
 
+    def latent_terms(self) -> SparseEncoder:
+        if self._latent is None:
+            self._latent = CachedLatentTerms(self._cache_dir)
+        return self._latent
+
     def _data(self, hyper: Hyper) -> Data:
-        key = (hyper.encoders, hyper.rule_weight, hyper.sentence_share > 0)
+        latent = hyper.latent_share > 0
+        key = (hyper.encoders, hyper.rule_weight, hyper.sentence_share > 0, latent)
         if key not in self._prepared:
             embedders = self.embedders(hyper.encoders)
-            self._prepared[key] = prepare(self.labels, self.rules, embedders, self.examples, hyper)
+            self._prepared[key] = prepare(
+                self.labels,
+                self.rules,
+                embedders,
+                self.examples,
+                hyper,
+                self.latent_terms() if latent else None,
+            )
         return self._prepared[key]
 
     def _family(self, hyper: Hyper, family: Family) -> FoldScores:
@@ -169,19 +238,25 @@ class Tuner:
                 hyper.rule_weight,
                 sentences,
             )
-        else:
+        elif family == "ngram":
             key = (family, hyper.c_ngram, sentences)
+        else:
+            key = (family, hyper.c_latent, sentences, hyper.latent_share > 0)
         if key not in self._scores:
             self._scores[key] = out_of_fold(self._data(hyper), self.labels, hyper, (family,))
         return self._scores[key]
 
     def scores(self, hyper: Hyper) -> tuple[Data, FoldScores]:
-        emb, ngram = self._family(hyper, "emb"), self._family(hyper, "ngram")
-        grams = {name: getattr(ngram.heads, name) for name in NGRAM_HEADS}
-        sentence_grams = {name: getattr(ngram.sentence_heads, name) for name in NGRAM_HEADS}
+        emb = self._family(hyper, "emb")
+        heads: dict[str, F32] = {}
+        sentence_heads: dict[str, F32] = {}
+        for family, names in FAMILY_HEADS.items():
+            scores = self._family(hyper, family)
+            heads |= {name: getattr(scores.heads, name) for name in names}
+            sentence_heads |= {name: getattr(scores.sentence_heads, name) for name in names}
         merged = FoldScores(
-            dataclasses.replace(emb.heads, **grams),
-            dataclasses.replace(emb.sentence_heads, **sentence_grams),
+            dataclasses.replace(emb.heads, **heads),
+            dataclasses.replace(emb.sentence_heads, **sentence_heads),
             emb.fold_of,
         )
         return self._data(hyper), merged
@@ -213,16 +288,38 @@ def _best(tuner: Tuner, base: Hyper, field: str, values: Sequence[Any]) -> Hyper
     return dataclasses.replace(base, **{field: max(scored)[2]})
 
 
-def tune(tuner: Tuner, start: Hyper, encoders: Sequence[tuple[str, ...]]) -> Hyper:
-    """Coordinate search, one setting at a time, in the order their cost allows."""
+class UnknownSetting(ValueError):
+    pass
+
+
+def tune(
+    tuner: Tuner,
+    start: Hyper,
+    encoders: Sequence[tuple[str, ...]],
+    only: Sequence[str] | None = None,
+) -> Hyper:
+    """Coordinate search, one setting at a time, in the order their cost allows (only: these
+    settings, the others kept as start has them)."""
+    steps: list[tuple[str, Sequence[Any]]] = [
+        ("encoders", encoders),
+        ("c_emb", C_CHOICES),
+        ("c_ngram", C_CHOICES),
+        ("sentence_share", SENTENCE_SHARES),
+        *((f, SHARES) for f in ("direct_share", "ngram_share", "ngram_share_sent")),
+        ("ngram_share_risk", SHARES),
+        ("latent_share", LATENT_SHARES),
+        ("c_latent", C_CHOICES),
+        ("risk_precision", RISK_PRECISIONS),
+    ]
+    unknown = set(only or ()) - {f for f, _ in steps}
+    if unknown:
+        raise UnknownSetting(f"no such setting to tune: {', '.join(sorted(unknown))}")
     h = start
-    h = _best(tuner, h, "encoders", encoders)
-    h = _best(tuner, h, "c_emb", C_CHOICES)
-    h = _best(tuner, h, "c_ngram", C_CHOICES)
-    h = _best(tuner, h, "sentence_share", SENTENCE_SHARES)
-    for field in ("direct_share", "ngram_share", "ngram_share_sent", "ngram_share_risk"):
-        h = _best(tuner, h, field, SHARES)
-    return _best(tuner, h, "risk_precision", RISK_PRECISIONS)
+    for field, values in steps:
+        if (only and field not in only) or (field == "c_latent" and h.latent_share == 0):
+            continue
+        h = _best(tuner, h, field, values)
+    return h
 
 
 def write_hyper(prompts_dir: Path, hyper: Hyper, figures: dict[str, Any]) -> None:
@@ -239,13 +336,28 @@ def write_hyper(prompts_dir: Path, hyper: Hyper, figures: dict[str, Any]) -> Non
 
 
 def run_tune(
-    prompts_dir: Path, cache_dir: Path, encoders: Sequence[tuple[str, ...]] | None = None
+    prompts_dir: Path,
+    cache_dir: Path,
+    encoders: Sequence[tuple[str, ...]] | None = None,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Search the settings, write prompts/training.yaml; what was tried and its figures."""
+    """Search the settings, write prompts/training.yaml and retrain the shipped weights with
+    them; what was tried and its figures."""
+    from nlp.classify import save_trained
+
     tuner = Tuner(prompts_dir, cache_dir)
-    best = tune(tuner, load_hyper(prompts_dir), tuple(encoders or ENCODER_CHOICES))
+    best = tune(tuner, load_hyper(prompts_dir), tuple(encoders or ENCODER_CHOICES), only)
     fig = tuner.figures(best)
     write_hyper(prompts_dir, best, fig)
+    weights = train_weights(
+        tuner.labels,
+        tuner.rules,
+        tuner.embedders(best.encoders),
+        tuner.examples,
+        best,
+        latent_terms=tuner.latent_terms() if best.latent_share > 0 else None,
+    )
+    save_trained(prompts_dir, weights)
     return {"hyper": best.to_dict(), "cv": fig, "tried": tuner.log}
 
 

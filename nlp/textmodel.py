@@ -47,6 +47,8 @@ class Hyper:
     risk_precision: float = (
         0.75  # risk thresholds: the most recall at out-of-fold precision >= this
     )
+    latent_share: float = 0.0  # e5's latent-term heads against the rest (0: not used)
+    c_latent: float = 4.0  # inverse L2 strength of the latent-term heads
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Hyper:
@@ -100,6 +102,15 @@ class Weights:
     ngram_sent_b: F32
     ngram_risk_w: F32
     ngram_risk_b: F32
+    # heads over e5's latent terms (nlp.embed.LatentTerms), the dimensions kept in latent_rows;
+    # empty when hyper.latent_share is 0
+    latent_rows: npt.NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, np.int32))
+    latent_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    latent_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    latent_sent_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    latent_sent_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
+    latent_risk_w: F32 = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    latent_risk_b: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
     label_thr: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
     risk_thr: F32 = field(default_factory=lambda: np.zeros(0, np.float32))
 
@@ -123,6 +134,7 @@ def save_weights(path: Path, w: Weights) -> None:
             meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
             ngram_rows=w.ngram_rows.astype(np.int32),
             ngram_idf=w.ngram_idf.astype(np.float16),
+            latent_rows=w.latent_rows.astype(np.int32),
             **{**arrays, **half},
         )
 
@@ -132,9 +144,11 @@ def load_weights(path: Path) -> Weights:
         meta = json.loads(bytes(z["meta"]).decode())
         if "hyper" not in meta:
             raise LabelFileError(f"{path} is from an older classifier: run `visitlens train`")
-        arrays = {k: np.asarray(z[k], dtype=np.float32) for k in _ARRAYS}
+        # weights saved before the latent-term heads existed have none: they are not used
+        arrays = {k: np.asarray(z[k], dtype=np.float32) for k in _ARRAYS if k in z.files}
         rows = np.asarray(z["ngram_rows"], dtype=np.int32)
         idf = np.asarray(z["ngram_idf"], dtype=np.float32)
+        latent_rows = np.asarray(z["latent_rows"] if "latent_rows" in z.files else [], np.int32)
     return Weights(
         label_ids=tuple(meta["label_ids"]),
         risk_ids=tuple(meta["risk_ids"]),
@@ -142,6 +156,7 @@ def load_weights(path: Path) -> Weights:
         examples_sha=str(meta["examples_sha"]),
         ngram_rows=rows,
         ngram_idf=idf,
+        latent_rows=latent_rows,
         **arrays,
     )
 
@@ -184,6 +199,12 @@ def ngram_features(counts: Any, rows: npt.NDArray[np.int32], idf: F32) -> Any:
     norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     scale = 1.0 / np.maximum(norms, 1e-12)
     return x.multiply(scale[:, None]).tocsr()
+
+
+def latent_vocabulary(latent: Any) -> npt.NDArray[np.int32]:
+    """Latent-term dimensions active in at least two texts."""
+    df = np.asarray((latent > 0).sum(axis=0)).ravel()
+    return np.flatnonzero(df >= 2).astype(np.int32)
 
 
 def embed(embedders: Sequence[Embedder], texts: Sequence[str]) -> F32:
@@ -230,9 +251,28 @@ class HeadScores:
     ngram_sent: F32
     risk: F32  # (n, risks)
     ngram_risk: F32
+    latent: F32  # (n, labels); zeros where the latent-term heads are not used
+    latent_sent: F32
+    latent_risk: F32
 
 
-def head_scores(w: Weights, x: F32, ng: Any) -> HeadScores:
+def head_scores(w: Weights, x: F32, ng: Any, latent: Any = None) -> HeadScores:
+    """Every head's probabilities; latent: the texts' latent terms (LatentTerms.encode), or
+    None where the latent-term heads are not used."""
+    if latent is None:
+        n = len(x)
+        lt = (
+            np.zeros((n, len(w.label_ids)), np.float32),
+            np.full((n, 3), 1 / 3, np.float32),
+            np.zeros((n, len(w.risk_ids)), np.float32),
+        )
+    else:
+        kept = latent[:, w.latent_rows]
+        lt = (
+            sigmoid(np.asarray(kept @ w.latent_w) + w.latent_b),
+            softmax(np.asarray(kept @ w.latent_sent_w) + w.latent_sent_b),
+            sigmoid(np.asarray(kept @ w.latent_risk_w) + w.latent_risk_b),
+        )
     return HeadScores(
         direct=sigmoid(x @ w.label_w + w.label_b),
         topic=sigmoid(x @ w.topic_w + w.topic_b),
@@ -242,6 +282,9 @@ def head_scores(w: Weights, x: F32, ng: Any) -> HeadScores:
         ngram_sent=softmax(np.asarray(ng @ w.ngram_sent_w) + w.ngram_sent_b),
         risk=sigmoid(x @ w.risk_w + w.risk_b),
         ngram_risk=sigmoid(np.asarray(ng @ w.ngram_risk_w) + w.ngram_risk_b),
+        latent=lt[0],
+        latent_sent=lt[1],
+        latent_risk=lt[2],
     )
 
 
@@ -249,19 +292,25 @@ def label_probs(h: HeadScores, hyper: Hyper) -> F32:
     """Per-label scores: direct head and P(topic) x P(need or pain), blended with n-gram heads."""
     factored = np.hstack([h.topic * h.kind[:, :1], h.topic * h.kind[:, 1:]])
     p = hyper.direct_share * h.direct + (1 - hyper.direct_share) * factored
-    return np.asarray((1 - hyper.ngram_share) * p + hyper.ngram_share * h.ngram, dtype=np.float32)
+    p = (1 - hyper.ngram_share) * p + hyper.ngram_share * h.ngram
+    return _with_latent(p, h.latent, hyper)
+
+
+def _with_latent(p: Any, latent: F32, hyper: Hyper) -> F32:
+    s = hyper.latent_share
+    return np.asarray((1 - s) * p + s * latent, dtype=np.float32)
 
 
 def sentiment_probs(h: HeadScores, hyper: Hyper) -> F32:
     """P(positive, neutral, negative) per row."""
     s = hyper.ngram_share_sent
-    return np.asarray((1 - s) * h.sent + s * h.ngram_sent, dtype=np.float32)
+    return _with_latent((1 - s) * h.sent + s * h.ngram_sent, h.latent_sent, hyper)
 
 
 def risk_probs(h: HeadScores, hyper: Hyper) -> F32:
     """P(risk) per row and risk id."""
     s = hyper.ngram_share_risk
-    return np.asarray((1 - s) * h.risk + s * h.ngram_risk, dtype=np.float32)
+    return _with_latent((1 - s) * h.risk + s * h.ngram_risk, h.latent_risk, hyper)
 
 
 def with_sentences(probs: F32, sentence_probs: F32, owners: Sequence[int], share: float) -> F32:

@@ -13,10 +13,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from nlp.embed import Embedder
+from nlp.embed import Embedder, SparseEncoder, load_latent_terms
 from nlp.labels import SENTIMENTS, LabelFileError, LabelSet
 from nlp.textmodel import (
     F32,
+    MAX_CHARS,
     HeadScores,
     Hyper,
     Weights,
@@ -24,6 +25,7 @@ from nlp.textmodel import (
     embed,
     head_scores,
     label_probs,
+    latent_vocabulary,
     ngram_features,
     ngram_vocabulary,
     risk_probs,
@@ -118,6 +120,8 @@ class Data:
     sentence_x: F32  # features of the sentences of longer texts
     sentence_counts: Any
     owners: npt.NDArray[np.intp]  # the text each sentence belongs to
+    latent: Any = None  # e5's latent terms (sparse), None when hyper.latent_share is 0
+    sentence_latent: Any = None
 
 
 def prepare(
@@ -126,13 +130,21 @@ def prepare(
     embedders: Sequence[Embedder],
     examples: Sequence[Example],
     hyper: Hyper,
+    latent_terms: SparseEncoder | None = None,
 ) -> Data:
+    """Features and targets; latent terms only where hyper.latent_share > 0 (latent_terms:
+    the encoder to use, default nlp.embed's)."""
     texts = [e.text for e in examples]
     parts, owners = sentences_of(texts) if hyper.sentence_share > 0 else ([], [])
     emb = embed(embedders, texts + parts)
     x = with_rules(emb, rules, texts + parts, hyper.rule_weight)
     counts = char_ngram_counts(texts + parts)
     n = len(texts)
+    latent = None
+    if hyper.latent_share > 0:
+        latent = (latent_terms or load_latent_terms()).encode(
+            [t[:MAX_CHARS] for t in texts + parts]
+        )
     return Data(
         x=x[:n],
         counts=counts[:n],
@@ -144,6 +156,8 @@ def prepare(
         sentence_x=x[n:],
         sentence_counts=counts[n:],
         owners=np.asarray(owners, dtype=np.intp),
+        latent=None if latent is None else latent[:n],
+        sentence_latent=None if latent is None else latent[n:],
     )
 
 
@@ -173,9 +187,12 @@ def fit_softmax(x: Any, y: npt.NDArray[np.intp], c: float) -> tuple[F32, F32]:
     return np.asarray(m.coef_.T, dtype=np.float32), np.asarray(m.intercept_, dtype=np.float32)
 
 
-Family = Literal["emb", "ngram"]
-FAMILIES: tuple[Family, ...] = ("emb", "ngram")
-NGRAM_HEADS = ("ngram", "ngram_sent", "ngram_risk")  # the HeadScores of the n-gram family
+Family = Literal["emb", "ngram", "latent"]
+FAMILIES: tuple[Family, ...] = ("emb", "ngram", "latent")
+FAMILY_HEADS: dict[Family, tuple[str, ...]] = {  # the HeadScores each sparse family scores
+    "ngram": ("ngram", "ngram_sent", "ngram_risk"),
+    "latent": ("latent", "latent_sent", "latent_risk"),
+}
 
 
 def _blank(rows: int, cols: int) -> tuple[F32, F32]:
@@ -192,7 +209,8 @@ def fit(
     families: Sequence[Family] = FAMILIES,
 ) -> Weights:
     """The heads of the given families fitted on the given rows (thresholds left at 0.5); a
-    family left out is blank (tuning fits each family once per setting that moves it)."""
+    family left out is blank (tuning fits each family once per setting that moves it), and so
+    are the latent-term heads where the data has no latent terms."""
     x, y = data.x[rows], data.y[rows]
     ng_rows, ng_idf = ngram_vocabulary(data.counts[rows])
     ng = ngram_features(data.counts[rows], ng_rows, ng_idf)
@@ -208,7 +226,11 @@ def fit(
         if "ngram" in families
         else _blank_ngram_heads(ng.shape[1], y.shape[1], risk_y.shape[1])
     )
+    latent_heads = {}
+    if "latent" in families and data.latent is not None:
+        latent_heads = _latent_heads(data.latent[rows], y, ex, sent_y, risk_y, hyper)
     return Weights(
+        **latent_heads,
         label_ids=labels.need_pain_ids,
         risk_ids=labels.risk_ids,
         hyper=hyper,
@@ -270,6 +292,29 @@ def _ngram_heads(
     return label, sent, risk
 
 
+def _latent_heads(
+    latent: Any, y: Bools, ex: Bools, sent_y: Any, risk_y: Bools, hyper: Hyper
+) -> dict[str, Any]:
+    """The latent-term family: label, sentiment and risk heads over the dimensions that two or
+    more of these texts use."""
+    rows = latent_vocabulary(latent)
+    lt = latent[:, rows]
+    (label_w, label_b), (sent_w, sent_b), (risk_w, risk_b) = (
+        _fit_heads(lt, y, hyper.c_latent, sparse=True),
+        fit_softmax(lt[ex], sent_y, hyper.c_latent),
+        _fit_heads(lt[ex], risk_y, hyper.c_latent, sparse=True),
+    )
+    return {
+        "latent_rows": rows,
+        "latent_w": label_w,
+        "latent_b": label_b,
+        "latent_sent_w": sent_w,
+        "latent_sent_b": sent_b,
+        "latent_risk_w": risk_w,
+        "latent_risk_b": risk_b,
+    }
+
+
 def _blank_ngram_heads(g: int, nl: int, nr: int) -> tuple[Head, Head, Head]:
     return _blank(g, nl), _blank(g, 3), _blank(g, nr)
 
@@ -319,11 +364,13 @@ def out_of_fold(
         fold_of[te] = k
         w = fit(data, tr, labels, hyper, families=families)
         ng = ngram_features(data.counts[te], w.ngram_rows, w.ngram_idf)
-        parts.append((te, head_scores(w, data.x[te], ng)))
+        lt = None if not w.latent_rows.size else data.latent[te]
+        parts.append((te, head_scores(w, data.x[te], ng, lt)))
         rows = np.flatnonzero(np.isin(data.owners, te))
         if rows.size:
             sng = ngram_features(data.sentence_counts[rows], w.ngram_rows, w.ngram_idf)
-            sentence_parts.append((rows, head_scores(w, data.sentence_x[rows], sng)))
+            slt = None if lt is None else data.sentence_latent[rows]
+            sentence_parts.append((rows, head_scores(w, data.sentence_x[rows], sng, slt)))
     sentence_heads = _stack(sentence_parts, len(data.owners)) if sentence_parts else parts[0][1]
     return FoldScores(_stack(parts, n), sentence_heads, fold_of)
 
@@ -375,11 +422,12 @@ def train_weights(
     examples: Sequence[Example],
     hyper: Hyper,
     corrections: Sequence[tuple[str, list[str]]] = (),
+    latent_terms: SparseEncoder | None = None,
 ) -> Weights:
     """Heads fitted on every example (+ corrections as examples); thresholds from scores of
     heads that never saw the example's writer. Deterministic."""
     extra = [Example(t, tuple(ids), "neutral", (), "", _CORRECTION) for t, ids in corrections]
-    data = prepare(labels, rules, embedders, [*examples, *extra], hyper)
+    data = prepare(labels, rules, embedders, [*examples, *extra], hyper, latent_terms)
     scores = out_of_fold(data, labels, hyper)
     weights = fit(
         data, np.arange(len(data.y)), labels, hyper, examples_digest(examples, corrections)

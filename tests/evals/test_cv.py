@@ -8,8 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from evals.cv import _nested_thresholds, label_figures, run_cv
+from evals.cv import LATENT_SHARES, _nested_thresholds, label_figures, run_cv, run_tune
+from nlp.classify import load_classifier
+from nlp.embed import E5_LATENT_TERMS
+from nlp.textmodel import load_hyper
 from nlp.training import best_f1_thresholds
 
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -37,9 +41,8 @@ def test_macro_f1_counts_labels_present_in_gold_or_prediction() -> None:
     assert fig["macro_f1"] == pytest.approx(0.5)
 
 
-@pytest.mark.slow
-def test_cv_figures_of_a_small_example_set(tmp_path: Path) -> None:
-    prompts = tmp_path / "prompts"
+def _small_example_set(prompts: Path) -> None:
+    """prompts/ with the label files and 96 examples by three writers."""
     prompts.mkdir()
     for name in ("labels.yaml", "rules.yaml"):
         shutil.copy(PROMPTS / name, prompts / name)
@@ -90,8 +93,42 @@ def test_cv_figures_of_a_small_example_set(tmp_path: Path) -> None:
     (prompts / "examples" / "all.jsonl").write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
     )
+
+
+@pytest.mark.slow
+def test_cv_figures_of_a_small_example_set(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    _small_example_set(prompts)
     fig = run_cv(prompts, tmp_path / "cache")
     assert fig["n"] == 96
     assert fig["macro_f1"] > 0.8 and fig["sentiment_acc"] > 0.8
     assert {"risk_p", "risk_r", "micro_f1"} <= set(fig)
     assert (tmp_path / "cache" / "usem3.npz").exists()  # tuning embeds each text once
+
+
+@pytest.mark.slow
+def test_latent_term_heads_are_tuned_by_cross_validation_and_shipped(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    _small_example_set(prompts)
+    (prompts / "training.yaml").write_text(
+        yaml.safe_dump({"hyper": {"encoders": ["usem3"], "sentence_share": 0.5}}),
+        encoding="utf-8",
+    )
+    result = run_tune(prompts, tmp_path / "cache", only=["latent_share", "c_latent"])
+    tried = {entry["hyper"]["latent_share"] for entry in result["tried"]}
+    assert tried == set(LATENT_SHARES)
+    assert (tmp_path / "cache" / f"{E5_LATENT_TERMS}.npz").exists()
+    chosen = load_hyper(prompts)
+    assert chosen.to_dict() == result["hyper"] and chosen.encoders == ("usem3",)
+    classifier = load_classifier(prompts)
+    assert bool(classifier.weights.latent_rows.size) == (chosen.latent_share > 0)
+    (late,) = classifier.analyze(["交货又晚了三天，产线停了"])
+    assert "pain.delivery" in {s.id for s in late.labels}
+
+
+def test_tuning_an_unknown_setting_is_refused_before_any_fitting(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    _small_example_set(prompts)
+    with pytest.raises(ValueError, match="no such setting to tune: latent_shares"):
+        run_tune(prompts, tmp_path / "cache", only=["latent_shares"])
+    assert not (tmp_path / "cache").exists()
