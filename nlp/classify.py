@@ -316,6 +316,8 @@ def load_classifier(prompts_dir: Path, weights_dir: Path | None = None) -> Class
         raise WeightsMissing("label classifier", path)
     labels = load_labels(prompts_dir)
     weights = load_weights(path)
+    if weights.latent_rows.size:
+        load_latent_terms()  # loaded with the other models, not in the first analysis
     return Classifier(
         labels,
         load_rules(prompts_dir, labels.topics, labels.risk_ids),

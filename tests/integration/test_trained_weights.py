@@ -21,7 +21,7 @@ from api.app import create_app
 from knowledge.db import migrate
 from knowledge.settings import Settings
 from nlp.classify import load_classifier
-from nlp.embed import load_embedder
+from nlp.embed import E5_LATENT_TERMS, load_embedder
 from nlp.weight_versions import MANIFEST, MARKER, VERSIONS
 from tests.conftest import MODELS, ROOT, env_of, settings_for, signed_in
 from workers.celery_app import worker_command
@@ -79,7 +79,10 @@ def test_train_writes_a_version_with_its_manifest(trained: tuple[Settings, Path]
     _, version = trained
     manifest = json.loads((version / MANIFEST).read_text())
     assert manifest["version"] == version.name
-    assert manifest["encoders"] == {"weights.npz": ["usem3"], "commitments.npz": ["usem3"]}
+    assert manifest["encoders"] == {
+        "weights.npz": ["usem3", E5_LATENT_TERMS],
+        "commitments.npz": ["usem3"],
+    }
     assert set(manifest["training_data"]) == {"weights.npz", "commitments.npz"}
 
 
