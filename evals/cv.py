@@ -25,7 +25,6 @@ from nlp.labels import LabelSet, load_labels
 from nlp.textmodel import (
     F32,
     HYPER_FILE,
-    MAX_CHARS,
     Hyper,
     load_hyper,
     risk_probs,
@@ -56,6 +55,15 @@ RISK_PRECISIONS = (0.6, 0.65, 0.7, 0.75, 0.8)  # the out-of-fold precision a ris
 LATENT_SHARES = (0.0, 0.2, 0.33, 0.5)
 
 
+def _keys(texts: Sequence[str]) -> list[str]:
+    return [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+
+
+def _missing(keys: Sequence[str], texts: Sequence[str], memo: dict[str, Any]) -> list[Any]:
+    """(key, text) of the texts not remembered yet, each once, in key order."""
+    return sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in memo}.items())
+
+
 class CachedEmbedder(Embedder):
     """An embedder that remembers every text it embedded (tuning embeds the same texts often)."""
 
@@ -68,10 +76,8 @@ class CachedEmbedder(Embedder):
                 self._memo = dict(zip([str(k) for k in z["keys"]], z["vecs"], strict=True))
 
     def encode(self, texts: Sequence[str]) -> F32:
-        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-        todo = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}.items()
-        )
+        keys = _keys(texts)
+        todo = _missing(keys, texts, self._memo)
         if todo:
             vecs = super().encode([t for _, t in todo])
             self._memo.update((k, v) for (k, _), v in zip(todo, vecs, strict=True))
@@ -82,10 +88,6 @@ class CachedEmbedder(Embedder):
                 vecs=np.stack(list(self._memo.values())),
             )
         return np.stack([self._memo[k] for k in keys]).astype(np.float32)
-
-
-def _text_key(text: str) -> str:
-    return hashlib.sha1(text[:MAX_CHARS].strip().encode()).hexdigest()
 
 
 class CachedLatentTerms:
@@ -108,10 +110,8 @@ class CachedLatentTerms:
     def encode(self, texts: Sequence[str]) -> Any:
         from scipy.sparse import vstack
 
-        keys = [_text_key(t) for t in texts]
-        todo = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in self._memo}.items()
-        )
+        keys = _keys(texts)
+        todo = _missing(keys, texts, self._memo)
         if todo:
             rows = self._inner.encode([t for _, t in todo])
             self._memo.update((k, rows[i]) for i, (k, _) in enumerate(todo))

@@ -18,7 +18,6 @@ from nlp.labels import SENTIMENTS, LabelFileError, LabelSet, WeightsMissing, loa
 from nlp.language import detect_language
 from nlp.textmodel import (
     F32,
-    MAX_CHARS,
     Weights,
     char_ngram_counts,
     embed,
@@ -127,7 +126,7 @@ class Classifier:
         rows = np.flatnonzero(wanted)
         if not rows.size:
             return csr_matrix((len(texts), encoder.dim), dtype=np.float32)
-        found = encoder.encode([texts[i][:MAX_CHARS] for i in rows.tolist()])
+        found = encoder.encode([texts[i] for i in rows.tolist()])
         place = csr_matrix(
             (np.ones(rows.size, np.float32), (rows, np.arange(rows.size))),
             shape=(len(texts), rows.size),

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from nlp.embed import Embedder
+from nlp.embed import Embedder, unit_rows
 from nlp.labels import LabelFileError
 from nlp.textrules import Rules, normalize, rule_features
 
@@ -195,10 +195,7 @@ def ngram_features(counts: Any, rows: npt.NDArray[np.int32], idf: F32) -> Any:
     """Sublinear tf-idf over the kept bucket rows, rows L2-normalised (sparse CSR)."""
     x = counts[:, rows].tocsr().astype(np.float32)
     x.data = 1.0 + np.log(x.data)
-    x = x.multiply(idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    scale = 1.0 / np.maximum(norms, 1e-12)
-    return x.multiply(scale[:, None]).tocsr()
+    return unit_rows(x.multiply(idf[None, :]).tocsr())
 
 
 def latent_vocabulary(latent: Any) -> npt.NDArray[np.int32]:

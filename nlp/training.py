@@ -17,7 +17,6 @@ from nlp.embed import Embedder, SparseEncoder, load_latent_terms
 from nlp.labels import SENTIMENTS, LabelFileError, LabelSet
 from nlp.textmodel import (
     F32,
-    MAX_CHARS,
     HeadScores,
     Hyper,
     Weights,
@@ -142,9 +141,7 @@ def prepare(
     n = len(texts)
     latent = None
     if hyper.latent_share > 0:
-        latent = (latent_terms or load_latent_terms()).encode(
-            [t[:MAX_CHARS] for t in texts + parts]
-        )
+        latent = (latent_terms or load_latent_terms()).encode(texts + parts)
     return Data(
         x=x[:n],
         counts=counts[:n],
