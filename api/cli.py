@@ -26,6 +26,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "ingest": client_cli.ingest,
     "eval": eval_cli.evaluate,
     "tune": eval_cli.tune,
+    "admit": eval_cli.admit,
     "figures": eval_cli.figures,
     "bench": eval_cli.bench,
     "bench-faults": eval_cli.bench_faults,

@@ -1,4 +1,4 @@
-"""`visitlens eval|tune|figures|bench|bench-faults`: measure visitlens with the evals package
+"""`visitlens eval|tune|admit|figures|bench|bench-faults`: measure visitlens with the evals package
 (imported only when one of these runs: the image copies no evals/)."""
 
 from __future__ import annotations
@@ -78,6 +78,22 @@ def tune(
         result = run_tune(settings.prompts_dir, settings.data_dir / "cache", choices, fields)
     except UnknownSetting as exc:
         raise typer.BadParameter(str(exc), param_hint="--only") from exc
+    _dump(result, None)
+
+
+def admit(
+    writers: Annotated[str, typer.Argument(help="The new writers, ','-separated, e.g. 'w11,w12'")],
+) -> None:
+    """Whether new writers' examples in prompts/examples help: the other writers'
+    cross-validation figures with the classifier trained without and with them."""
+    from evals.cv import UnknownWriter, admit
+
+    settings = Settings()
+    names = [w.strip() for w in writers.split(",") if w.strip()]
+    try:
+        result = admit(settings.prompts_dir, settings.data_dir / "cache", names)
+    except UnknownWriter as exc:
+        raise typer.BadParameter(str(exc), param_hint="WRITERS") from exc
     _dump(result, None)
 
 

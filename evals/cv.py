@@ -11,7 +11,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +158,16 @@ def label_figures(pred: Bools, y: Bools, ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def cv_figures(scores: FoldScores, data: Data, labels: LabelSet, hyper: Hyper) -> dict[str, Any]:
-    """Labels, sentiment and risk of every example, each judged by a model blind to its writer."""
-    ex = data.is_example
+def cv_figures(
+    scores: FoldScores,
+    data: Data,
+    labels: LabelSet,
+    hyper: Hyper,
+    skip: Collection[str] = (),
+) -> dict[str, Any]:
+    """Labels, sentiment and risk of every example (but those of the writers in skip), each
+    judged by a model blind to its writer."""
+    ex = data.is_example & ~np.isin(data.groups, list(skip))
     probs = oof_label_probs(scores, data, hyper)[ex]
     y, folds = data.y[ex], scores.fold_of[ex]
     pred = probs >= _nested_thresholds(probs, y, folds, best_f1_thresholds)
@@ -190,10 +197,12 @@ def cv_figures(scores: FoldScores, data: Data, labels: LabelSet, hyper: Hyper) -
 class Tuner:
     """Prepared data and out-of-fold scores, cached per setting that changes the fitted heads."""
 
-    def __init__(self, prompts_dir: Path, cache_dir: Path):
+    def __init__(self, prompts_dir: Path, cache_dir: Path, leave_out: Collection[str] = ()):
         self.labels = load_labels(prompts_dir)
         self.rules = load_rules(prompts_dir, self.labels.topics, self.labels.risk_ids)
-        self.examples: list[Example] = load_examples(prompts_dir, self.labels)
+        self.examples: list[Example] = [
+            e for e in load_examples(prompts_dir, self.labels) if e.writer not in leave_out
+        ]
         self._cache_dir = cache_dir
         self._embedders: dict[str, Embedder] = {}
         self._latent: SparseEncoder | None = None
@@ -261,10 +270,10 @@ class Tuner:
         )
         return self._data(hyper), merged
 
-    def figures(self, hyper: Hyper) -> dict[str, Any]:
+    def figures(self, hyper: Hyper, skip: Collection[str] = ()) -> dict[str, Any]:
         started = time.monotonic()
         data, scores = self.scores(hyper)
-        out = cv_figures(scores, data, self.labels, hyper)
+        out = cv_figures(scores, data, self.labels, hyper, skip)
         entry = {
             "hyper": hyper.to_dict(),
             "seconds": round(time.monotonic() - started, 1),
@@ -289,6 +298,10 @@ def _best(tuner: Tuner, base: Hyper, field: str, values: Sequence[Any]) -> Hyper
 
 
 class UnknownSetting(ValueError):
+    pass
+
+
+class UnknownWriter(ValueError):
     pass
 
 
@@ -365,6 +378,26 @@ def run_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
     """The cross-validation figures of the settings in prompts/training.yaml."""
     tuner = Tuner(prompts_dir, cache_dir)
     return tuner.figures(load_hyper(prompts_dir))
+
+
+def admit(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[str, Any]:
+    """Whether new writers' examples help a model judge writers it has never seen: the other
+    writers' cross-validation figures (each held out in turn, settings of
+    prompts/training.yaml) with the heads fitted without and with the named writers' examples."""
+    new = frozenset(writers)
+    with_new = Tuner(prompts_dir, cache_dir)
+    everyone = {e.writer for e in with_new.examples}
+    if missing := new - everyone:
+        raise UnknownWriter(f"no examples by writer {', '.join(sorted(missing))}")
+    if len(everyone - new) < 3:
+        raise UnknownWriter("at least three other writers are needed to judge by")
+    hyper = load_hyper(prompts_dir)
+    return {
+        "writers": sorted(new),
+        "judged_writers": sorted(everyone - new),
+        "without": Tuner(prompts_dir, cache_dir, leave_out=new).figures(hyper),
+        "with": with_new.figures(hyper, skip=new),
+    }
 
 
 def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:

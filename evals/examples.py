@@ -50,6 +50,11 @@ def evaluation_texts(folder: Path) -> Iterator[str]:
         yield from (str(q["query"]) for q in json.loads(path.read_text(encoding="utf-8")))
 
 
+def _natural(name: str) -> list[tuple[int, int | str]]:
+    """Sort key reading runs of digits as numbers (w2 before w10)."""
+    return [(0, int(x)) if x.isdigit() else (1, x) for x in re.findall(r"\d+|\D+", name)]
+
+
 def _key(text: str) -> str:
     return re.sub(r"[\W_]+", "", text.lower())
 
@@ -100,7 +105,8 @@ def collect(
     seen: set[str] = set()
     dropped: Counter[str] = Counter()
     kept: list[dict[str, object]] = []
-    for folder in sorted(p for p in staging.iterdir() if p.is_dir()):
+    folders = sorted((p for p in staging.iterdir() if p.is_dir()), key=lambda p: _natural(p.name))
+    for folder in folders:  # w2 before w10: an earlier writer keeps a text both wrote
         for path in sorted(folder.glob("*.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 text = ""

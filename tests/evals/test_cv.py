@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import yaml
 
-from evals.cv import LATENT_SHARES, _nested_thresholds, label_figures, run_cv, run_tune
+from evals.cv import (
+    LATENT_SHARES,
+    _nested_thresholds,
+    admit,
+    label_figures,
+    run_cv,
+    run_tune,
+)
 from nlp.classify import load_classifier
 from nlp.embed import E5_LATENT_TERMS
 from nlp.textmodel import load_hyper
@@ -131,4 +138,43 @@ def test_tuning_an_unknown_setting_is_refused_before_any_fitting(tmp_path: Path)
     _small_example_set(prompts)
     with pytest.raises(ValueError, match="no such setting to tune: latent_shares"):
         run_tune(prompts, tmp_path / "cache", only=["latent_shares"])
+    assert not (tmp_path / "cache").exists()
+
+
+def _add_writer(prompts: Path, name: str) -> None:
+    """A fourth writer whose examples are w1's with its own name."""
+    path = prompts / "examples" / "all.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    extra = [
+        {**r, "text": r["text"].replace("w1", name), "writer": name}
+        for r in rows
+        if r["writer"] == "w1"
+    ]
+    (prompts / "examples" / f"{name}.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in extra), encoding="utf-8"
+    )
+
+
+@pytest.mark.slow
+def test_a_new_writer_is_judged_by_the_other_writers_figures_without_and_with_it(
+    tmp_path: Path,
+) -> None:
+    prompts = tmp_path / "prompts"
+    _small_example_set(prompts)
+    _add_writer(prompts, "w4")
+    result = admit(prompts, tmp_path / "cache", ["w4"])
+    assert result["writers"] == ["w4"] and result["judged_writers"] == ["w1", "w2", "w3"]
+    assert result["without"]["n"] == result["with"]["n"] == 96  # w4's own 32 are not judged
+    assert result["with"]["macro_f1"] > 0.8
+
+
+def test_admitting_a_writer_without_examples_is_refused_before_any_fitting(
+    tmp_path: Path,
+) -> None:
+    prompts = tmp_path / "prompts"
+    _small_example_set(prompts)
+    with pytest.raises(ValueError, match="no examples by writer w9"):
+        admit(prompts, tmp_path / "cache", ["w9"])
+    with pytest.raises(ValueError, match="at least three other writers"):
+        admit(prompts, tmp_path / "cache", ["w1"])
     assert not (tmp_path / "cache").exists()

@@ -48,3 +48,11 @@ def test_files_are_named_by_first_topic_and_language() -> None:
     assert file_name(_row("x", ["pain.delivery", "need.price"])) == "delivery.zh.jsonl"
     assert file_name(_row("x", [])) == "general.zh.jsonl"
     assert file_name({"act": "commit", "language": "en"}) == "commit.en.jsonl"
+
+
+def test_a_text_two_writers_wrote_stays_with_the_earlier_writer(tmp_path: Path) -> None:
+    _write(tmp_path / "w10", [_row("交货周期太长了，我们等不起", ["pain.delivery"])])
+    _write(tmp_path / "w2", [_row("交货周期太长了，我们等不起", ["pain.delivery"])])
+    kept, dropped = collect(tmp_path, PROMPTS, set())
+    assert [r["writer"] for r in kept] == ["w2"]
+    assert dropped["duplicate"] == 1
