@@ -387,6 +387,8 @@ def admit(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[
     new = frozenset(writers)
     with_new = Tuner(prompts_dir, cache_dir)
     everyone = {e.writer for e in with_new.examples}
+    if not new:
+        raise UnknownWriter("name at least one writer to admit")
     if missing := new - everyone:
         raise UnknownWriter(f"no examples by writer {', '.join(sorted(missing))}")
     if len(everyone - new) < 3:

@@ -173,6 +173,8 @@ def test_admitting_a_writer_without_examples_is_refused_before_any_fitting(
 ) -> None:
     prompts = tmp_path / "prompts"
     _small_example_set(prompts)
+    with pytest.raises(ValueError, match="name at least one writer"):
+        admit(prompts, tmp_path / "cache", [])
     with pytest.raises(ValueError, match="no examples by writer w9"):
         admit(prompts, tmp_path / "cache", ["w9"])
     with pytest.raises(ValueError, match="at least three other writers"):
