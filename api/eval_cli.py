@@ -16,6 +16,11 @@ from knowledge.settings import Settings
 SHARED_CORPUS = Path("../shared/corpus")
 
 
+def _names(text: str) -> list[str]:
+    """The non-empty names of a ','-separated option, stripped."""
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _dump(result: dict[str, object], out: Path | None) -> None:
     text = json.dumps(result, ensure_ascii=False, indent=1)
     if out:
@@ -73,7 +78,7 @@ def tune(
 
     settings = Settings()
     choices = [tuple(e.split(",")) for e in encoders.split(";") if e] or None
-    fields = [f.strip() for f in only.split(",") if f.strip()] or None
+    fields = _names(only) or None
     try:
         result = run_tune(settings.prompts_dir, settings.data_dir / "cache", choices, fields)
     except UnknownSetting as exc:
@@ -89,9 +94,8 @@ def admit(
     from evals.cv import UnknownWriter, admit
 
     settings = Settings()
-    names = [w.strip() for w in writers.split(",") if w.strip()]
     try:
-        result = admit(settings.prompts_dir, settings.data_dir / "cache", names)
+        result = admit(settings.prompts_dir, settings.data_dir / "cache", _names(writers))
     except UnknownWriter as exc:
         raise typer.BadParameter(str(exc), param_hint="WRITERS") from exc
     _dump(result, None)
