@@ -88,14 +88,18 @@ def tune(
 
 def admit(
     writers: Annotated[str, typer.Argument(help="The new writers, ','-separated, e.g. 'w11,w12'")],
+    commitments: Annotated[
+        bool, typer.Option(help="Judge commitment sentences (prompts/commitments) instead.")
+    ] = False,
 ) -> None:
-    """Whether new writers' examples in prompts/examples help: the other writers'
-    cross-validation figures with the classifier trained without and with them."""
-    from evals.cv import UnknownWriter, admit
+    """Whether new writers' examples in prompts/examples (or prompts/commitments) help: the
+    other writers' cross-validation figures with the classifier trained without and with them."""
+    from evals.cv import UnknownWriter, admit, admit_acts
 
     settings = Settings()
+    judge = admit_acts if commitments else admit
     try:
-        result = admit(settings.prompts_dir, settings.data_dir / "cache", _names(writers))
+        result = judge(settings.prompts_dir, settings.data_dir / "cache", _names(writers))
     except UnknownWriter as exc:
         raise typer.BadParameter(str(exc), param_hint="WRITERS") from exc
     _dump(result, None)

@@ -380,6 +380,15 @@ def run_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
     return tuner.figures(load_hyper(prompts_dir))
 
 
+def _check_admission(new: frozenset[str], everyone: set[str]) -> None:
+    if not new:
+        raise UnknownWriter("name at least one writer to admit")
+    if missing := new - everyone:
+        raise UnknownWriter(f"no examples by writer {', '.join(sorted(missing))}")
+    if len(everyone - new) < 3:
+        raise UnknownWriter("at least three other writers are needed to judge by")
+
+
 def admit(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[str, Any]:
     """Whether new writers' examples help a model judge writers it has never seen: the other
     writers' cross-validation figures (each held out in turn, settings of
@@ -387,12 +396,7 @@ def admit(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[
     new = frozenset(writers)
     with_new = Tuner(prompts_dir, cache_dir)
     everyone = {e.writer for e in with_new.examples}
-    if not new:
-        raise UnknownWriter("name at least one writer to admit")
-    if missing := new - everyone:
-        raise UnknownWriter(f"no examples by writer {', '.join(sorted(missing))}")
-    if len(everyone - new) < 3:
-        raise UnknownWriter("at least three other writers are needed to judge by")
+    _check_admission(new, everyone)
     hyper = load_hyper(prompts_dir)
     return {
         "writers": sorted(new),
@@ -402,23 +406,31 @@ def admit(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[
     }
 
 
-def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
-    """The commitment classifier with one writer held out at a time: accuracy and per-act F1."""
+def act_cv(
+    prompts_dir: Path,
+    cache_dir: Path,
+    leave_out: Collection[str] = (),
+    skip: Collection[str] = (),
+) -> dict[str, Any]:
+    """The commitment classifier with one writer held out at a time: accuracy and per-act F1.
+    Writers in `leave_out` are never trained on; writers in `skip` are trained on but not judged."""
     from nlp.actions import ACTS
     from nlp.commitments import ENCODERS, act_probs, fit_acts, load_act_examples
     from nlp.textmodel import char_ngram_counts, embed
 
-    examples = load_act_examples(prompts_dir)
+    examples = [e for e in load_act_examples(prompts_dir) if e.writer not in leave_out]
     texts = [e.text for e in examples]
     y = np.array([ACTS.index(e.act) for e in examples])
     writers = np.array([e.writer for e in examples])
     embedders = [CachedEmbedder(load_embedder(n), cache_dir) for n in ENCODERS]
     x, counts = embed(embedders, texts), char_ngram_counts(texts)
+    judged = np.array([w not in skip for w in writers])
     pred = np.zeros(len(y), dtype=np.intp)
-    for writer in np.unique(writers):
+    for writer in np.unique(writers[judged]):
         tr, te = np.flatnonzero(writers != writer), np.flatnonzero(writers == writer)
         w = fit_acts(x[tr], counts[tr], y[tr], ENCODERS)
         pred[te] = act_probs(w, x[te], counts[te]).argmax(axis=1)
+    pred, y = pred[judged], y[judged]
     f1 = {}
     for k, act in enumerate(ACTS):
         tp = int(((pred == k) & (y == k)).sum())
@@ -426,3 +438,19 @@ def act_cv(prompts_dir: Path, cache_dir: Path) -> dict[str, Any]:
             prf(tp, int(((pred == k) & (y != k)).sum()), int(((pred != k) & (y == k)).sum()))[2], 3
         )
     return {"n": len(y), "accuracy": round(float((pred == y).mean()), 3), "f1": f1}
+
+
+def admit_acts(prompts_dir: Path, cache_dir: Path, writers: Collection[str]) -> dict[str, Any]:
+    """`admit` for the commitment sentences of prompts/commitments: the other writers'
+    held-out figures with the classifier fitted without and with the named writers' sentences."""
+    from nlp.commitments import load_act_examples
+
+    new = frozenset(writers)
+    everyone = {e.writer for e in load_act_examples(prompts_dir)}
+    _check_admission(new, everyone)
+    return {
+        "writers": sorted(new),
+        "judged_writers": sorted(everyone - new),
+        "without": act_cv(prompts_dir, cache_dir, leave_out=new),
+        "with": act_cv(prompts_dir, cache_dir, skip=new),
+    }

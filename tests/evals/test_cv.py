@@ -14,6 +14,7 @@ from evals.cv import (
     LATENT_SHARES,
     _nested_thresholds,
     admit,
+    admit_acts,
     label_figures,
     run_cv,
     run_tune,
@@ -180,3 +181,35 @@ def test_admitting_a_writer_without_examples_is_refused_before_any_fitting(
     with pytest.raises(ValueError, match="at least three other writers"):
         admit(prompts, tmp_path / "cache", ["w1"])
     assert not (tmp_path / "cache").exists()
+
+
+def _act_sentences(prompts: Path, writers: tuple[str, ...]) -> None:
+    """prompts/commitments with 12 sentences per writer: promises, asks and neither."""
+    shapes = {
+        "commit": "I'll send you the {} quote by Friday",
+        "request": "Could you send me the {} drawings",
+        "none": "We already shipped the {} parts last year",
+    }
+    rows = [
+        {"text": shape.format(f"{w} {i}"), "language": "en", "act": act, "writer": w}
+        for w in writers
+        for act, shape in shapes.items()
+        for i in range(4)
+    ]
+    (prompts / "commitments").mkdir(parents=True)
+    (prompts / "commitments" / "all.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in rows), encoding="utf-8"
+    )
+
+
+def test_new_commitment_writers_are_judged_on_the_other_writers_sentences(
+    tmp_path: Path,
+) -> None:
+    prompts = tmp_path / "prompts"
+    _act_sentences(prompts, ("c1", "c2", "c3", "c4"))
+    result = admit_acts(prompts, tmp_path / "cache", ["c4"])
+    assert result["judged_writers"] == ["c1", "c2", "c3"]
+    assert result["without"]["n"] == result["with"]["n"] == 36  # c4's own 12 are not judged
+    assert result["with"]["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="at least three other writers"):
+        admit_acts(prompts, tmp_path / "cache", ["c3", "c4"])
