@@ -108,6 +108,9 @@ def admit(
 def figures(
     blind: Annotated[Path | None, typer.Option(help="The blind set folder.")] = Path("evals/blind"),
     dev: Annotated[Path | None, typer.Option(help="Own development visits.")] = Path("evals/dev"),
+    dev2: Annotated[Path | None, typer.Option(help="Own later development visits.")] = Path(
+        "evals/dev2"
+    ),
     corpus: Annotated[Path | None, typer.Option(help="A corpus-like test folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
@@ -122,9 +125,12 @@ def figures(
         settings.prompts_dir,
         load_classifier(settings.prompts_dir),
         load_act_classifier(settings.prompts_dir),
-        dev if dev and dev.exists() else None,
-        blind if blind and blind.exists() else None,
-        corpus,
+        {
+            "dev": dev if dev and dev.exists() else None,
+            "dev2": dev2 if dev2 and dev2.exists() else None,
+            "blind": blind if blind and blind.exists() else None,
+            "corpus": corpus,
+        },
         settings.data_dir / "cache",
         settings.embedding_model,
     )

