@@ -143,8 +143,14 @@ class _Visit:
         return is_question(self.turns[turn - 1].text) or self.first_act.get(turn - 1) == "request"
 
     def add(self, item: ActionItem, turn: int) -> None:
-        """Keep item unless it repeats one; a dated restatement replaces the vaguer promise."""
+        """Keep item unless it repeats one; a recap that says a promise again with the same
+        date adds its words to the first item's quote; a dated restatement replaces a vaguer
+        promise."""
         if any(_same_item(item, other) for other in self.items):
+            return
+        if first := next((o for o in self.items if _repeats(o, item)), None):
+            if item.text not in first.quote:
+                first.quote = f"{first.quote} … {item.text}"
             return
         if item.due is not None:
             keep = [k for k, o in enumerate(self.items) if not _restated(o, item)]
@@ -286,9 +292,19 @@ def _restated(old: ActionItem, new: ActionItem) -> bool:
     if old.owner != new.owner or new.due is None:
         return False
     overlap = _overlap(old.text, new.text)
-    if old.due is None or old.due == new.due:
+    if old.due is None:
         return overlap >= _RESTATED
     return abs((old.due - new.due).days) <= 7 and overlap >= 2 * _RESTATED
+
+
+def _repeats(old: ActionItem, new: ActionItem) -> bool:
+    """new says again, with the same due date, what old promised."""
+    return (
+        old.owner == new.owner
+        and new.due is not None
+        and old.due == new.due
+        and _overlap(old.text, new.text) >= _RESTATED
+    )
 
 
 def _same_item(a: ActionItem, b: ActionItem) -> bool:

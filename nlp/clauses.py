@@ -57,7 +57,12 @@ _NEW_SUBJECT = re.compile(
     r"(?:您|你)(?:这边|那边)?(?:跟|和|给|先|再|回去|内部))",
     re.IGNORECASE,
 )
-_LEAD_IN = re.compile(r"^[^:：。.]{1,20}[:：]\s*")  # "我总结一下：", "To recap:"
+_LEAD_IN = re.compile(  # "我总结一下：", "To recap:", "那我捋一下，", "So, to recap,"
+    r"^[^:：。.]{1,20}[:：]\s*|^[^。.]{0,12}?(?:总结|捋|理|汇总|重复)一下[哈啊吧]?[，,\s]*|"
+    r"^(?:so|okay|ok|alright|great)?[,\s]*(?:just\s+)?"
+    r"(?:to recap|to sum up|to summari[sz]e|let me recap)[,\s]*",
+    re.IGNORECASE,
+)
 # A step on the way to the promise ("我回去跟老板确认", "I'll talk to my manager") is one promise
 # with the dated deliverable that follows it in the same sentence.
 _PREP = re.compile(

@@ -115,6 +115,7 @@ _SPANS = frozenset(
     ["zh_in_days", "zh_in_weeks", "en_in_days", "en_in_weeks", "en_in_business_days"]
 )
 _EVENT_BEFORE = re.compile(r"(?:后|以后|之后)\s*$")
+_GONE_BEFORE = re.compile(r"(?:上|\blast\s+)$", re.IGNORECASE)  # "上周五", "last Friday"
 _EVENT_AFTER = re.compile(r"^\s*(?:of|after|from|once)\b", re.IGNORECASE)
 # A vague period ("next week", "下个月", "early April", "3月下旬") says when something happens,
 # not by when it is due, unless a deadline word stands next to it ("by next week", "下周之前").
@@ -318,12 +319,15 @@ def find_dates(text: str, visit_date: date) -> list[DateMention]:
             continue  # "收到单据后两周内", "within two weeks of delivery": no date yet
         if _vague(kind, text, m.start(), m.end()):
             continue
+        if _GONE_BEFORE.search(text[max(0, m.start() - 6) : m.start()]):
+            continue  # "上周五", "last Friday": a day gone by
         inner = m.re.groupindex[kind]
         groups = [g for g in m.groups()[inner : inner + _N_GROUPS[kind]] if g is not None]
         due = _RESOLVERS[kind](groups, visit_date, m.group(kind))
-        if due is not None:
-            start = _starts_work(text, m.start(), m.end())
-            out.append(DateMention(m.start(), m.end(), m.group(0), due, start))
+        if due is None or due < visit_date:
+            continue  # "the June 14 outage", "上周五": a day gone by dates no promise
+        start = _starts_work(text, m.start(), m.end())
+        out.append(DateMention(m.start(), m.end(), m.group(0), due, start))
     return out
 
 

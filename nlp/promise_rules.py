@@ -61,13 +61,22 @@ _WHEN = re.compile(
     r"什么时候|啥时候|何时|哪天|几号|多久|\bwhen\b|\bhow (?:soon|long)\b|\bwhat date\b",
     re.IGNORECASE,
 )
+# Verbs after "you" that say what the listener thinks, can or is, not a step they take.
+_NOT_A_DEED = (
+    r"(?:think|guess|mean|know|see|hope|feel|agree|believe|understand|can|could|would|should|"
+    r"might|may|must|do|did|don't|didn't|are|were|was|have|had|want|need|said|told|got|like|love)"
+)
 # In a recap the speaker restates the other side's part: "your biomed team pulls the logs by
 # Monday", "you'll get the redlines to me by the 17th", "您这边周五前把单据发过来".
 _OTHER_DOES = re.compile(
     r"^(?:and\s+|then\s+|so\s+|那)?(?:your\s+(?!\w+\s+(?:is|are|was|were|stays)\b)\w+(?:\s+team)?"
     r"\s+(?:will\s+)?\w+s\b|you(?:'ll| will) (?:get|have) .{0,60}\bto (?:me|us)\b|"
     r"you(?:'ll| will) (?!get|have|receive|see|hear|find|like|love|need)\w+|"
-    r".{0,6}?(?:您|你)们?(?:这边|那边)(?!.{0,6}(?:收到|拿到)))",
+    # a recap in the present: "you send the renewal file by the 19th, I send the pack"
+    rf"you (?!{_NOT_A_DEED}\b)[a-z]+\b(?=.*\b(?:by|before|on|today|tomorrow)\b)|"
+    r".{0,6}?(?:您|你)们?(?:这边|那边)(?!.{0,6}(?:收到|拿到))|"
+    # "您下周一前合同盖章寄回", "你们月底前给预测": the other side's part, with its deadline
+    r"(?:您|你)们?(?:下|本|明天|今天|今晚|月底|这周|这个月|这礼拜|最晚|尽快|\d))",
     re.IGNORECASE,
 )
 # An offer ("我们可以…", "we could…") binds the speaker only once the other side says yes.
@@ -84,7 +93,10 @@ _NEVER_BINDS = re.compile(
             r"\b(?:try to|no promises|can't promise|hopefully)\b|尽量|不保证|说不准",
             # figures of speech: "I'll give you that", "I'll be quick", "跟你交个底"
             r"\bI'll (?:give you that|be (?:quick|brief|honest|frank|straight)|admit)\b",
-            r"交个底|说实话|实话实说",
+            r"交个底|说实话|实话实说|\bget (?:straight )?to (?:it|the point)\b",
+            # greetings and introductions: "周老板您好 我是…的小刘", "Hi Dana, good to see you"
+            r"^.{0,8}(?:您好|你好|好久不见)|^(?:hi|hello|good (?:morning|afternoon))\b|"
+            r"\bnice to (?:meet|see) you\b|\bthanks for (?:having|seeing) (?:me|us)\b",
             # advice and invitations: "最好这两个月换一下", "we should aim", "你有空可以来"
             r"最好|建议(?:您|你)|\b(?:you|we) should\b|\bI'd (?:recommend|suggest)\b|有空可以",
             # conditions: "if the trial goes well, I'll…", "要是…的话"

@@ -351,3 +351,45 @@ def test_an_ask_inside_a_clause_is_the_other_sides_item_once_agreed() -> None:
         ACTS,
     )
     assert [(i.owner, i.due) for i in items] == [("customer", date(2026, 3, 13))]
+
+
+def test_an_introduction_and_a_way_of_speaking_are_not_promises() -> None:
+    turns = [
+        ("rep", "周老板您好 我是印捷的小刘 今天给您带了我们新款机器的资料", 0.0),
+        ("customer", "坐吧。", 4.0),
+        ("rep", "I'll get straight to it, we've got a promotion on mud motors this quarter.", 6.0),
+    ]
+    assert extract_actions(turns, TUESDAY, ACTS) == []
+
+
+def test_a_recap_lead_in_does_not_hide_whose_part_it_is() -> None:
+    turns = [
+        ("rep", "好的 那我捋一下，您把外包公司的联系方式推我", 0.0),
+        ("customer", "行，没问题。", 5.0),
+    ]
+    items = extract_actions(turns, TUESDAY, ACTS)
+    assert [i.owner for i in items] == ["customer"]
+
+
+def test_a_recap_repeating_a_dated_promise_keeps_the_first_item_and_quotes_both() -> None:
+    turns = [
+        ("customer", "能不能给我们出一份中文的操作手册？", 0.0),
+        ("rep", "可以，我下周三前整理好寄给您。", 4.0),
+        ("customer", "好。", 8.0),
+        ("rep", "那我总结一下：中文操作手册我下周三前寄给您。", 10.0),
+    ]
+    items = extract_actions(turns, TUESDAY, ACTS)
+    assert [(i.owner, i.due, i.start) for i in items] == [("rep", date(2026, 3, 18), 4.0)]
+    assert "中文操作手册" in items[0].quote
+
+
+def test_the_listeners_part_of_a_recap_in_the_present_is_theirs() -> None:
+    def owners(recap: str) -> list[tuple[str, date | None]]:
+        turns = [("rep", recap, 0.0), ("customer", "Yes. 对，没问题。", 5.0)]
+        return [(i.owner, i.due) for i in extract_actions(turns, TUESDAY, ACTS)]
+
+    assert owners("So you share the floor plans by Friday.") == [("customer", date(2026, 3, 13))]
+    assert owners("那我总结一下，您下周一前合同盖章寄回，东门那个口周五先换。") == [
+        ("customer", date(2026, 3, 16)),
+        ("rep", date(2026, 3, 13)),
+    ]

@@ -49,7 +49,7 @@ def test_chinese_date_phrases_resolve_against_the_visit_date(phrase: str, expect
         ("within two weeks", date(2026, 3, 19)),
         ("in 3 days", date(2026, 3, 8)),
         ("within 5 business days", date(2026, 3, 12)),
-        ("on March 3", date(2026, 3, 3)),
+        ("on March 13", date(2026, 3, 13)),
         ("by April 2nd", date(2026, 4, 2)),
         ("tomorrow", date(2026, 3, 6)),
         ("today", THURSDAY),
@@ -60,6 +60,14 @@ def test_chinese_date_phrases_resolve_against_the_visit_date(phrase: str, expect
 )
 def test_english_date_phrases_resolve_against_the_visit_date(phrase: str, expected: date) -> None:
     assert resolve_due(phrase, THURSDAY) == expected
+
+
+def test_a_day_before_the_visit_dates_no_promise() -> None:
+    # "the June 14 outage" names an event; the deadline is the day still to come
+    assert resolve_due("on March 3", THURSDAY) is None
+    assert resolve_due("上周五已经发了", THURSDAY) is None
+    assert resolve_due("last Friday we shipped it", THURSDAY) is None
+    assert resolve_due("the report on the March 3 outage by Monday", THURSDAY) == date(2026, 3, 9)
 
 
 def test_text_without_a_date_phrase_has_no_due_date() -> None:
