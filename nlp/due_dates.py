@@ -325,7 +325,7 @@ def find_dates(text: str, visit_date: date) -> list[DateMention]:
         groups = [g for g in m.groups()[inner : inner + _N_GROUPS[kind]] if g is not None]
         due = _RESOLVERS[kind](groups, visit_date, m.group(kind))
         if due is None or due < visit_date:
-            continue  # "the June 14 outage", "上周五": a day gone by dates no promise
+            continue  # "the June 14 outage" (visit on the 22nd): a day gone by dates no promise
         start = _starts_work(text, m.start(), m.end())
         out.append(DateMention(m.start(), m.end(), m.group(0), due, start))
     return out
